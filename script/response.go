@@ -1,0 +1,256 @@
+package script
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sink is where a Response goes: the host adapts it to FastCGI stdout
+// (a CGI header block, then the body) or to an http.ResponseWriter.
+type Sink interface {
+	// WriteHeader sends the status and headers; called once, before any
+	// Write.
+	WriteHeader(status int, h http.Header) error
+	// Write sends body bytes.
+	Write(p []byte) (int, error)
+}
+
+// ErrResponseTooLarge is returned by Write once the body passes the app's
+// max response size; the response is cut there.
+var ErrResponseTooLarge = errors.New("response body exceeds max_response")
+
+// ErrHeadersSent is returned when a script changes the status or headers
+// after the body started streaming.
+var ErrHeadersSent = errors.New("headers already sent")
+
+// flushThreshold is how much body a Response buffers before it commits the
+// head and streams: small responses go out in one record with a
+// Content-Length, large ones stream.
+const flushThreshold = 64 << 10
+
+// Response is what a script builds. It buffers the head and the first
+// flushThreshold bytes of the body, then streams. Not safe for concurrent
+// use (one VM owns it).
+type Response struct {
+	sink    Sink
+	status  int
+	header  http.Header
+	buf     []byte
+	written int64
+	max     int64
+	head    bool // HEAD request: body discarded
+	sent    bool // head sent to the sink
+	cut     bool
+}
+
+// NewResponse makes a Response writing to sink. maxBody ≤ 0 means
+// unlimited; isHead discards the body (HEAD requests).
+func NewResponse(sink Sink, maxBody int64, isHead bool) *Response {
+	return &Response{sink: sink, status: 200, header: http.Header{}, max: maxBody, head: isHead}
+}
+
+// Status returns the status so far.
+func (r *Response) Status() int { return r.status }
+
+// Header returns the header map (canonical keys). Changing it after
+// HeadersSent has no effect.
+func (r *Response) Header() http.Header { return r.header }
+
+// HeadersSent reports whether the head went out (the body is streaming).
+func (r *Response) HeadersSent() bool { return r.sent }
+
+// Written is the number of body bytes accepted so far.
+func (r *Response) Written() int64 { return r.written }
+
+// SetStatus sets the status code (100–999).
+func (r *Response) SetStatus(code int) error {
+	if r.sent {
+		return ErrHeadersSent
+	}
+	if code < 100 || code > 999 {
+		return fmt.Errorf("status %d out of range", code)
+	}
+	r.status = code
+	return nil
+}
+
+// SetHeader replaces a header. Names and values with CR, LF or NUL are
+// refused (header injection).
+func (r *Response) SetHeader(name, value string) error {
+	if err := checkHeader(name, value); err != nil {
+		return err
+	}
+	if r.sent {
+		return ErrHeadersSent
+	}
+	r.header.Set(name, value)
+	return nil
+}
+
+// AddHeader adds one more value of a header (Set-Cookie).
+func (r *Response) AddHeader(name, value string) error {
+	if err := checkHeader(name, value); err != nil {
+		return err
+	}
+	if r.sent {
+		return ErrHeadersSent
+	}
+	r.header.Add(name, value)
+	return nil
+}
+
+func checkHeader(name, value string) error {
+	if name == "" || strings.ContainsAny(name, "\r\n\x00: \t") {
+		return fmt.Errorf("invalid header name %q", name)
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return fmt.Errorf("invalid value for header %s: contains CR, LF or NUL", name)
+	}
+	return nil
+}
+
+// CookieOptions are res.cookie's options.
+type CookieOptions struct {
+	Path     string
+	Domain   string
+	MaxAge   int // seconds; 0 = session cookie; <0 = delete
+	Expires  time.Time
+	HTTPOnly bool
+	Secure   bool
+	SameSite string // "Lax", "Strict", "None" or ""
+}
+
+// SetCookie adds a Set-Cookie header.
+func (r *Response) SetCookie(name, value string, o CookieOptions) error {
+	c := &http.Cookie{Name: name, Value: value, Path: o.Path, Domain: o.Domain,
+		MaxAge: o.MaxAge, Expires: o.Expires, HttpOnly: o.HTTPOnly, Secure: o.Secure}
+	switch strings.ToLower(o.SameSite) {
+	case "":
+	case "lax":
+		c.SameSite = http.SameSiteLaxMode
+	case "strict":
+		c.SameSite = http.SameSiteStrictMode
+	case "none":
+		c.SameSite = http.SameSiteNoneMode
+	default:
+		return fmt.Errorf("cookie %s: sameSite must be Lax, Strict or None, not %q", name, o.SameSite)
+	}
+	if err := c.Valid(); err != nil {
+		return fmt.Errorf("cookie %s: %w", name, err)
+	}
+	return r.AddHeader("Set-Cookie", c.String())
+}
+
+// Redirect sets Location and the status (default 302).
+func (r *Response) Redirect(url string, code int) error {
+	if code == 0 {
+		code = http.StatusFound
+	}
+	if code < 300 || code > 399 {
+		return fmt.Errorf("redirect status %d is not 3xx", code)
+	}
+	if err := r.SetHeader("Location", url); err != nil {
+		return err
+	}
+	return r.SetStatus(code)
+}
+
+// JSON sets Content-Type application/json (unless set) and writes v
+// encoded. v is a generic Go value as produced by the engines.
+func (r *Response) JSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("res.json: %w", err)
+	}
+	return r.WriteJSONBytes(b)
+}
+
+// WriteJSONBytes writes already-encoded JSON with its content type.
+func (r *Response) WriteJSONBytes(b []byte) error {
+	if !r.sent {
+		r.header.Set("Content-Type", "application/json")
+	}
+	_, err := r.Write(b)
+	return err
+}
+
+// WriteString appends s to the body.
+func (r *Response) WriteString(s string) (int, error) {
+	return r.Write([]byte(s))
+}
+
+// Write appends p to the body, streaming once more than flushThreshold
+// bytes are buffered.
+func (r *Response) Write(p []byte) (int, error) {
+	if r.cut {
+		return 0, ErrResponseTooLarge
+	}
+	if r.max > 0 && r.written+int64(len(p)) > r.max {
+		n := r.max - r.written
+		p = p[:n]
+		r.cut = true
+	}
+	r.written += int64(len(p))
+	if !r.head {
+		if !r.sent && len(r.buf)+len(p) <= flushThreshold {
+			r.buf = append(r.buf, p...)
+		} else {
+			if err := r.commit(false); err != nil {
+				return 0, err
+			}
+			if _, err := r.sink.Write(p); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if r.cut {
+		return len(p), ErrResponseTooLarge
+	}
+	return len(p), nil
+}
+
+func (r *Response) commit(final bool) error {
+	if r.sent {
+		return nil
+	}
+	r.sent = true
+	if r.header.Get("Content-Type") == "" && (r.written > 0 || r.status != 204 && r.status != 304 && r.status/100 != 3) {
+		r.header.Set("Content-Type", "text/html; charset=utf-8")
+	}
+	if final && r.header.Get("Content-Length") == "" && !r.head {
+		r.header.Set("Content-Length", strconv.Itoa(len(r.buf)))
+	}
+	if err := r.sink.WriteHeader(r.status, r.header); err != nil {
+		return err
+	}
+	if len(r.buf) > 0 {
+		_, err := r.sink.Write(r.buf)
+		r.buf = nil
+		return err
+	}
+	return nil
+}
+
+// Reset drops everything buffered, if the head has not been sent, so an
+// error page can replace a half-built response. It reports whether it could.
+func (r *Response) Reset() bool {
+	if r.sent {
+		return false
+	}
+	r.status = 200
+	r.header = http.Header{}
+	r.buf = r.buf[:0]
+	r.written = 0
+	r.cut = false
+	return true
+}
+
+// Finish sends whatever is buffered. The host calls it once after Serve.
+func (r *Response) Finish() error {
+	return r.commit(true)
+}
