@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,7 +206,7 @@ type Lease struct {
 
 // Do waits for a VM (bounded by the queue and ctx), calls fn with it, and
 // takes it back. fn's error is returned as is.
-func (p *Pool) Do(ctx context.Context, fn func(Lease) error) error {
+func (p *Pool) Do(ctx context.Context, fn func(Lease) error) (err error) {
 	s, err := p.acquire(ctx)
 	if err != nil {
 		return err
@@ -225,8 +226,30 @@ func (p *Pool) Do(ctx context.Context, fn func(Lease) error) error {
 	}
 	h := s.cur
 	h.served++
+	defer func() {
+		if r := recover(); r != nil {
+			// A Go panic escaped the engine: the VM's state is unknown, so
+			// it is dropped (release builds a replacement).
+			h.vm.Close()
+			s.cur = nil
+			p.mu.Lock()
+			p.st.Discarded++
+			p.mu.Unlock()
+			p.rebuild(s, p.gen.Load(), false)
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
 	return fn(Lease{VM: h.vm, Version: h.gen.v.ID, VMID: h.vmID})
 }
+
+// PanicError is a Go panic recovered from a request; the VM it ran on was
+// discarded.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 	select {

@@ -1,0 +1,407 @@
+// Package host answers requests. It turns the CGI params of a request —
+// sent by a FastCGI front end, or made from an http.Request by the
+// development listener in exactly the way a front end would — into a
+// script.Request, finds the app through the registry, runs it on one VM of
+// the app's pool within the app's limits, and writes the response through
+// a Sink. It also answers the ping and status paths, maps every failure to
+// one status code, one log line and one stderr line, and counts what it did
+// for the status page.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fcgihost/fcgihost/pool"
+	"github.com/fcgihost/fcgihost/registry"
+	"github.com/fcgihost/fcgihost/sandbox"
+	"github.com/fcgihost/fcgihost/script"
+)
+
+// Host serves requests for the apps of a Registry. Its fields are set
+// before the first request and not changed after.
+type Host struct {
+	Registry *registry.Registry
+	Logger   *slog.Logger
+	// AccessLog, if set, gets one line per request.
+	AccessLog *slog.Logger
+	// StatusPath and PingPath are matched against the request path before
+	// any app ("" = off).
+	StatusPath, PingPath string
+	// PingResponse is the ping path's body (default "pong").
+	PingResponse string
+	// StatusAllow lists the client addresses (REMOTE_ADDR) the status page
+	// answers; default 127.0.0.1 and ::1.
+	StatusAllow []string
+	// MaxParams bounds the total size of the params (default 1 MiB).
+	MaxParams int
+	// Status, if set, renders the status page (JSON, ?html, ?openmetrics).
+	Status http.Handler
+
+	Metrics Metrics
+	started time.Time
+	inited  atomic.Bool
+}
+
+// Start records the start time; call it once before serving.
+func (h *Host) Start() {
+	h.started = time.Now()
+	h.inited.Store(true)
+	if h.Logger == nil {
+		h.Logger = slog.Default()
+	}
+}
+
+// StartTime is when Start was called.
+func (h *Host) StartTime() time.Time { return h.started }
+
+// Exchange is one request as the host sees it, independent of the
+// transport.
+type Exchange struct {
+	Params map[string]string
+	Body   io.Reader // the request body as it arrives (nil = empty)
+	Sink   script.Sink
+	Stderr io.Writer // the front end's error log (FCGI_STDERR); nil = none
+	// Role is "RESPONDER" (default) or "AUTHORIZER".
+	Role string
+}
+
+// Serve answers one request. ctx is cancelled when the client goes away
+// (front end abort or closed connection) or at hard shutdown.
+func (h *Host) Serve(ctx context.Context, x *Exchange) {
+	if !h.inited.Load() {
+		h.Start()
+	}
+	start := time.Now()
+	h.Metrics.Accepted.Add(1)
+	rec := &recordingSink{Sink: x.Sink}
+	x.Sink = rec
+	appName, vmID := "", uint64(0)
+	defer func() {
+		if r := recover(); r != nil {
+			h.Logger.Error("panic serving request", "uri", x.Params["REQUEST_URI"], "panic", r)
+			h.Metrics.Panics.Add(1)
+			if !rec.sent {
+				h.plain(x, http.StatusInternalServerError, "internal server error\n")
+			}
+		}
+		if h.AccessLog != nil {
+			h.AccessLog.Info("request", "app", appName, "method", x.Params["REQUEST_METHOD"], "uri", x.Params["REQUEST_URI"],
+				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"remote", x.Params["REMOTE_ADDR"], "vm", vmID)
+		}
+	}()
+	if h.MaxParams > 0 {
+		n := 0
+		for k, v := range x.Params {
+			n += len(k) + len(v)
+		}
+		if n > h.MaxParams {
+			h.Logger.Warn("params too large", "bytes", n, "max", h.MaxParams)
+			h.plain(x, http.StatusRequestHeaderFieldsTooLarge, "request headers too large\n")
+			return
+		}
+	}
+	path, err := registry.RequestPath(x.Params)
+	if err == nil {
+		switch {
+		case h.PingPath != "" && path == h.PingPath:
+			resp := h.PingResponse
+			if resp == "" {
+				resp = "pong"
+			}
+			h.plain(x, http.StatusOK, resp+"\n")
+			return
+		case h.StatusPath != "" && path == h.StatusPath:
+			h.serveStatus(ctx, x)
+			return
+		}
+	}
+	app, appPath, err := h.Registry.Resolve(x.Params)
+	if err != nil {
+		var re *registry.ResolveError
+		if errors.As(err, &re) {
+			if re.Status == http.StatusNotFound {
+				h.Logger.Debug("no app", "uri", x.Params["REQUEST_URI"], "reason", re.Msg)
+			} else {
+				h.Logger.Warn("request refused", "status", re.Status, "uri", x.Params["REQUEST_URI"], "script_filename", x.Params["SCRIPT_FILENAME"], "reason", re.Msg)
+			}
+			h.plain(x, re.Status, http.StatusText(re.Status)+"\n")
+			return
+		}
+		h.plain(x, http.StatusBadRequest, "bad request\n")
+		return
+	}
+	appName = app.Name
+	m := h.Metrics.App(app.Name)
+	m.InFlight.Add(1)
+	defer func() {
+		m.InFlight.Add(-1)
+		m.Observe(rec.status, time.Since(start))
+	}()
+	vmID = h.runApp(ctx, x, app, appPath, m)
+}
+
+func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPath string, m *AppMetrics) uint64 {
+	set := app.Settings()
+	lim := set.Limits.WithDefaults()
+	log := app.Logger()
+
+	// Body: refuse early by Content-Length, then read at most MaxBody.
+	if cl := x.Params["CONTENT_LENGTH"]; cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > lim.MaxBody {
+			log.Warn("request body too large", "content_length", n, "max_body", lim.MaxBody, "uri", x.Params["REQUEST_URI"])
+			h.plain(x, http.StatusRequestEntityTooLarge, "request body too large\n")
+			return 0
+		}
+	}
+	var body []byte
+	if x.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(x.Body, lim.MaxBody+1))
+		if err != nil {
+			log.Info("reading request body failed", "err", err, "uri", x.Params["REQUEST_URI"])
+			h.plain(x, http.StatusBadRequest, "bad request body\n")
+			return 0
+		}
+		if int64(len(b)) > lim.MaxBody {
+			log.Warn("request body too large", "max_body", lim.MaxBody, "uri", x.Params["REQUEST_URI"])
+			h.plain(x, http.StatusRequestEntityTooLarge, "request body too large\n")
+			return 0
+		}
+		body = b
+	}
+
+	p, err := app.Pool()
+	if err != nil {
+		log.Error("app has no working version", "err", err, "uri", x.Params["REQUEST_URI"])
+		h.stderr(x, app.Name, err)
+		m.Errors.Add(1)
+		h.plain(x, http.StatusInternalServerError, "internal server error\n")
+		return 0
+	}
+
+	ctx, cancel := context.WithTimeoutCause(ctx, lim.Timeout, fmt.Errorf("request timeout of %s: %w", lim.Timeout, context.DeadlineExceeded))
+	defer cancel()
+	method := x.Params["REQUEST_METHOD"]
+	if method == "" {
+		method = "GET"
+	}
+	req := &script.Request{
+		Params:     x.Params,
+		Method:     method,
+		URI:        x.Params["REQUEST_URI"],
+		Path:       appPath,
+		RawQuery:   x.Params["QUERY_STRING"],
+		RemoteAddr: x.Params["REMOTE_ADDR"],
+		Body:       body,
+	}
+	res := script.NewResponse(x.Sink, lim.MaxResponse, method == "HEAD")
+	var vmID uint64
+	err = p.Do(ctx, func(l pool.Lease) error {
+		vmID = l.VMID
+		return l.VM.Serve(ctx, req, res)
+	})
+	if err == nil {
+		if ferr := res.Finish(); ferr != nil {
+			log.Info("writing response failed", "err", ferr, "uri", req.URI)
+		}
+		return vmID
+	}
+	h.fail(ctx, x, app, res, req, err, set.Debug, m)
+	return vmID
+}
+
+// fail maps a failed request to its status, log line and stderr line.
+func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *script.Response, req *script.Request, err error, debug bool, m *AppMetrics) {
+	log := app.Logger()
+	status := http.StatusInternalServerError
+	body := "internal server error\n"
+	var se *script.ScriptError
+	var pe *pool.PanicError
+	switch {
+	case errors.Is(err, pool.ErrQueueFull), errors.Is(err, pool.ErrQueueTimeout):
+		status, body = http.StatusServiceUnavailable, "service unavailable: all workers busy\n"
+		m.QueueFull.Add(1)
+		log.Warn("request refused", "reason", err.Error(), "uri", req.URI)
+	case errors.Is(err, script.ErrResponseTooLarge):
+		log.Error("response cut", "err", err, "uri", req.URI)
+		m.Errors.Add(1)
+	case errors.As(err, &pe):
+		log.Error("panic in request", "panic", fmt.Sprint(pe.Value), "uri", req.URI, "stack", string(pe.Stack))
+		h.Metrics.Panics.Add(1)
+		m.Errors.Add(1)
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+		status, body = http.StatusGatewayTimeout, "script timed out\n"
+		m.Timeouts.Add(1)
+		log.Error("script timed out", "uri", req.URI, "where", location(err), "err", err, "stack", stackOf(err))
+	case ctx.Err() != nil:
+		// The client went away (abort, closed connection) or shutdown.
+		log.Info("request cancelled", "uri", req.URI, "cause", context.Cause(ctx), "where", location(err))
+		m.Aborted.Add(1)
+		return
+	case errors.Is(err, script.ErrBadRequest):
+		status, body = http.StatusBadRequest, "bad request: "+firstLine(rootMessage(err))+"\n"
+		log.Info("bad request", "uri", req.URI, "err", err)
+	case errors.Is(err, sandbox.ErrTooLarge):
+		log.Error("script hit a limit", "uri", req.URI, "where", location(err), "err", err)
+		m.Errors.Add(1)
+	case errors.Is(err, script.ErrNoCGIHead):
+		log.Error("CGI script sent an invalid response", "script", app.Entry, "err", err, "uri", req.URI)
+		m.Errors.Add(1)
+	case errors.As(err, &se):
+		log.Error("script error", "uri", req.URI, "where", se.Location(), "err", rootMessage(err), "stack", se.Stack)
+		m.Errors.Add(1)
+	default:
+		log.Error("request failed", "uri", req.URI, "err", err)
+		m.Errors.Add(1)
+	}
+	if status >= 500 {
+		h.stderr(x, app.Name, err)
+	}
+	if !res.Reset() {
+		// The head already went out: all we can do is end the body here.
+		res.Finish()
+		return
+	}
+	if debug && se != nil {
+		body += "\n" + se.Error() + "\n" + se.Stack + "\n"
+	}
+	h.plain(x, status, body)
+}
+
+func (h *Host) stderr(x *Exchange, app string, err error) {
+	if x.Stderr == nil {
+		return
+	}
+	fmt.Fprintf(x.Stderr, "fcgihost: app %s: %s\n", app, strings.ReplaceAll(err.Error(), "\n", " | "))
+}
+
+func location(err error) string {
+	var se *script.ScriptError
+	if errors.As(err, &se) {
+		return se.Location()
+	}
+	return ""
+}
+
+func stackOf(err error) string {
+	var se *script.ScriptError
+	if errors.As(err, &se) {
+		return se.Stack
+	}
+	return ""
+}
+
+// rootMessage is the script's own message, without the location prefix.
+func rootMessage(err error) string {
+	var se *script.ScriptError
+	if errors.As(err, &se) && se.Err != nil {
+		return se.Err.Error()
+	}
+	return err.Error()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// plain writes a short text/plain response (nothing if the head went out).
+func (h *Host) plain(x *Exchange, status int, body string) {
+	hd := http.Header{}
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	if x.Params["REQUEST_METHOD"] == "HEAD" {
+		body = ""
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	if err := x.Sink.WriteHeader(status, hd); err != nil {
+		return
+	}
+	if body != "" {
+		x.Sink.Write([]byte(body))
+	}
+}
+
+func (h *Host) serveStatus(ctx context.Context, x *Exchange) {
+	allow := h.StatusAllow
+	if allow == nil {
+		allow = []string{"127.0.0.1", "::1"}
+	}
+	remote := x.Params["REMOTE_ADDR"]
+	ok := false
+	rip := net.ParseIP(remote)
+	for _, a := range allow {
+		if a == remote || (rip != nil && net.ParseIP(a).Equal(rip)) {
+			ok = true
+			break
+		}
+		if _, n, err := net.ParseCIDR(a); err == nil && rip != nil && n.Contains(rip) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		h.Logger.Warn("status page refused", "remote", remote)
+		h.plain(x, http.StatusForbidden, "forbidden\n")
+		return
+	}
+	if h.Status == nil {
+		h.plain(x, http.StatusNotFound, "status page not available\n")
+		return
+	}
+	r, _ := http.NewRequestWithContext(ctx, "GET", "/?"+x.Params["QUERY_STRING"], nil)
+	w := &sinkResponseWriter{sink: x.Sink, h: http.Header{}}
+	h.Status.ServeHTTP(w, r)
+	w.finish()
+}
+
+// recordingSink remembers the status and body size for logs and metrics.
+type recordingSink struct {
+	script.Sink
+	status int
+	bytes  int64
+	sent   bool
+}
+
+func (s *recordingSink) WriteHeader(status int, h http.Header) error {
+	s.status, s.sent = status, true
+	return s.Sink.WriteHeader(status, h)
+}
+
+func (s *recordingSink) Write(p []byte) (int, error) {
+	n, err := s.Sink.Write(p)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// sinkResponseWriter adapts a Sink to http.ResponseWriter (for the status
+// handler).
+type sinkResponseWriter struct {
+	sink   script.Sink
+	h      http.Header
+	wrote  bool
+	status int
+}
+
+func (w *sinkResponseWriter) Header() http.Header { return w.h }
+func (w *sinkResponseWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.status = code
+		w.sink.WriteHeader(code, w.h)
+	}
+}
+func (w *sinkResponseWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.sink.Write(p)
+}
+func (w *sinkResponseWriter) finish() { w.WriteHeader(http.StatusOK) }

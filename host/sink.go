@@ -1,0 +1,118 @@
+package host
+
+import (
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+)
+
+// CGISink writes a response as CGI output — "Status: 200 OK", header
+// lines, a blank line, the body — the form FastCGI's STDOUT and CGI's
+// stdout carry. The head is held until the first body write so that a
+// small response leaves in one write.
+type CGISink struct {
+	w    io.Writer
+	head []byte
+}
+
+// NewCGISink returns a CGISink writing to w.
+func NewCGISink(w io.Writer) *CGISink { return &CGISink{w: w} }
+
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// WriteHeader formats the head.
+func (s *CGISink) WriteHeader(status int, h http.Header) error {
+	bp := headPool.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, "Status: "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	if t := http.StatusText(status); t != "" {
+		b = append(b, ' ')
+		b = append(b, t...)
+	}
+	b = append(b, "\r\n"...)
+	if len(h) == 1 || len(h) == 2 {
+		// common case: avoid sorting
+		for k, vs := range h {
+			for _, v := range vs {
+				b = appendHeader(b, k, v)
+			}
+		}
+	} else {
+		keys := make([]string, 0, len(h))
+		for k := range h {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range h[k] {
+				b = appendHeader(b, k, v)
+			}
+		}
+	}
+	b = append(b, "\r\n"...)
+	s.head = b
+	*bp = b
+	return nil
+}
+
+func appendHeader(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
+}
+
+// Write sends p, preceded by the head the first time.
+func (s *CGISink) Write(p []byte) (int, error) {
+	if s.head != nil {
+		if err := s.flushHead(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return s.w.Write(p)
+}
+
+func (s *CGISink) flushHead(p []byte) error {
+	head := s.head
+	s.head = nil
+	var err error
+	if len(head)+len(p) <= cap(head) || len(p) <= 16<<10 {
+		head = append(head, p...)
+		_, err = s.w.Write(head)
+	} else {
+		if _, err = s.w.Write(head); err == nil {
+			_, err = s.w.Write(p)
+		}
+	}
+	b := head[:0]
+	headPool.Put(&b)
+	return err
+}
+
+// Close sends a head that has had no body.
+func (s *CGISink) Close() error {
+	if s.head != nil {
+		return s.flushHead(nil)
+	}
+	return nil
+}
+
+// httpSink adapts an http.ResponseWriter.
+type httpSink struct {
+	w http.ResponseWriter
+}
+
+func (s *httpSink) WriteHeader(status int, h http.Header) error {
+	dst := s.w.Header()
+	for k, v := range h {
+		dst[k] = v
+	}
+	s.w.WriteHeader(status)
+	return nil
+}
+
+func (s *httpSink) Write(p []byte) (int, error) { return s.w.Write(p) }
