@@ -47,18 +47,31 @@ type Host struct {
 	// Status, if set, renders the status page (JSON, ?html, ?openmetrics).
 	Status http.Handler
 
-	Metrics Metrics
+	// Metrics are the counters (made by Start if nil).
+	Metrics *Metrics
 	started time.Time
 	inited  atomic.Bool
 }
 
 // Start records the start time; call it once before serving.
 func (h *Host) Start() {
-	h.started = time.Now()
-	h.inited.Store(true)
+	if h.started.IsZero() {
+		h.started = time.Now()
+	}
+	if h.Metrics == nil {
+		h.Metrics = &Metrics{}
+	}
 	if h.Logger == nil {
 		h.Logger = slog.Default()
 	}
+	h.inited.Store(true)
+}
+
+// Inherit carries the counters and start time of prev (the host a config
+// reload replaces) over to h. Call before Start.
+func (h *Host) Inherit(prev *Host) {
+	h.Metrics = prev.Metrics
+	h.started = prev.started
 }
 
 // StartTime is when Start was called.

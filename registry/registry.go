@@ -97,8 +97,8 @@ type App struct {
 	lastUsed atomic.Int64 // unix nanos, for idle root pools
 
 	mu         sync.Mutex // guards the fields below
-	version    string // serving version
-	tried      string // last version compiled, good or bad
+	version    string     // serving version
+	tried      string     // last version compiled, good or bad
 	files      []string
 	lastErr    error
 	lastReload time.Time
@@ -734,3 +734,6 @@ func (r *Registry) closePool(p *pool.Pool, s Settings) {
 		p.Close(ctx)
 	}()
 }
+
+// CurrentPool returns the app's pool without compiling (nil if none).
+func (a *App) CurrentPool() *pool.Pool { return a.pool.Load() }
