@@ -710,6 +710,7 @@ func (a *App) compile(code []byte) (script.Bundle, error) {
 	if a.reg.opts.Services != nil {
 		opts.KV, opts.Fetch = a.reg.opts.Services(a.Name, a.settings)
 	}
+	code = script.StripShebang(filepath.Ext(a.Entry), code)
 	return a.Engine.Compile(script.Source{App: a.Name, Dir: a.Dir, Entry: a.Entry, Code: code}, opts)
 }
 

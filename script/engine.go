@@ -118,3 +118,20 @@ type VM interface {
 type StackCapturer interface {
 	CurrentStack() string
 }
+
+// StripShebang blanks a leading "#!" line (a CGI script run by fcgihost as
+// its interpreter) into a comment of the language of ext, keeping line
+// numbers.
+func StripShebang(ext string, code []byte) []byte {
+	if len(code) < 2 || code[0] != '#' || code[1] != '!' {
+		return code
+	}
+	out := append([]byte(nil), code...)
+	switch ext {
+	case ".lua":
+		out[0], out[1] = '-', '-'
+	default:
+		out[0], out[1] = '/', '/'
+	}
+	return out
+}

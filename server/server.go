@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fcgihost/fcgihost/config"
+	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/fetch"
 	"github.com/fcgihost/fcgihost/host"
 	"github.com/fcgihost/fcgihost/kv"
@@ -246,4 +247,25 @@ func (s *Server) Close(ctx context.Context) error {
 	s.stopWatch()
 	err := s.cur.Load().reg.Close(ctx)
 	return errors.Join(err, s.store.close())
+}
+
+// ServeFCGI answers one FastCGI request on the current host; Server is an
+// fcgi.Handler.
+func (s *Server) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
+	host.Serve(s.cur.Load().host, w, r)
+}
+
+// NewFCGIServer returns an fcgi.Server for s with the limits of cfg
+// (max_conns, max_reqs, allowed_clients and FCGI_WEB_SERVER_ADDRS).
+func (s *Server) NewFCGIServer(cfg *config.Config) *fcgi.Server {
+	allowed := append([]string(nil), cfg.AllowedClients...)
+	allowed = append(allowed, fcgi.AllowedClientsFromEnv()...)
+	return &fcgi.Server{
+		Handler:        s,
+		Logger:         s.log,
+		MaxConns:       cfg.MaxConns,
+		MaxReqs:        cfg.MaxReqs,
+		MaxParamsBytes: 1 << 20,
+		AllowedClients: allowed,
+	}
 }

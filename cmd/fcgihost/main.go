@@ -1,0 +1,119 @@
+// Command fcgihost serves JavaScript and Lua apps to web servers over
+// FastCGI, runs one script as a CGI program, and offers the tools around
+// them (check, request, bench, version). See README.md and SPEC.md §2.
+//
+// main only maps an error to an exit code; each subcommand lives in its own
+// file.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fcgihost/fcgihost/fcgi"
+)
+
+// exitError carries an exit code out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// Main holds the process's standard streams, so subcommands can be tested
+// in-process.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Environ        func() []string
+}
+
+func main() {
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := m.Run(ctx, os.Args[1:])
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "fcgihost:", ee.err)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "fcgihost:", err)
+	os.Exit(1)
+}
+
+const usage = `usage: fcgihost <command> [flags]
+
+commands:
+  serve [flags]         serve the apps over FastCGI (and HTTP for development)
+  run FILE              run one script as a CGI program (the CGI environment and stdin are the request)
+  check [PATH...]       compile every app (default ./apps); print file:line:col: message for each error
+  request [flags] PATH  send one FastCGI request and print the response
+  bench [flags] PATH    load-test a FastCGI server
+  version               print versions
+
+Started by a web server with a listening socket on fd 0 (mod_fcgid, lighttpd
+bin-path, spawn-fcgi), fcgihost serves FastCGI on it. Under CGI
+(GATEWAY_INTERFACE set) "fcgihost FILE" runs FILE once.
+Run "fcgihost <command> -h" for a command's flags.
+`
+
+// Run dispatches on the first argument.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		if l, err := fcgi.InheritedListener(); err == nil && l != nil {
+			return m.serve(ctx, nil, l)
+		}
+		if m.Getenv("GATEWAY_INTERFACE") != "" {
+			if sf := m.Getenv("SCRIPT_FILENAME"); sf != "" {
+				return m.runCGI(ctx, sf)
+			}
+		}
+		fmt.Fprint(m.Stderr, usage)
+		return &exitError{code: 2}
+	}
+	switch args[0] {
+	case "serve":
+		return m.serve(ctx, args[1:], nil)
+	case "run":
+		if len(args) != 2 {
+			fmt.Fprintln(m.Stderr, "usage: fcgihost run FILE")
+			return &exitError{code: 2}
+		}
+		return m.runCGI(ctx, args[1])
+	case "check":
+		return m.check(args[1:])
+	case "request":
+		return m.request(ctx, args[1:])
+	case "bench":
+		return m.bench(ctx, args[1:])
+	case "version", "--version", "-v":
+		return m.version()
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	// "fcgihost FILE": as a #! interpreter under CGI, or by hand.
+	if st, err := os.Stat(args[0]); err == nil && st.Mode().IsRegular() {
+		return m.runCGI(ctx, args[0])
+	}
+	fmt.Fprintf(m.Stderr, "fcgihost: unknown command %q\n\n%s", args[0], usage)
+	return &exitError{code: 2}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/runtime/js"
+	"github.com/fcgihost/fcgihost/runtime/lua"
+	"github.com/fcgihost/fcgihost/sandbox"
+	"github.com/fcgihost/fcgihost/script"
+)
+
+func engineFor(path string) (script.Engine, error) {
+	for _, e := range []script.Engine{js.New(), lua.New()} {
+		for _, ext := range e.Extensions() {
+			if filepath.Ext(path) == ext {
+				return e, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s: not a .js or .lua file", path)
+}
+
+// runCGI runs FILE once as a CGI program: the environment and stdin are
+// the request, stdout gets a CGI response. Without a CGI environment it
+// simulates "GET /" so a script can be tried by hand.
+func (m *Main) runCGI(ctx context.Context, file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return m.cgiFail(abs, fmt.Errorf("open %s: %w", file, err))
+	}
+	eng, err := engineFor(real)
+	if err != nil {
+		return m.cgiFail(abs, err)
+	}
+	params := map[string]string{}
+	if m.Getenv("GATEWAY_INTERFACE") != "" {
+		for _, kv := range m.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				params[k] = v
+			}
+		}
+	} else {
+		params = map[string]string{
+			"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/",
+			"SCRIPT_NAME": "/", "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
+			"SERVER_NAME": "localhost", "SERVER_SOFTWARE": "fcgihost", "REMOTE_ADDR": "127.0.0.1",
+		}
+	}
+	params["SCRIPT_FILENAME"] = real
+	lim := sandbox.Limits{}.WithDefaults()
+
+	var body []byte
+	if n, err := strconv.ParseInt(params["CONTENT_LENGTH"], 10, 64); err == nil && n > 0 {
+		if n > lim.MaxBody {
+			return m.cgiStatus(http.StatusRequestEntityTooLarge, "request body too large")
+		}
+		body = make([]byte, n)
+		if _, err := io.ReadFull(m.Stdin, body); err != nil {
+			return m.cgiFail(real, fmt.Errorf("read request body: %w", err))
+		}
+	}
+	code, err := os.ReadFile(real)
+	if err != nil {
+		return m.cgiFail(real, fmt.Errorf("read %s: %w", real, err))
+	}
+	code = script.StripShebang(filepath.Ext(real), code)
+	log := slog.New(slog.NewTextHandler(m.Stderr, nil)).With("app", filepath.Base(real))
+	b, err := eng.Compile(script.Source{App: filepath.Base(real), Dir: filepath.Dir(real), Entry: real, Code: code},
+		script.Options{Limits: lim, Logger: log})
+	if err != nil {
+		return m.cgiFail(real, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	vm, err := b.NewVM(ctx)
+	if err != nil {
+		return m.cgiFail(real, err)
+	}
+	defer vm.Close()
+	method := params["REQUEST_METHOD"]
+	if method == "" {
+		method = "GET"
+	}
+	path := params["PATH_INFO"]
+	if path == "" {
+		path = "/"
+	}
+	req := &script.Request{Params: params, Method: method, URI: params["REQUEST_URI"], Path: path,
+		RawQuery: params["QUERY_STRING"], RemoteAddr: params["REMOTE_ADDR"], Body: body}
+	sink := host.NewCGISink(m.Stdout)
+	res := script.NewResponse(sink, lim.MaxResponse, method == "HEAD")
+	if err := vm.Serve(ctx, req, res); err != nil {
+		if res.Reset() {
+			return m.cgiFail(real, err)
+		}
+		fmt.Fprintf(m.Stderr, "fcgihost: %s: %v\n", real, err)
+		res.Finish()
+		sink.Close()
+		return &exitError{code: 1}
+	}
+	res.Finish()
+	return sink.Close()
+}
+
+// cgiFail reports err on stderr (the web server's error log) and answers
+// 500 (400 for a client error).
+func (m *Main) cgiFail(file string, err error) error {
+	msg := err.Error()
+	var se *script.ScriptError
+	if errors.As(err, &se) && se.Stack != "" {
+		msg += "\n" + se.Stack
+	}
+	fmt.Fprintf(m.Stderr, "fcgihost: %s: %s\n", file, msg)
+	status := http.StatusInternalServerError
+	if errors.Is(err, script.ErrBadRequest) {
+		status = http.StatusBadRequest
+	}
+	m.cgiStatus(status, strings.ToLower(http.StatusText(status)))
+	return &exitError{code: 1}
+}
+
+func (m *Main) cgiStatus(status int, body string) error {
+	fmt.Fprintf(m.Stdout, "Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\n", status, http.StatusText(status), body)
+	return nil
+}

@@ -1,0 +1,33 @@
+package host
+
+import (
+	"github.com/fcgihost/fcgihost/fcgi"
+)
+
+// ServeFCGI makes Host an fcgi.Handler: the CGI response goes to FCGI_STDOUT,
+// script errors also to FCGI_STDERR (the web server's error log). The role
+// is passed to the script as the FCGI_ROLE param ("RESPONDER" or
+// "AUTHORIZER"), as PHP does.
+func (h *Host) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
+	Serve(h, w, r)
+}
+
+// Serve adapts one FastCGI request to h.Serve.
+func Serve(h *Host, w fcgi.ResponseWriter, r *fcgi.Request) {
+	x := FCGIExchange(w, r)
+	h.Serve(r.Context(), x)
+	x.Sink.(*CGISink).Close()
+}
+
+// FCGIExchange builds the Exchange of a FastCGI request. The caller
+// serves it, then closes its Sink (a *CGISink).
+func FCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *Exchange {
+	role := "RESPONDER"
+	if r.Role == fcgi.RoleAuthorizer {
+		role = "AUTHORIZER"
+	}
+	if _, ok := r.Params["FCGI_ROLE"]; !ok {
+		r.Params["FCGI_ROLE"] = role
+	}
+	return &Exchange{Params: r.Params, Body: r.Stdin, Sink: NewCGISink(w), Stderr: w.Stderr(), Role: role}
+}
