@@ -220,8 +220,10 @@ func (r *Registry) discover() map[string]*App {
 			continue
 		}
 		if prev, dup := found[app]; dup {
-			r.log.Warn("two entry files for one app; using the first", "app", app, "used", prev.Entry, "ignored", full)
-			continue
+			// NAME.js and NAME.lua: /NAME is the first (by extension),
+			// /NAME.lua (the file name) reaches the other.
+			r.log.Info("two one-file apps share a name; the second is reached by its file name", "app", app, "first", prev.Entry, "second", name)
+			app = name
 		}
 		found[app] = &App{Name: app, Entry: full, Dir: r.appsDir, Kind: KindFile, Engine: e}
 	}

@@ -1,0 +1,14 @@
+// A tiny template module: escape and render pages.
+function esc(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+const pages = {
+  list: (d) => "<ul>" + d.posts.map((p) => `<li><a href="${esc(p.slug)}">${esc(p.title)}</a></li>`).join("") + "</ul>",
+  post: (d) => `<article><h2>${esc(d.title)}</h2><p>${esc(d.body)}</p></article>`,
+  missing: (d) => `<p>No post called ${esc(d.slug)}.</p>`,
+};
+
+module.exports = function render(page, data) {
+  return `<!doctype html><title>${esc(data.title)}</title><h1>${esc(data.title)}</h1>` + pages[page](data);
+};
