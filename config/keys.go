@@ -45,7 +45,7 @@ type keyDef struct {
 var hostKeys = []keyDef{
 	{name: "apps", kind: kString, field: "Apps", path: true, check: nonEmpty, doc: "directory of the apps: `NAME.js`, `NAME.lua`, `NAME/index.js`, `NAME/index.lua`"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "globs of document roots (`/var/www/*/public_html`) whose every `.js`/`.lua` file is an app of its own, pooled by its real path"},
-	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkAddr), doc: "FastCGI listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock`; a single string is a list of one"},
+	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkAddr), doc: "FastCGI listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock`; a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},
 	{name: "http", kind: kString, field: "HTTP", path: true, check: emptyOr(checkAddr), doc: "address of the development HTTP listener; empty = off"},
 	{name: "watch", kind: kBool, field: "Watch", doc: "watch the apps and roots and reload changed apps"},
 	{name: "status_path", kind: kString, field: "StatusPath", check: emptyOr(checkURLPath), doc: "request path of the status page (JSON, `?html`, `?openmetrics`); empty = off"},
