@@ -39,7 +39,7 @@ type backend struct {
 // fakeClock is a clock tests move forward.
 type fakeClock struct{ off atomic.Int64 }
 
-func (c *fakeClock) now() time.Time           { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *fakeClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func boltBackend() backend {
@@ -172,10 +172,10 @@ var conformance = []struct {
 	{"BinaryKeysAndValues", func(t *testing.T, e *env) {
 		kv := e.ns("app", Quota{})
 		pairs := map[string]string{
-			"nul\x00key":     "v\x00al",
-			"\xff\xfe":       "\x00\x01\xff",
-			"snow☃man":       "ünïcode",
-			"a:b":            "colon",
+			"nul\x00key":                   "v\x00al",
+			"\xff\xfe":                     "\x00\x01\xff",
+			"snow☃man":                     "ünïcode",
+			"a:b":                          "colon",
 			strings.Repeat("k", MaxKeyLen): strings.Repeat("v", MaxValueLen),
 		}
 		for k, v := range pairs {

@@ -250,7 +250,7 @@ func parseInt(s string) (int64, error) {
 		if c < '0' || c > '9' {
 			return 0, bad
 		}
-		if u > (1<<64-1)/10 {
+		if u > (1<<63)/10 { // u*10+9 still fits in uint64; range checked below
 			return 0, bad
 		}
 		u = u*10 + uint64(c-'0')
