@@ -1,0 +1,276 @@
+package lua
+
+// This file holds the json library and the conversions between Lua values
+// and JSON / generic Go values.
+//
+// json.encode(v): nil and json.null encode as null; a table whose keys are
+// exactly 1..n (n ≥ 1) is an array; a table marked as an array (json.array(t),
+// or any metatable with __jsontype = "array"; arrays from json.decode and
+// req:json() are marked) is an array even when empty; any other table,
+// including an empty unmarked one, is an object, its keys strings or
+// numbers (written as strings), sorted. NaN, infinities, functions,
+// userdata and cycles are errors; so is nesting deeper than maxJSONDepth.
+// The output is bounded by Limits.MaxStringSize.
+//
+// json.decode(s): objects become tables, arrays marked tables, null becomes
+// json.null (so arrays keep their length and objects their keys), numbers
+// Lua numbers. A malformed document raises an error.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// maxJSONDepth bounds the nesting json.encode follows (cycles end here).
+const maxJSONDepth = 200
+
+// jsonNull is the Value of the json.null userdata.
+type jsonNull struct{}
+
+// toLua converts a generic Go value (as script.Request.JSON returns) to Lua.
+func (v *vm) toLua(x any) glua.LValue {
+	switch t := x.(type) {
+	case nil:
+		return v.null
+	case bool:
+		return glua.LBool(t)
+	case string:
+		return glua.LString(t)
+	case float64:
+		return glua.LNumber(t)
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil {
+			return glua.LString(string(t))
+		}
+		return glua.LNumber(f)
+	case []any:
+		tb := v.L.CreateTable(len(t), 0)
+		for _, e := range t {
+			tb.Append(v.toLua(e)) // never nil: null is json.null
+		}
+		tb.Metatable = v.arrayMT
+		return tb
+	case map[string]any:
+		tb := v.L.CreateTable(0, len(t))
+		for k, e := range t {
+			tb.RawSetString(k, v.toLua(e))
+		}
+		return tb
+	default:
+		return glua.LString(fmt.Sprint(t))
+	}
+}
+
+func (v *vm) jsonDecode(L *glua.LState) int {
+	s := L.CheckString(1)
+	dec := json.NewDecoder(bytes.NewReader(unsafeBytes(s)))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		L.RaiseError("json.decode: %v", err)
+	}
+	if dec.More() {
+		L.RaiseError("json.decode: data after the JSON value")
+	}
+	L.Push(v.toLua(x))
+	return 1
+}
+
+func (v *vm) jsonEncode(L *glua.LState) int {
+	b, err := v.encodeJSON(L.Get(1), "json.encode")
+	if err != nil {
+		return v.fail(err)
+	}
+	L.Push(glua.LString(string(b)))
+	return 1
+}
+
+// jsonArray marks a table as a JSON array and returns it.
+func (v *vm) jsonArray(L *glua.LState) int {
+	t := L.OptTable(1, nil)
+	if t == nil {
+		t = L.CreateTable(0, 0)
+	}
+	switch {
+	case isArrayMarked(t):
+	case t.Metatable == glua.LNil || t.Metatable == nil:
+		t.Metatable = v.arrayMT
+	default:
+		L.RaiseError("json.array: the table already has a metatable; set __jsontype = \"array\" in it instead")
+	}
+	L.Push(t)
+	return 1
+}
+
+type jsonEncoder struct {
+	v    *vm
+	what string
+	buf  []byte
+	max  int64
+}
+
+var errJSONTooLarge = errors.New("too large")
+
+// encodeJSON encodes a Lua value; what names the caller in errors.
+func (v *vm) encodeJSON(val glua.LValue, what string) ([]byte, error) {
+	e := &jsonEncoder{v: v, what: what, max: v.b.opts.Limits.MaxStringSize}
+	if err := e.encode(val, 0); err != nil {
+		if errors.Is(err, errJSONTooLarge) {
+			return nil, v.b.opts.Limits.CheckSize(what, int64(len(e.buf)))
+		}
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if int64(len(e.buf)) > e.max {
+		return nil, v.b.opts.Limits.CheckSize(what, int64(len(e.buf)))
+	}
+	return e.buf, nil
+}
+
+func (e *jsonEncoder) encode(val glua.LValue, depth int) error {
+	if int64(len(e.buf)) > e.max {
+		return errJSONTooLarge
+	}
+	switch x := val.(type) {
+	case *glua.LNilType:
+		e.buf = append(e.buf, "null"...)
+	case glua.LBool:
+		e.buf = strconv.AppendBool(e.buf, bool(x))
+	case glua.LNumber:
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("cannot encode %v", f)
+		}
+		e.buf = appendNumber(e.buf, f)
+	case glua.LString:
+		e.buf = appendJSONString(e.buf, string(x))
+	case *glua.LUserData:
+		if _, ok := x.Value.(jsonNull); ok {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return errors.New("cannot encode a userdata value")
+	case *glua.LTable:
+		if depth >= maxJSONDepth {
+			return fmt.Errorf("nesting deeper than %d levels (a cycle?)", maxJSONDepth)
+		}
+		return e.table(x, depth+1)
+	default:
+		return fmt.Errorf("cannot encode a %s value", val.Type())
+	}
+	return nil
+}
+
+func isArrayMarked(t *glua.LTable) bool {
+	mt, ok := t.Metatable.(*glua.LTable)
+	return ok && mt.RawGetString("__jsontype") == glua.LString("array")
+}
+
+func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
+	n := t.Len()
+	count := 0
+	var keyErr error
+	t.ForEach(func(k, _ glua.LValue) {
+		count++
+		switch k.(type) {
+		case glua.LString, glua.LNumber:
+		default:
+			if keyErr == nil {
+				keyErr = fmt.Errorf("cannot encode a table key of type %s", k.Type())
+			}
+		}
+	})
+	if keyErr != nil {
+		return keyErr
+	}
+	if (n > 0 && count == n) || (count == 0 && isArrayMarked(t)) {
+		e.buf = append(e.buf, '[')
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				e.buf = append(e.buf, ',')
+			}
+			if err := e.encode(t.RawGetInt(i), depth); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, ']')
+		return nil
+	}
+	type kv struct {
+		k string
+		v glua.LValue
+	}
+	items := make([]kv, 0, count)
+	t.ForEach(func(k, val glua.LValue) {
+		items = append(items, kv{glua.LVAsString(k), val})
+	})
+	sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
+	e.buf = append(e.buf, '{')
+	for i, it := range items {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.buf = appendJSONString(e.buf, it.k)
+		e.buf = append(e.buf, ':')
+		if err := e.encode(it.v, depth); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+// appendNumber writes integers without a fraction and other numbers in
+// the shortest form that reads back the same.
+func appendNumber(b []byte, f float64) []byte {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\\ufffd"...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,387 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fcgihost/fcgihost/sandbox"
+	"github.com/fcgihost/fcgihost/script"
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Registry sizes of one LState, in value slots (16 bytes each): small to
+// start, growing up to a bound so that unpack/string.byte of huge inputs
+// end as "registry overflow" instead of eating memory.
+const (
+	registryStart = 1024
+	registryMax   = 256 * 1024
+	registryStep  = 1024
+)
+
+// maxNoted bounds how many Go errors one run remembers (see vm.note).
+const maxNoted = 8
+
+// vm is one Lua state with its environment. One goroutine at a time.
+type vm struct {
+	b   *bundle
+	L   *glua.LState
+	cgi bool
+
+	lib     *libs
+	env     *glua.LTable    // globals of the current run (handler style: for life)
+	handler *glua.LFunction // handler style: the function called per request
+	arrayMT *glua.LTable    // metatable json.decode gives arrays (per env)
+	null    *glua.LUserData // json.null
+	reqMT   *glua.LTable
+	resMT   *glua.LTable
+
+	mods    map[string]glua.LValue // module results (CGI style: per request)
+	loading map[string]bool        // modules whose top level is running
+
+	ctx     context.Context // ctx of the current run (NewVM or Serve)
+	cur     *reqState       // current request, nil outside Serve
+	noted   []error         // Go errors raised as Lua errors during this run
+	healthy bool
+}
+
+var _ script.VM = (*vm)(nil)
+
+// NewVM makes a VM. Handler style: the main chunk runs once, bounded by ctx,
+// and must return the handler. CGI style: nothing runs until Serve.
+func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	v := newVM(b)
+	if b.style == script.StyleCGI {
+		return v, nil
+	}
+	v.env = v.newEnv(nil)
+	v.mods = map[string]glua.LValue{}
+	v.ctx = ctx
+	L := v.L
+	L.SetContext(ctx)
+	defer func() {
+		L.RemoveContext()
+		v.ctx = nil
+	}()
+	fn := L.NewFunctionFromProto(b.proto)
+	fn.Env = v.env
+	L.Push(fn)
+	if err := L.PCall(0, 1, nil); err != nil {
+		se := v.scriptError(ctx, err)
+		v.Close()
+		return nil, se
+	}
+	ret := L.Get(-1)
+	L.SetTop(0)
+	switch h := ret.(type) {
+	case *glua.LFunction:
+		v.handler = h
+	case *glua.LTable:
+		if fn, ok := h.RawGetString("handle").(*glua.LFunction); ok {
+			v.handler = fn
+		}
+	}
+	if v.handler == nil {
+		v.Close()
+		return nil, &script.ScriptError{App: b.src.App, File: b.src.Entry, Line: b.retLine,
+			Err: fmt.Errorf("the main chunk returned a %s, not a handler (return a function(req, res) or a table with a handle function)", ret.Type())}
+	}
+	return v, nil
+}
+
+func newVM(b *bundle) *vm {
+	L := glua.NewState(glua.Options{
+		SkipOpenLibs:        true,
+		CallStackSize:       callStackSize(b.opts.Limits),
+		RegistrySize:        registryStart,
+		RegistryMaxSize:     registryMax,
+		RegistryGrowStep:    registryStep,
+		MinimizeStackMemory: true,
+	})
+	v := &vm{b: b, L: L, cgi: b.style == script.StyleCGI, healthy: true}
+	v.lib = v.newLibs()
+	return v
+}
+
+// Healthy reports whether the VM may serve another request: false after
+// an interrupt, a Go panic, a limit hit, or Close.
+func (v *vm) Healthy() bool { return v.healthy }
+
+// Close releases the state.
+func (v *vm) Close() {
+	v.healthy = false
+	if v.L != nil && !v.L.IsClosed() {
+		v.L.Close()
+	}
+}
+
+// Serve answers one request; see script.VM.
+func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Response) (err error) {
+	if !v.healthy {
+		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: errors.New("lua VM is closed or broken")}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ctx.Err() != nil {
+		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: interruptError(ctx)}
+	}
+	L := v.L
+	rs := &reqState{v: v, req: req, res: res}
+	v.cur, v.ctx, v.noted = rs, ctx, v.noted[:0]
+	L.SetContext(ctx)
+	defer func() {
+		if r := recover(); r != nil {
+			v.healthy = false
+			err = &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("lua engine panic: %v", r)}
+		} else {
+			L.SetTop(0)
+		}
+		L.RemoveContext()
+		rs.done = true
+		v.cur, v.ctx = nil, nil
+	}()
+	if v.cgi {
+		return v.serveCGI(ctx, rs)
+	}
+	L.Push(v.handler)
+	L.Push(rs.reqValue())
+	L.Push(rs.resValue())
+	if err := L.PCall(2, 1, nil); err != nil {
+		return v.scriptError(ctx, err)
+	}
+	switch ret := L.Get(-1).(type) {
+	case *glua.LNilType:
+	case glua.LString:
+		if _, err := res.WriteString(string(ret)); err != nil {
+			return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("write returned body: %w", err)}
+		}
+	case glua.LNumber:
+		if _, err := res.WriteString(ret.String()); err != nil {
+			return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("write returned body: %w", err)}
+		}
+	default:
+		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry,
+			Err: fmt.Errorf("the handler returned a %s; return a string (the body) or nothing", ret.Type())}
+	}
+	return nil
+}
+
+// serveCGI runs the whole chunk in fresh globals, its output going through
+// a CGIWriter.
+func (v *vm) serveCGI(ctx context.Context, rs *reqState) error {
+	L := v.L
+	rs.cgiw = script.NewCGIWriter(rs.res)
+	v.mods, v.loading = nil, nil
+	v.env = v.newEnv(rs)
+	fn := L.NewFunctionFromProto(v.b.proto)
+	fn.Env = v.env
+	L.Push(fn)
+	if err := L.PCall(0, 0, nil); err != nil {
+		return v.scriptError(ctx, err)
+	}
+	if err := rs.cgiw.Close(); err != nil {
+		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: err}
+	}
+	return nil
+}
+
+// fail raises err as a Lua error from a Go function. The message is
+// err's text (gopher-lua prefixes the caller's file:line); err itself is
+// remembered so that, if the script does not catch it, the ScriptError
+// unwraps to it (script.ErrBadRequest, sandbox.ErrTooLarge…).
+func (v *vm) fail(err error) int {
+	v.note(err)
+	v.L.RaiseError("%s", err.Error())
+	return 0
+}
+
+func (v *vm) note(err error) {
+	if len(v.noted) == maxNoted {
+		copy(v.noted, v.noted[1:])
+		v.noted = v.noted[:maxNoted-1]
+	}
+	v.noted = append(v.noted, err)
+}
+
+// matchNoted finds the remembered Go error whose text ends msg.
+func (v *vm) matchNoted(msg string) error {
+	for i := len(v.noted) - 1; i >= 0; i-- {
+		if strings.HasSuffix(msg, v.noted[i].Error()) {
+			return v.noted[i]
+		}
+	}
+	return nil
+}
+
+// luaError is a script error message with, where known, the Go error
+// behind it.
+type luaError struct {
+	msg   string
+	cause error
+}
+
+func (e *luaError) Error() string { return e.msg }
+func (e *luaError) Unwrap() error { return e.cause }
+
+// interruptError is the cause of an interrupted run: context.Cause(ctx),
+// also matching ctx.Err() (so errors.Is(err, context.DeadlineExceeded)
+// holds for a timeout with a custom cause).
+func interruptError(ctx context.Context) error {
+	cerr := ctx.Err()
+	cause := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, cerr) {
+		return fmt.Errorf("script interrupted: %w", cerr)
+	}
+	return fmt.Errorf("script interrupted: %w (%w)", cause, cerr)
+}
+
+// scriptError turns an error from PCall into a ScriptError: the location
+// from the message (or the innermost script frame), the stack, and the
+// cause; it marks the VM unhealthy after an interrupt, a Go panic or a
+// limit hit.
+func (v *vm) scriptError(ctx context.Context, err error) *script.ScriptError {
+	se := &script.ScriptError{App: v.b.src.App}
+	var ae *glua.ApiError
+	if !errors.As(err, &ae) {
+		se.File, se.Err = v.b.src.Entry, err
+		return se
+	}
+	files := v.b.Files()
+	msg := v.errorText(ctx, ae.Object)
+	stack, ffile, fline := formatTrace(ae.StackTrace, files)
+	se.Stack = stack
+	file, line, rest := splitLocation(msg, files)
+	if file == "" {
+		file, line = ffile, fline
+	}
+	se.File, se.Line = file, line
+	if se.File == "" {
+		se.File = v.b.src.Entry
+	}
+	switch {
+	case ctx.Err() != nil:
+		v.healthy = false
+		se.Err = interruptError(ctx)
+	case ae.Type == glua.ApiErrorPanic:
+		v.healthy = false
+		se.Err = fmt.Errorf("go panic in a native function: %s", msg)
+	default:
+		cause := v.matchNoted(msg)
+		var inner *script.ScriptError
+		switch {
+		case errors.As(cause, &inner):
+			c := *inner
+			c.App = se.App
+			if c.Stack == "" {
+				c.Stack = se.Stack
+			}
+			return &c
+		case cause != nil:
+			if errors.Is(cause, sandbox.ErrTooLarge) {
+				v.healthy = false
+			}
+			se.Err = &luaError{msg: rest, cause: cause}
+		case rest == "stack overflow":
+			v.healthy = false
+			se.Err = &luaError{msg: fmt.Sprintf("stack overflow (more than %d nested calls)", callStackSize(v.b.opts.Limits)), cause: sandbox.ErrTooLarge}
+		case rest == "registry overflow":
+			v.healthy = false
+			se.Err = &luaError{msg: fmt.Sprintf("too many values on the Lua stack (more than %d)", registryMax), cause: sandbox.ErrTooLarge}
+		default:
+			se.Err = errors.New(rest)
+		}
+	}
+	return se
+}
+
+// errorText renders an error value: strings as they are, tables and
+// userdata through __tostring when the run was not interrupted.
+func (v *vm) errorText(ctx context.Context, obj glua.LValue) string {
+	switch o := obj.(type) {
+	case glua.LString:
+		return string(o)
+	case glua.LNumber:
+		return o.String()
+	case *glua.LNilType:
+		return "error object is a nil value"
+	}
+	if ctx.Err() == nil {
+		if fn, ok := v.L.GetMetaField(obj, "__tostring").(*glua.LFunction); ok {
+			if err := v.L.CallByParam(glua.P{Fn: fn, NRet: 1, Protect: true}, obj); err == nil {
+				s := v.L.Get(-1)
+				v.L.Pop(1)
+				if str, ok := s.(glua.LString); ok {
+					return string(str)
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("error object is a %s value", obj.Type())
+}
+
+// splitLocation reads "file:line: rest" off a message when file is one of
+// the script's files.
+func splitLocation(msg string, files []string) (string, int, string) {
+	for _, f := range files {
+		if !strings.HasPrefix(msg, f+":") {
+			continue
+		}
+		tail := msg[len(f)+1:]
+		i := strings.IndexByte(tail, ':')
+		if i <= 0 {
+			continue
+		}
+		n, err := strconv.Atoi(tail[:i])
+		if err != nil {
+			continue
+		}
+		return f, n, strings.TrimPrefix(tail[i+1:], " ")
+	}
+	return "", 0, msg
+}
+
+// formatTrace rewrites gopher-lua's "stack traceback:" text as one frame a
+// line ("at f (/app/x.lua:3)") and returns the innermost script location.
+func formatTrace(trace string, files []string) (string, string, int) {
+	var b strings.Builder
+	ffile, fline := "", 0
+	for _, ln := range strings.Split(trace, "\n") {
+		ln = strings.TrimPrefix(ln, "\t")
+		switch {
+		case ln == "" || ln == "stack traceback:" || ln == "[G]: ?":
+			continue
+		case ln == "...":
+			b.WriteString("...\n")
+			continue
+		case strings.HasPrefix(ln, "(tailcall)"):
+			b.WriteString("at (tail call)\n")
+			continue
+		case strings.HasPrefix(ln, "[G]: in "):
+			fmt.Fprintf(&b, "at %s (native)\n", funcName(strings.TrimPrefix(ln, "[G]: in ")))
+			continue
+		}
+		file, line, rest := splitLocation(ln, files)
+		if file == "" {
+			b.WriteString("at " + ln + "\n")
+			continue
+		}
+		if ffile == "" {
+			ffile, fline = file, line
+		}
+		fmt.Fprintf(&b, "at %s (%s:%d)\n", funcName(strings.TrimPrefix(rest, "in ")), file, line)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), ffile, fline
+}
+
+func funcName(s string) string {
+	if strings.HasPrefix(s, "function '") && strings.HasSuffix(s, "'") {
+		return s[len("function '") : len(s)-1]
+	}
+	return strings.TrimPrefix(s, "function ")
+}
