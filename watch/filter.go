@@ -22,10 +22,11 @@ func skipped(base string) bool {
 		strings.HasSuffix(base, "___jb_tmp___") || strings.HasSuffix(base, "___jb_old___") // JetBrains safe write
 }
 
-// keep reports whether path is watched and reported.
-func (l *loop) keep(path string) bool {
+// keep reports whether path is watched and reported. Options.Filter
+// chooses among files; directories are always kept unless skipped.
+func (l *loop) keep(path string, isDir bool) bool {
 	if skipped(filepath.Base(path)) {
 		return false
 	}
-	return l.opts.Filter == nil || l.opts.Filter(path)
+	return isDir || l.opts.Filter == nil || l.opts.Filter(path)
 }

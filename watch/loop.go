@@ -272,11 +272,22 @@ func (l *loop) notifierLost() {
 func (l *loop) handle(ev fsnotify.Event) {
 	path := ev.Name
 	r := l.rootOf(path)
-	if r == nil || r.missing || r.poll || !l.keep(path) {
+	if r == nil || r.missing || r.poll {
 		return
 	}
 	if !ev.Has(fsnotify.Create | fsnotify.Write | fsnotify.Remove | fsnotify.Rename) {
 		return // chmod only
+	}
+	old, had := l.state[path]
+	isDir := (had && old.dir) || l.watched[path]
+	var fi os.FileInfo
+	if ev.Has(fsnotify.Create) {
+		if info, err := os.Lstat(path); err == nil {
+			fi, isDir = info, info.IsDir()
+		}
+	}
+	if !l.keep(path, isDir) {
+		return
 	}
 	if path == r.path {
 		if ev.Has(fsnotify.Remove | fsnotify.Rename) {
@@ -287,13 +298,11 @@ func (l *loop) handle(ev fsnotify.Event) {
 	if ev.Has(fsnotify.Remove | fsnotify.Rename) {
 		l.forget(path)
 	}
-	if ev.Has(fsnotify.Create) {
-		if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
-			if l.watched[path] {
-				l.forget(path) // replaced: drop the old tree's watches first
-			}
-			l.addTree(r, path, false)
+	if fi != nil && fi.IsDir() {
+		if l.watched[path] {
+			l.forget(path) // replaced: drop the old tree's watches first
 		}
+		l.addTree(r, path, false)
 	}
 	l.dirty[path] = true
 	l.arm()

@@ -85,7 +85,7 @@ func hashFile(path string, st *fileState) error {
 // walk calls fn for every path under dir that keep accepts, dir first,
 // parents before children; it does not follow symbolic links to
 // directories. Unreadable directories are reported to onErr and skipped.
-func walk(dir string, keep func(string) bool, fn func(path string, isDir bool), onErr func(string, error)) {
+func walk(dir string, keep func(path string, isDir bool) bool, fn func(path string, isDir bool), onErr func(string, error)) {
 	fn(dir, true)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -96,7 +96,7 @@ func walk(dir string, keep func(string) bool, fn func(path string, isDir bool), 
 	}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if !keep(p) {
+		if !keep(p, e.IsDir()) {
 			continue
 		}
 		if e.IsDir() {

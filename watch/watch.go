@@ -59,11 +59,11 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives the watcher's log lines (default slog.Default()).
 	Logger *slog.Logger
-	// Filter, when set, chooses the paths watched and reported: it is
-	// called with files and directories, and false for a directory skips
-	// its whole tree. Editors' temporary files (*.swp, *.swo, *.swx, *~,
-	// 4913, .#*, #*#, JetBrains' *___jb_tmp___) and .git, .hg and .svn
-	// directories are always skipped.
+	// Filter, when set, chooses the files reported (it is not called for
+	// directories, which are all watched). Editors' temporary files
+	// (*.swp, *.swo, *.swx, *~, 4913, .#*, #*#, JetBrains'
+	// *___jb_tmp___) and .git, .hg and .svn directories are always
+	// skipped.
 	Filter func(path string) bool
 
 	// newNotifier replaces inotify in tests.

@@ -424,20 +424,26 @@ func TestWatcher_Filter(t *testing.T) {
 	w := start(t, Options{
 		Roots: []string{dir},
 		Filter: func(p string) bool {
-			return filepath.Ext(p) != ".log" && filepath.Base(p) != "node_modules"
+			ext := filepath.Ext(p)
+			return ext == ".js" || ext == ".lua"
 		},
 	})
 	logFile := filepath.Join(dir, "x.log")
-	nm := filepath.Join(dir, "node_modules", "m.js")
+	deepLog := filepath.Join(dir, "logs", "y.log")
 	git := filepath.Join(dir, ".git", "HEAD")
+	gitJS := filepath.Join(dir, ".git", "hooks", "x.js")
 	write(t, logFile, "l")
-	write(t, nm, "m")
+	write(t, deepLog, "l")
 	write(t, git, "ref")
-	js := filepath.Join(dir, "x.js")
+	write(t, gitJS, "x")
+	// Directories are watched whatever the filter says of files.
+	js := filepath.Join(dir, "sub", "deeper", "x.js")
 	write(t, js, "x")
-	events := waitFor(t, w, js)
+	events := waitFor(t, w, js, filepath.Join(dir, "sub"))
+	write(t, js, "x2")
+	events = append(events, waitFor(t, w, js)...)
 	events = append(events, quiet(w)...)
-	for _, p := range []string{logFile, nm, filepath.Dir(nm), git, filepath.Dir(git)} {
+	for _, p := range []string{logFile, deepLog, git, gitJS, filepath.Dir(git)} {
 		if reported(events, p) {
 			t.Errorf("filtered path %s reported: %+v", p, events)
 		}
