@@ -84,7 +84,14 @@ func (l *loop) setUp(r *root, baseline bool) {
 	st, ok, err := statPath(r.path)
 	if !ok || !st.dir {
 		if !r.missing {
-			l.log.Warn("watch: root is missing; watching for it to appear", "root", r.path, "err", errOrNotDir(err))
+			why := "does not exist"
+			switch {
+			case err != nil:
+				why = err.Error()
+			case ok:
+				why = "not a directory"
+			}
+			l.log.Warn("watch: root is missing; watching for it to appear", "root", r.path, "reason", why)
 		}
 		r.missing = true
 		return
@@ -97,13 +104,6 @@ func (l *loop) setUp(r *root, baseline bool) {
 		}
 	}
 	l.addTree(r, r.path, baseline)
-}
-
-func errOrNotDir(err error) error {
-	if err == nil {
-		return errors.New("not a directory")
-	}
-	return err
 }
 
 // addTree watches dir and the directories under it (unless r is polled)

@@ -725,3 +725,15 @@ func TestSkipped(t *testing.T) {
 		}
 	}
 }
+
+// A local temporary directory is not taken for a network file system, so
+// it is watched with inotify, not polled.
+func TestRemoteFileSystem_Local(t *testing.T) {
+	if name := remoteFileSystem(t.TempDir()); name != "" {
+		t.Errorf("remoteFileSystem(TempDir) = %q, want \"\"", name)
+	}
+	w := start(t, Options{Roots: []string{t.TempDir()}})
+	if w.Polling() {
+		t.Error("Polling() = true on a local directory")
+	}
+}
