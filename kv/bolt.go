@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -42,16 +41,19 @@ const (
 
 // boltStore is the embedded Store.
 type boltStore struct {
-	db     *bolt.DB
-	path   string
-	closed atomic.Bool
+	db   *bolt.DB
+	path string
+	// mu is read-held by every call in flight (and by a write's
+	// transaction goroutine until it ends); Close takes it to set closed.
+	mu     sync.RWMutex
+	closed bool
 	// writers counts writes in flight; a lone writer skips Batch's delay.
 	writers atomic.Int64
 	// now is the clock (tests move it).
 	now func() time.Time
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel context.CancelFunc // stops the sweep
+	wg     sync.WaitGroup     // the sweep goroutine
 }
 
 var _ Store = (*boltStore)(nil)
@@ -104,9 +106,14 @@ func openBoltFile(path string, now func() time.Time) (*boltStore, error) {
 	return &boltStore{db: db, path: path, now: now, cancel: func() {}}, nil
 }
 
-// Close stops the sweep and closes the file.
+// Close waits for the calls in flight, stops the sweep and closes the
+// file.
 func (s *boltStore) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	was := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if was {
 		return nil
 	}
 	s.cancel()
@@ -179,46 +186,70 @@ func (s *boltStore) sweepAll(ctx context.Context) (int, error) {
 
 // update runs fn in a write transaction: through Batch when other writers
 // are in flight (they then share one commit and fsync), else alone. fn may
-// run more than once and must not keep state across runs. fn is not run,
-// or its transaction is rolled back, if ctx is done first.
+// run more than once and must not keep state across runs.
+//
+// The transaction runs on its own goroutine so that the caller returns as
+// soon as ctx is done. A caller that gives up before its transaction
+// started marks it abandoned, and the transaction, when it runs, rolls
+// back; once it has started, the caller waits for its commit (a few
+// fsyncs at most). So an error from ctx always means nothing was written.
 func (s *boltStore) update(ctx context.Context, fn func(*bolt.Tx) error) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	const (
+		pending = iota
+		running
+		abandoned
+	)
+	var state atomic.Int32
 	g := func(tx *bolt.Tx) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if !state.CompareAndSwap(pending, running) && state.Load() != running {
+			return context.Canceled // abandoned: ctx is done
+		}
 		return fn(tx)
 	}
-	var err error
-	if s.writers.Add(1) == 1 {
-		err = s.db.Update(g)
-	} else {
-		err = s.db.Batch(g)
+	done := make(chan error, 1)
+	go func() {
+		defer s.mu.RUnlock()
+		var err error
+		if s.writers.Add(1) == 1 {
+			err = s.db.Update(g)
+		} else {
+			err = s.db.Batch(g)
+		}
+		s.writers.Add(-1)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if state.CompareAndSwap(pending, abandoned) {
+			return ctx.Err()
+		}
+		return <-done
 	}
-	s.writers.Add(-1)
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
 }
 
 func (s *boltStore) view(ctx context.Context, fn func(*bolt.Tx) error) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.View(fn)
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
 		return ErrClosed
 	}
-	return err
+	return s.db.View(fn)
 }
 
 // boltNS is one app's namespace in a boltStore.

@@ -250,3 +250,44 @@ func crashChild(t *testing.T, path string, n int) ([]string, int64) {
 	}
 	return acked, maxCount
 }
+
+func TestBolt_DeadlineWhileWaitingForTheWriter(t *testing.T) {
+	s, err := openBolt(filepath.Join(t.TempDir(), "kv.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	kv := s.Namespace("app", Quota{})
+	// Hold bbolt's single writer lock until released.
+	held, release := make(chan struct{}), make(chan struct{})
+	go s.db.Update(func(*bolt.Tx) error {
+		close(held)
+		<-release
+		return nil
+	})
+	<-held
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"set", func(ctx context.Context) error { return kv.Set(ctx, "k", "v", 0) }},
+		{"incr", func(ctx context.Context) error { _, err := kv.Incr(ctx, "n", 1); return err }},
+		{"batch", func(ctx context.Context) error {
+			return kv.(Batcher).Batch(ctx, []Op{{Kind: OpSet, Key: "b", Value: "v"}})
+		}},
+	}
+	for _, c := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := c.call(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while the writer is held: err = %v, want DeadlineExceeded", c.name, err)
+		}
+	}
+	close(release)
+	mustSet(t, kv, "after", "v") // the abandoned transactions roll back whenever they run
+	for _, k := range []string{"k", "n", "b"} {
+		wantAbsent(t, kv, k)
+	}
+	wantValue(t, kv, "after", "v")
+}

@@ -67,8 +67,9 @@
 // the app is already over a lowered quota.
 //
 // Every call obeys its context and fails with (a wrap of) ctx.Err() once it
-// is done. In bbolt the check comes inside the write transaction, so a
-// write that failed that way was not made. In Redis a call whose context
+// is done, even while waiting for bbolt's single writer. In bbolt a write
+// that failed that way was not made (a transaction whose caller gave up
+// before it started rolls back; one already committing is waited for). In Redis a call whose context
 // ends while the script is in flight returns at once, and the script
 // (atomic, all or nothing) may or may not have run, as with any network
 // store.
