@@ -292,6 +292,11 @@ func TestServer_GetValues(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, m[k], v)
 				}
 			}
+			for _, k := range tt.nowant {
+				if _, ok := m[k]; ok {
+					t.Errorf("%s answered but not wanted", k)
+				}
+			}
 			// The connection stays open.
 			go c.send(simpleRequest(1, false))
 			c.readResponse(1)
