@@ -46,6 +46,9 @@ type Host struct {
 	MaxParams int
 	// Status, if set, renders the status page (JSON, ?html, ?openmetrics).
 	Status http.Handler
+	// Frontend, if set, is the FastCGI side the status page reports on
+	// (connections, listen queue); Inherit carries it over.
+	Frontend *Frontend
 
 	// Metrics are the counters (made by Start if nil).
 	Metrics *Metrics
@@ -72,6 +75,9 @@ func (h *Host) Start() {
 func (h *Host) Inherit(prev *Host) {
 	h.Metrics = prev.Metrics
 	h.started = prev.started
+	if h.Frontend == nil {
+		h.Frontend = prev.Frontend
+	}
 }
 
 // StartTime is when Start was called.
@@ -96,6 +102,7 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 	}
 	start := time.Now()
 	h.Metrics.Accepted.Add(1)
+	h.Frontend.Touch()
 	rec := &recordingSink{Sink: x.Sink}
 	x.Sink = rec
 	appName, vmID := "", uint64(0)
@@ -110,7 +117,8 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 		if h.AccessLog != nil {
 			h.AccessLog.Info("request", "app", appName, "method", x.Params["REQUEST_METHOD"], "uri", x.Params["REQUEST_URI"],
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-				"remote", x.Params["REMOTE_ADDR"], "vm", vmID)
+				"remote", x.Params["REMOTE_ADDR"], "vm", vmID, "proto", x.Params["SERVER_PROTOCOL"],
+				"referer", x.Params["HTTP_REFERER"], "user_agent", x.Params["HTTP_USER_AGENT"], "user", x.Params["REMOTE_USER"])
 		}
 	}()
 	if h.MaxParams > 0 {
@@ -221,6 +229,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	var vmID uint64
 	err = p.Do(ctx, func(l pool.Lease) error {
 		vmID = l.VMID
+		defer h.watchSlow(app, req, l, set.Slowlog, m)()
 		return l.VM.Serve(ctx, req, res)
 	})
 	if err == nil {

@@ -57,6 +57,7 @@ type AppMetrics struct {
 	Timeouts  atomic.Uint64
 	Aborted   atomic.Uint64
 	QueueFull atomic.Uint64
+	Slow      atomic.Uint64    // requests that ran past the app's slowlog
 	Status    [6]atomic.Uint64 // index status/100: 1xx..5xx; 0 = none sent
 
 	lat latencyHist

@@ -33,6 +33,7 @@ type Settings struct {
 	Limits      sandbox.Limits
 	Debug       bool
 	IdleTimeout time.Duration // root-script pools close after this long unused; 0 = 60s
+	Slowlog     time.Duration // log requests running longer, with their stack; 0 = off
 }
 
 // Options configure a Registry.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,8 @@ type Server struct {
 	closed  bool
 	wg      sync.WaitGroup // the watcher loop
 	stop    context.CancelFunc
+
+	front host.Frontend // the FastCGI side, for the status page
 }
 
 // instance is one config generation: its registry and host.
@@ -100,6 +103,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 			Limits:      a.Limits(),
 			Debug:       a.Debug,
 			IdleTimeout: a.IdleTimeout,
+			Slowlog:     a.Slowlog,
 		}
 	}
 	services := func(name string, _ registry.Settings) (script.KV, script.Fetcher) {
@@ -128,6 +132,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 		PingResponse: cfg.PingResponse,
 		StatusAllow:  cfg.StatusAllow,
 		MaxParams:    1 << 20,
+		Frontend:     &s.front,
 	}
 	if prev := s.cur.Load(); prev != nil {
 		h.Inherit(prev.host)
@@ -260,7 +265,7 @@ func (s *Server) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
 func (s *Server) NewFCGIServer(cfg *config.Config) *fcgi.Server {
 	allowed := append([]string(nil), cfg.AllowedClients...)
 	allowed = append(allowed, fcgi.AllowedClientsFromEnv()...)
-	return &fcgi.Server{
+	fs := &fcgi.Server{
 		Handler:        s,
 		Logger:         s.log,
 		MaxConns:       cfg.MaxConns,
@@ -268,4 +273,10 @@ func (s *Server) NewFCGIServer(cfg *config.Config) *fcgi.Server {
 		MaxParamsBytes: 1 << 20,
 		AllowedClients: allowed,
 	}
+	s.front.SetServer(fs)
+	return fs
 }
+
+// WatchListener adds a FastCGI listener whose accept queue the status page
+// reports (listen_queue, max_listen_queue).
+func (s *Server) WatchListener(l net.Listener) { s.front.AddListener(l) }

@@ -110,6 +110,7 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	for _, l := range fls {
 		log.Info("FastCGI listening", "addr", l.Addr().String())
 		fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
+		srv.WatchListener(l)
 		wg.Add(1)
 		go func(l net.Listener) {
 			defer wg.Done()
