@@ -126,9 +126,9 @@ func (b *body) close() {
 }
 
 // fill reads the content of the FCGI_STDIN record h into the body. single
-// says the request is the only one on its connection, where waiting for
-// the handler to read stalls no one else.
-func (b *body) fill(c *conn, h header, single bool) error {
+// says the request's handler runs and it is the only request on its
+// connection, where waiting for the handler to read stalls no one else.
+func (b *body) fill(c *conn, h header, single, dispatched bool) error {
 	n := int(h.ContentLength)
 	waited := false
 	b.mu.Lock()
@@ -148,6 +148,10 @@ func (b *body) fill(c *conn, h header, single bool) error {
 					"remote", addrString(c.remote), "err", err)
 			}
 			continue
+		}
+		if !dispatched {
+			b.mu.Unlock()
+			return protoErrorf("FCGI_STDIN beyond StdinBuffer before the params of request %d are complete, and no spill file", h.ID)
 		}
 		if b.spaceCh == nil {
 			b.spaceCh = make(chan struct{}, 1)

@@ -391,7 +391,10 @@ func (c *conn) stdin(h header) error {
 		c.mu.Unlock()
 		return c.discard(h)
 	}
-	single := len(c.reqs) == 1
+	// Waiting for room helps only when a handler is there to make it and no
+	// other request would wait too.
+	dispatched := r.dispatched
+	single := len(c.reqs) == 1 && dispatched
 	if h.ContentLength == 0 {
 		r.stdinDone = true
 		if r.dispatched {
@@ -403,7 +406,7 @@ func (c *conn) stdin(h header) error {
 		return err
 	}
 	c.mu.Unlock()
-	return r.body.fill(c, h, single)
+	return r.body.fill(c, h, single, dispatched)
 }
 
 func (c *conn) abortRequest(h header) error {

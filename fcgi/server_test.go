@@ -893,3 +893,35 @@ func TestServer_SeveralListeners(t *testing.T) {
 		t.Errorf("requests %d", got)
 	}
 }
+
+// Regression (found by FuzzServerConn): a body larger than StdinBuffer
+// sent before the params were complete made the read loop wait for a
+// handler that could not start.
+func TestServer_StdinBeforeParams(t *testing.T) {
+	t.Parallel()
+	for _, spill := range []bool{true, false} {
+		t.Run(fmt.Sprint("spill=", spill), func(t *testing.T) {
+			t.Parallel()
+			s, lb := newTestServer(t, echoHandler)
+			s.StdinBuffer = 100
+			s.SpillDir = t.TempDir()
+			if !spill {
+				s.SpillDir += "/missing"
+			}
+			c := pipeServer(t, s)
+			body := bytes.Repeat([]byte("s"), 1000)
+			go c.send(begin(1, RoleResponder, false), appendRecord(nil, typeStdin, 1, body[:300]), stdinRecs(1, body[300:]), paramsRecs(1, "REQUEST_METHOD", "POST"))
+			if !spill {
+				c.expectEOF()
+				if lb.count("before the params of request 1 are complete") != 1 {
+					t.Errorf("log:\n%s", lb)
+				}
+				return
+			}
+			res := c.readResponse(1)
+			if !bytes.HasSuffix(res.stdout, append([]byte("\r\n\r\n"), body...)) {
+				t.Errorf("got %q", res.stdout)
+			}
+		})
+	}
+}
