@@ -15,8 +15,9 @@ func (h *Host) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
 // Serve adapts one FastCGI request to h.Serve.
 func Serve(h *Host, w fcgi.ResponseWriter, r *fcgi.Request) {
 	x := FCGIExchange(w, r)
+	sink := x.Sink.(*CGISink) // h.Serve wraps x.Sink
 	h.Serve(r.Context(), x)
-	x.Sink.(*CGISink).Close()
+	sink.Close()
 }
 
 // FCGIExchange builds the Exchange of a FastCGI request. The caller
