@@ -1,0 +1,151 @@
+package host
+
+// This file renders the status report as an HTML page for people: a
+// summary, one overview row per app, then a table per app with each figure
+// next to its configured limit. The page refreshes itself.
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// defaultRefresh is how often the HTML page reloads itself, in seconds.
+const defaultRefresh = 5
+
+func refreshSeconds(s string) int {
+	if s == "" {
+		return defaultRefresh
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return defaultRefresh
+	}
+	return min(n, 3600)
+}
+
+type htmlApp struct {
+	Name string
+	*AppReport
+}
+
+type htmlPage struct {
+	*StatusReport
+	Refresh int
+	Now     time.Time
+	AppList []htmlApp
+}
+
+var statusFuncs = template.FuncMap{
+	"bytes": func(n int64) string {
+		switch {
+		case n >= 1<<30:
+			return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+		case n >= 1<<20:
+			return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+		case n >= 1<<10:
+			return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+		}
+		return fmt.Sprintf("%d B", n)
+	},
+	"ms":      func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) + " ms" },
+	"uptime":  func(s int64) string { return (time.Duration(s) * time.Second).String() },
+	"when":    func(t *time.Time) string { return whenString(t) },
+	"deref":   func(p *int) int { return *p },
+	"zeroOff": func(s string) string { return zeroOff(s) },
+	"never":   func(n int) string { return neverIfZero(n) },
+}
+
+func whenString(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func zeroOff(s string) string {
+	if s == "0s" || s == "" {
+		return "off"
+	}
+	return s
+}
+
+func neverIfZero(n int) string {
+	if n == 0 {
+		return "never"
+	}
+	return strconv.Itoa(n)
+}
+
+var statusPage = template.Must(template.New("status").Funcs(statusFuncs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+{{if .Refresh}}<meta http-equiv="refresh" content="{{.Refresh}}">{{end}}
+<title>fcgihost status</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
+h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .4em}
+table{border-collapse:collapse;margin:.3em 0;background:#fff}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
+th{background:#eee}td.l,th.l{text-align:left}
+.bad{color:#b00;font-weight:bold}.muted{color:#777}
+.err{color:#b00;white-space:pre-wrap;text-align:left;max-width:60em}
+</style></head><body>
+<h1>fcgihost status</h1>
+<p class="muted">pid {{.PID}} · started {{.StartTime.Format "2006-01-02 15:04:05Z"}} · up {{uptime .UptimeS}} · {{if .Refresh}}refreshes every {{.Refresh}}s{{else}}no refresh{{end}} · <a href="?">JSON</a> · <a href="?openmetrics">metrics</a></p>
+<table id="summary">
+<tr><th class="l">accepted requests</th><td>{{.Accepted}}</td></tr>
+<tr><th class="l">listen queue (now / max / length)</th><td>{{if .ListenQueue}}{{deref .ListenQueue}} / {{deref .MaxListenQueue}} / {{deref .ListenQueueLen}}{{else}}<span class="muted">not measured</span>{{end}}</td></tr>
+{{with .FastCGI}}<tr><th class="l">FastCGI connections (open / total / rejected)</th><td>{{.ActiveConns}} / {{.Connections}} / {{.Rejected}}</td></tr>
+<tr><th class="l">FastCGI requests (active / total / refused)</th><td>{{.ActiveRequests}} / {{.Requests}} / {{.Refused}}</td></tr>{{end}}
+<tr><th class="l">VMs · Go heap · goroutines</th><td>{{.Process.VMs}} · {{bytes .Process.HeapBytes}} · {{.Process.Goroutines}}</td></tr>
+<tr><th class="l">panics recovered</th><td{{if .Panics}} class="bad"{{end}}>{{.Panics}}</td></tr>
+</table>
+<h2>Apps</h2>
+<table id="apps">
+<thead><tr><th class="l">app</th><th class="l">engine</th><th class="l">version</th><th>busy / idle / workers</th><th>queued</th><th>requests</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>errors</th><th>timeouts</th><th>p50</th><th>p99</th><th>memory / VM</th><th class="l">last reload</th></tr></thead>
+<tbody>
+{{range .AppList}}<tr class="app" data-app="{{.Name}}"><td class="l"><a href="#app-{{.Name}}">{{.Name}}</a></td><td class="l">{{.Engine}}</td><td class="l">{{.Version}}</td><td>{{.Busy}} / {{.Idle}} / {{.Workers}}</td><td>{{.Queued}}</td><td>{{.Requests}}</td><td>{{index .Status "2xx"}}</td><td>{{index .Status "3xx"}}</td><td>{{index .Status "4xx"}}</td><td{{if index .Status "5xx"}} class="bad"{{end}}>{{index .Status "5xx"}}</td><td{{if .Errors}} class="bad"{{end}}>{{.Errors}}</td><td{{if .Timeouts}} class="bad"{{end}}>{{.Timeouts}}</td><td>{{ms (index .LatencyMS "p50")}}</td><td>{{ms (index .LatencyMS "p99")}}</td><td>{{bytes .MemoryBytes}}</td><td class="l{{if .LastReloadError}} bad{{end}}">{{when .LastReload}}{{if .LastReloadError}} (failed){{end}}</td></tr>
+{{else}}<tr><td class="l muted" colspan="16">no apps</td></tr>
+{{end}}</tbody></table>
+{{range .AppList}}
+<section class="app-detail" id="app-{{.Name}}">
+<h2>{{.Name}} <span class="muted">{{.Engine}}{{if .Style}}, {{.Style}} style{{end}} · {{.Entry}}</span></h2>
+<table>
+<thead><tr><th class="l">figure</th><th>now</th><th>limit</th></tr></thead>
+<tbody>
+<tr><td class="l">version</td><td>{{.Version}}</td><td></td></tr>
+<tr><td class="l">workers busy / idle</td><td>{{.Busy}} / {{.Idle}}</td><td>{{.Limits.Workers}}</td></tr>
+<tr><td class="l">max busy</td><td>{{.MaxBusy}}</td><td>{{.Limits.Workers}}</td></tr>
+<tr><td class="l">queued now / max</td><td>{{.Queued}} / {{.MaxQueued}}</td><td>{{.Limits.QueueSize}}</td></tr>
+<tr><td class="l">queue full (503) / of them timed out waiting</td><td{{if .QueueFull}} class="bad"{{end}}>{{.QueueFull}} / {{.QueueTimeouts}}</td><td>wait {{.Limits.QueueTimeout}}</td></tr>
+<tr><td class="l">requests (in flight)</td><td>{{.Requests}} ({{.InFlight}})</td><td></td></tr>
+<tr><td class="l">responses 1xx / 2xx / 3xx / 4xx / 5xx</td><td>{{index .Status "1xx"}} / {{index .Status "2xx"}} / {{index .Status "3xx"}} / {{index .Status "4xx"}} / {{index .Status "5xx"}}</td><td></td></tr>
+<tr><td class="l">errors</td><td>{{.Errors}}</td><td></td></tr>
+<tr><td class="l">timeouts</td><td>{{.Timeouts}}</td><td>{{.Limits.Timeout}}</td></tr>
+<tr><td class="l">slow requests</td><td>{{.Slow}}</td><td>{{zeroOff .Limits.Slowlog}}</td></tr>
+<tr><td class="l">aborted by the client</td><td>{{.Aborted}}</td><td></td></tr>
+<tr><td class="l">latency p50 / p90 / p99</td><td>{{ms (index .LatencyMS "p50")}} / {{ms (index .LatencyMS "p90")}} / {{ms (index .LatencyMS "p99")}}</td><td></td></tr>
+<tr><td class="l">VMs recycled / discarded / started</td><td>{{.Recycled}} / {{.Discarded}} / {{.VMStarts}}</td><td>max requests {{never .Limits.MaxRequests}}</td></tr>
+<tr><td class="l">memory per VM (estimate)</td><td>{{bytes .MemoryBytes}}</td><td>{{bytes .Limits.MemoryLimit}}</td></tr>
+<tr><td class="l">request body</td><td></td><td>{{bytes .Limits.MaxBody}}</td></tr>
+<tr><td class="l">reloads · last</td><td>{{.Reloads}} · {{when .LastReload}}</td><td></td></tr>
+{{if .LastReloadError}}<tr><td class="l bad">last reload error</td><td class="err" colspan="2">{{.LastReloadError}}</td></tr>{{end}}
+</tbody></table>
+</section>
+{{end}}
+</body></html>
+`))
+
+func writeHTML(w io.Writer, rep *StatusReport, refresh int) {
+	pg := htmlPage{StatusReport: rep, Refresh: refresh, Now: time.Now()}
+	for n, a := range rep.Apps {
+		pg.AppList = append(pg.AppList, htmlApp{Name: n, AppReport: a})
+	}
+	sort.Slice(pg.AppList, func(i, j int) bool { return pg.AppList[i].Name < pg.AppList[j].Name })
+	if err := statusPage.Execute(w, pg); err != nil {
+		fmt.Fprintf(w, "<p>status page failed: %s</p>", template.HTMLEscapeString(err.Error()))
+	}
+}
