@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fcgihost/fcgihost/config"
 )
@@ -91,11 +93,100 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// NewAccessLogger makes the access logger of cfg on w: JSON lines, or
-// text lines of key=value pairs in the order of the combined log format.
+// NewAccessLogger makes the access logger of cfg on w: with
+// access_log_format "combined" (the default) one Apache/nginx combined log
+// format line per request followed by app=, vm= and duration_ms= fields;
+// with "json" one JSON object per request (see docs/observability.md).
 func NewAccessLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if cfg.AccessLogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(&combinedHandler{w: w, mu: &sync.Mutex{}})
+}
+
+// combinedHandler formats the host's access records (attributes app,
+// method, uri, proto, status, bytes, duration_ms, remote, user, referer,
+// user_agent, vm) as combined log format lines:
+//
+//	127.0.0.1 - - [22/Nov/2026:03:00:00 +0000] "GET /hello?x=1 HTTP/1.1" 200 12 "-" "curl/8.0" app=hello vm=3 duration_ms=0.412
+type combinedHandler struct {
+	w     io.Writer
+	mu    *sync.Mutex
+	attrs []slog.Attr
+}
+
+func (h *combinedHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *combinedHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &combinedHandler{w: h.w, mu: h.mu, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+func (h *combinedHandler) WithGroup(string) slog.Handler { return h }
+
+func (h *combinedHandler) Handle(_ context.Context, r slog.Record) error {
+	f := map[string]slog.Value{}
+	for _, a := range h.attrs {
+		f[a.Key] = a.Value.Resolve()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		f[a.Key] = a.Value.Resolve()
+		return true
+	})
+	str := func(k string) string {
+		if v, ok := f[k]; ok {
+			return v.String()
+		}
+		return ""
+	}
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	status := dash(str("status"))
+	if status == "0" {
+		status = "-"
+	}
+	bytes := dash(str("bytes"))
+	if bytes == "0" {
+		bytes = "-" // Apache's %b
+	}
+	proto := str("proto")
+	if proto == "" {
+		proto = "HTTP/1.0"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s - %s [%s] \"%s %s %s\" %s %s \"%s\" \"%s\" app=%s vm=%s duration_ms=%s\n",
+		dash(str("remote")), dash(logEscape(str("user"))), t.Format("02/Jan/2006:15:04:05 -0700"),
+		logEscape(dash(str("method"))), logEscape(dash(str("uri"))), logEscape(proto), status, bytes,
+		logEscape(dash(str("referer"))), logEscape(dash(str("user_agent"))),
+		dash(strings.ReplaceAll(logEscape(str("app")), " ", "\\x20")), dash(str("vm")), dash(str("duration_ms")))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+// logEscape escapes a field as Apache does: quotes and backslashes with a
+// backslash, control and non-ASCII bytes as \xhh.
+func logEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
