@@ -409,11 +409,13 @@ func (v *vm) ioRead(L *glua.LState) int {
 				for k < len(rest) && (rest[k] == ' ' || rest[k] == '\t' || rest[k] == '\n' || rest[k] == '\r') {
 					k++
 				}
-				j := k
-				for j < len(rest) && bytes.IndexByte([]byte("0123456789+-.eExXabcdefABCDEF"), rest[j]) >= 0 {
-					j++
-				}
+				j := scanNumber(rest, k)
 				num, err := strconv.ParseFloat(string(rest[k:j]), 64)
+				if err != nil {
+					if i, ierr := strconv.ParseInt(string(rest[k:j]), 0, 64); ierr == nil {
+						num, err = float64(i), nil
+					}
+				}
 				if err != nil {
 					L.Push(glua.LNil)
 					return n + 1
@@ -429,4 +431,34 @@ func (v *vm) ioRead(L *glua.LState) int {
 		n++
 	}
 	return n
+}
+
+// scanNumber returns the end of the decimal or hex number starting at i.
+func scanNumber(b []byte, i int) int {
+	digits := func(i int, hex bool) int {
+		for i < len(b) && ('0' <= b[i] && b[i] <= '9' || hex && ('a' <= b[i]|0x20 && b[i]|0x20 <= 'f')) {
+			i++
+		}
+		return i
+	}
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		i++
+	}
+	if i+1 < len(b) && b[i] == '0' && b[i+1]|0x20 == 'x' {
+		return digits(i+2, true)
+	}
+	i = digits(i, false)
+	if i < len(b) && b[i] == '.' {
+		i = digits(i+1, false)
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		j := i + 1
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if k := digits(j, false); k > j {
+			i = k
+		}
+	}
+	return i
 }

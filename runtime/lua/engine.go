@@ -52,6 +52,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -176,6 +177,13 @@ func syntaxError(app, path string, code []byte, err error) *script.ScriptError {
 		se.Err = errors.New(msg)
 	case *glua.CompileError:
 		se.Line = pe.Line
+		// "no visible label 'x' for <goto> at line N": N is exact, the
+		// reported line is the end of the enclosing function.
+		if i := strings.LastIndex(pe.Message, " at line "); i >= 0 {
+			if n, err := strconv.Atoi(pe.Message[i+len(" at line "):]); err == nil {
+				se.Line = n
+			}
+		}
 		se.Err = errors.New(pe.Message)
 	default:
 		se.Err = err

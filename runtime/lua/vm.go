@@ -96,12 +96,13 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 
 func newVM(b *bundle) *vm {
 	L := glua.NewState(glua.Options{
-		SkipOpenLibs:        true,
-		CallStackSize:       callStackSize(b.opts.Limits),
-		RegistrySize:        registryStart,
-		RegistryMaxSize:     registryMax,
-		RegistryGrowStep:    registryStep,
-		MinimizeStackMemory: true,
+		SkipOpenLibs:     true,
+		CallStackSize:    callStackSize(b.opts.Limits),
+		RegistrySize:     registryStart,
+		RegistryMaxSize:  registryMax,
+		RegistryGrowStep: registryStep,
+		// MinimizeStackMemory stays off: its growing stack never reports
+		// full and panics on overflow instead of raising "stack overflow".
 	})
 	v := &vm{b: b, L: L, cgi: b.style == script.StyleCGI, healthy: true}
 	v.lib = v.newLibs()
