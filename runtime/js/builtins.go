@@ -1,0 +1,416 @@
+package js
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/fcgihost/fcgihost/script"
+)
+
+// installAPI sets the globals every script gets: log, console, crypto,
+// base64, kv, fetch (require, module, exports and the CGI-style globals are
+// set by the caller).
+func (v *jsVM) installAPI() {
+	rt := v.rt
+	v.installReqRes()
+	g := rt.GlobalObject()
+
+	logAt := func(level slog.Level) goja.Value {
+		return rt.ToValue(func(c goja.FunctionCall) goja.Value {
+			v.log.Log(v.ctx, level, v.formatArgs(c.Arguments))
+			return goja.Undefined()
+		})
+	}
+	_ = g.Set("log", logAt(slog.LevelInfo))
+	console := rt.NewObject()
+	_ = console.Set("log", logAt(slog.LevelInfo))
+	_ = console.Set("info", logAt(slog.LevelInfo))
+	_ = console.Set("warn", logAt(slog.LevelWarn))
+	_ = console.Set("error", logAt(slog.LevelError))
+	_ = console.Set("debug", logAt(slog.LevelDebug))
+	_ = g.Set("console", console)
+
+	crypto := rt.NewObject()
+	_ = crypto.Set("sha256", func(c goja.FunctionCall) goja.Value {
+		sum := sha256.Sum256(v.bytesArg("crypto.sha256", c.Argument(0)))
+		return rt.ToValue(hex.EncodeToString(sum[:]))
+	})
+	_ = crypto.Set("hmacSha256", func(c goja.FunctionCall) goja.Value {
+		m := hmac.New(sha256.New, v.bytesArg("crypto.hmacSha256 key", c.Argument(0)))
+		m.Write(v.bytesArg("crypto.hmacSha256", c.Argument(1)))
+		return rt.ToValue(hex.EncodeToString(m.Sum(nil)))
+	})
+	_ = g.Set("crypto", crypto)
+
+	b64 := rt.NewObject()
+	_ = b64.Set("encode", func(c goja.FunctionCall) goja.Value {
+		b := v.bytesArg("base64.encode", c.Argument(0))
+		v.checkSize("base64.encode", int64(base64.StdEncoding.EncodedLen(len(b))))
+		return rt.ToValue(base64.StdEncoding.EncodeToString(b))
+	})
+	_ = b64.Set("decode", func(c goja.FunctionCall) goja.Value {
+		return rt.ToValue(string(v.base64Decode(c.Argument(0))))
+	})
+	_ = b64.Set("decodeBytes", func(c goja.FunctionCall) goja.Value {
+		return v.newUint8Array(v.base64Decode(c.Argument(0)))
+	})
+	_ = g.Set("base64", b64)
+
+	v.installKV()
+	_ = g.Set("fetch", v.fetch)
+}
+
+// formatArgs joins log arguments with spaces: strings as they are, objects
+// and arrays as JSON, the rest as String() does.
+func (v *jsVM) formatArgs(args []goja.Value) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if o, ok := a.(*goja.Object); ok {
+			if cls := o.ClassName(); cls == "Object" || cls == "Array" {
+				var out []byte
+				if v.catch(func() { out = v.stringify(o) }) == nil {
+					b.Write(out)
+					continue
+				}
+			}
+			if cls := o.ClassName(); cls == "Error" {
+				if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+					b.WriteString(st.String())
+					continue
+				}
+			}
+		}
+		b.WriteString(a.String())
+	}
+	return b.String()
+}
+
+// bytesArg takes a string (as UTF-8) or a Uint8Array/ArrayBuffer.
+func (v *jsVM) bytesArg(what string, arg goja.Value) []byte {
+	if o, ok := arg.(*goja.Object); ok {
+		if b, ok := bytesOf(o); ok {
+			return b
+		}
+	}
+	if goja.IsUndefined(arg) || goja.IsNull(arg) {
+		v.typeError("%s: expected a string or bytes, got %s", what, arg.String())
+	}
+	return []byte(arg.String())
+}
+
+func (v *jsVM) base64Decode(arg goja.Value) []byte {
+	s := strings.TrimSpace(arg.String())
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b
+		}
+	}
+	v.typeError("base64.decode: the input is not valid base64")
+	return nil
+}
+
+func (v *jsVM) checkSize(what string, n int64) {
+	if err := v.b.opts.Limits.CheckSize(what, n); err != nil {
+		v.throw("RangeError", err)
+	}
+}
+
+// stringify is JSON.stringify with the output size bounded (see
+// boundedStringify); undefined becomes "null".
+func (v *jsVM) stringify(val goja.Value) []byte {
+	out := v.boundedStringify(val, goja.Undefined(), goja.Undefined())
+	if out == nil || goja.IsUndefined(out) {
+		return []byte("null")
+	}
+	return []byte(out.String())
+}
+
+var errNotConfigured = func(what string) error {
+	return fmt.Errorf("%s is not configured: %w", what, script.ErrNotConfigured)
+}
+
+// installKV sets the kv global. Every call passes the request context.
+func (v *jsVM) installKV() {
+	rt := v.rt
+	kv := rt.NewObject()
+	store := func(what string) script.KV {
+		if v.b.opts.KV == nil {
+			v.throw("Error", fmt.Errorf("%s: %w", what, errNotConfigured("kv")))
+		}
+		return v.b.opts.KV
+	}
+	key := func(what string, a goja.Value) string {
+		if goja.IsUndefined(a) || goja.IsNull(a) {
+			v.typeError("%s: key must be a string", what)
+		}
+		if _, ok := a.(*goja.Object); ok {
+			v.typeError("%s: key must be a string", what)
+		}
+		return a.String()
+	}
+	value := func(what string, a goja.Value) string {
+		if goja.IsUndefined(a) || goja.IsNull(a) {
+			v.typeError("%s: value must be a string or a number, not %s", what, a.String())
+		}
+		if _, ok := a.(*goja.Object); ok {
+			v.typeError("%s: value must be a string or a number (use JSON.stringify for objects)", what)
+		}
+		return a.String()
+	}
+	fail := func(what string, err error) {
+		v.throw("Error", fmt.Errorf("%s: %w", what, err))
+	}
+	_ = kv.Set("get", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.get")
+		val, ok, err := s.Get(v.ctx, key("kv.get", c.Argument(0)))
+		if err != nil {
+			fail("kv.get", err)
+		}
+		if !ok {
+			return goja.Null()
+		}
+		return rt.ToValue(val)
+	})
+	_ = kv.Set("set", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.set")
+		k, val := key("kv.set", c.Argument(0)), value("kv.set", c.Argument(1))
+		var ttl time.Duration
+		if o, ok := c.Argument(2).(*goja.Object); ok {
+			if t := o.Get("ttl"); t != nil && !goja.IsUndefined(t) && !goja.IsNull(t) {
+				secs := t.ToFloat()
+				if math.IsNaN(secs) || secs < 0 || secs > 1e10 {
+					v.typeError("kv.set: ttl must be a number of seconds ≥ 0")
+				}
+				ttl = time.Duration(secs * float64(time.Second))
+			}
+		}
+		if err := s.Set(v.ctx, k, val, ttl); err != nil {
+			fail("kv.set", err)
+		}
+		return goja.Undefined()
+	})
+	_ = kv.Set("delete", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.delete")
+		if err := s.Delete(v.ctx, key("kv.delete", c.Argument(0))); err != nil {
+			fail("kv.delete", err)
+		}
+		return goja.Undefined()
+	})
+	_ = kv.Set("incr", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.incr")
+		k := key("kv.incr", c.Argument(0))
+		n := int64(1)
+		if a := c.Argument(1); !goja.IsUndefined(a) && !goja.IsNull(a) {
+			f := a.ToFloat()
+			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+				v.typeError("kv.incr: n must be an integer")
+			}
+			n = int64(f)
+		}
+		got, err := s.Incr(v.ctx, k, n)
+		if err != nil {
+			fail("kv.incr", err)
+		}
+		return rt.ToValue(got)
+	})
+	_ = kv.Set("cas", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.cas")
+		k := key("kv.cas", c.Argument(0))
+		var old *string
+		if a := c.Argument(1); !goja.IsUndefined(a) && !goja.IsNull(a) {
+			o := value("kv.cas", a)
+			old = &o
+		}
+		ok, err := s.CAS(v.ctx, k, old, value("kv.cas", c.Argument(2)))
+		if err != nil {
+			fail("kv.cas", err)
+		}
+		return rt.ToValue(ok)
+	})
+	_ = kv.Set("list", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.list")
+		prefix := ""
+		if a := c.Argument(0); !goja.IsUndefined(a) && !goja.IsNull(a) {
+			prefix = a.String()
+		}
+		limit := 0
+		if o, ok := c.Argument(1).(*goja.Object); ok {
+			if l := o.Get("limit"); l != nil && !goja.IsUndefined(l) && !goja.IsNull(l) {
+				limit = int(l.ToInteger())
+				if limit < 0 {
+					v.typeError("kv.list: limit must be ≥ 0")
+				}
+			}
+		}
+		keys, err := s.List(v.ctx, prefix, limit)
+		if err != nil {
+			fail("kv.list", err)
+		}
+		return v.goToJS(keys)
+	})
+	_ = rt.GlobalObject().Set("kv", kv)
+}
+
+// fetch performs the request synchronously (the VM's goroutine waits, the
+// request context bounds it) and returns a settled Promise, so `await
+// fetch(…)` works without an event loop.
+func (v *jsVM) fetch(c goja.FunctionCall) goja.Value {
+	rt := v.rt
+	p, resolve, reject := rt.NewPromise()
+	settle := func(val goja.Value, err error) goja.Value {
+		if err != nil {
+			_ = reject(v.errorObject("TypeError", err))
+		} else {
+			_ = resolve(val)
+		}
+		return rt.ToValue(p)
+	}
+	if v.b.opts.Fetch == nil {
+		return settle(nil, fmt.Errorf("fetch: %w", errNotConfigured("outbound HTTP (fetch_allow)")))
+	}
+	fr := &script.FetchRequest{URL: c.Argument(0).String(), Method: http.MethodGet, Headers: http.Header{}}
+	if init, ok := c.Argument(1).(*goja.Object); ok {
+		if m := init.Get("method"); m != nil && !goja.IsUndefined(m) {
+			fr.Method = strings.ToUpper(m.String())
+		}
+		if h, ok := init.Get("headers").(*goja.Object); ok {
+			for _, k := range h.Keys() {
+				fr.Headers.Set(k, h.Get(k).String())
+			}
+		}
+		if body := init.Get("body"); body != nil && !goja.IsUndefined(body) && !goja.IsNull(body) {
+			if o, ok := body.(*goja.Object); ok {
+				b, ok := bytesOf(o)
+				if !ok {
+					return settle(nil, errors.New("fetch: body must be a string, a Uint8Array or an ArrayBuffer (use JSON.stringify for objects)"))
+				}
+				fr.Body = append([]byte(nil), b...)
+			} else {
+				fr.Body = []byte(body.String())
+			}
+		}
+	}
+	resp, err := v.b.opts.Fetch.Fetch(v.ctx, fr)
+	if err != nil {
+		return settle(nil, fmt.Errorf("fetch %s: %w", fr.URL, err))
+	}
+	return settle(v.fetchResponse(resp), nil)
+}
+
+func (v *jsVM) fetchResponse(resp *script.FetchResponse) goja.Value {
+	rt := v.rt
+	o := rt.NewObject()
+	_ = o.Set("status", resp.Status)
+	_ = o.Set("ok", resp.Status >= 200 && resp.Status <= 299)
+	_ = o.Set("statusText", http.StatusText(resp.Status))
+	_ = o.Set("url", resp.URL)
+	hm := canonicalHeaders(resp.Headers)
+	headers := rt.NewObject()
+	_ = headers.Set("get", func(c goja.FunctionCall) goja.Value {
+		if val, ok := hm[strings.ToLower(c.Argument(0).String())]; ok {
+			return rt.ToValue(val)
+		}
+		return goja.Null()
+	})
+	_ = headers.Set("has", func(c goja.FunctionCall) goja.Value {
+		_, ok := hm[strings.ToLower(c.Argument(0).String())]
+		return rt.ToValue(ok)
+	})
+	_ = headers.Set("entries", func(goja.FunctionCall) goja.Value {
+		return v.goToJS(pairs(hm))
+	})
+	_ = o.Set("headers", headers)
+	body := resp.Body
+	promised := func(fn func() goja.Value) func(goja.FunctionCall) goja.Value {
+		return func(goja.FunctionCall) goja.Value {
+			p, resolve, reject := rt.NewPromise()
+			var val goja.Value
+			if ex := rt.Try(func() { val = fn() }); ex != nil {
+				_ = reject(ex.Value())
+			} else {
+				_ = resolve(val)
+			}
+			return rt.ToValue(p)
+		}
+	}
+	_ = o.Set("text", promised(func() goja.Value { return rt.ToValue(string(body)) }))
+	_ = o.Set("json", promised(func() goja.Value {
+		if !jsonDepthOK(body) {
+			v.throw("SyntaxError", fmt.Errorf("response body nested deeper than %d levels", maxJSONDepth))
+		}
+		r, err := v.api.jsonParse(goja.Undefined(), rt.ToValue(string(body)))
+		if err != nil {
+			panic(err)
+		}
+		return r
+	}))
+	_ = o.Set("arrayBuffer", promised(func() goja.Value {
+		return rt.ToValue(rt.NewArrayBuffer(append([]byte(nil), body...)))
+	}))
+	_ = o.Set("bytes", promised(func() goja.Value { return v.newUint8Array(append([]byte(nil), body...)) }))
+	return o
+}
+
+func pairs(m map[string]string) []any {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = []any{k, m[k]}
+	}
+	return out
+}
+
+// installCGI sets the CGI-style globals: env, stdin, write, print.
+func (v *jsVM) installCGI(x *exchange) {
+	rt := v.rt
+	g := rt.GlobalObject()
+	_ = g.Set("env", v.stringMap(x.req.Params))
+	stdin := rt.NewObject()
+	readOnce := func() []byte {
+		if x.stdinUse {
+			return nil
+		}
+		x.stdinUse = true
+		return x.req.Body
+	}
+	_ = stdin.Set("read", func(goja.FunctionCall) goja.Value { return rt.ToValue(string(readOnce())) })
+	_ = stdin.Set("readBytes", func(goja.FunctionCall) goja.Value {
+		return v.newUint8Array(append([]byte(nil), readOnce()...))
+	})
+	_ = g.Set("stdin", stdin)
+	_ = g.Set("write", func(c goja.FunctionCall) goja.Value {
+		for _, a := range c.Arguments {
+			v.writeValue("write", v.cgi, a, false)
+		}
+		return goja.Undefined()
+	})
+	_ = g.Set("print", func(c goja.FunctionCall) goja.Value {
+		for i, a := range c.Arguments {
+			if i > 0 {
+				v.writeValue("print", v.cgi, rt.ToValue(" "), false)
+			}
+			v.writeValue("print", v.cgi, a, false)
+		}
+		v.writeValue("print", v.cgi, rt.ToValue("\n"), false)
+		return goja.Undefined()
+	})
+}

@@ -1,0 +1,700 @@
+package js
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2/v2"
+	"github.com/dop251/goja"
+
+	"github.com/fcgihost/fcgihost/sandbox"
+)
+
+// The sandbox's share of this engine. goja checks for an interrupt only
+// between instructions, so one native call that loops or allocates without
+// bound would outlive the request's deadline, and deep Go recursion would
+// kill the process. Every built-in that can do so is bounded here before it
+// starts:
+//
+//   - strings: String.prototype.repeat, padStart, padEnd, concat, replace,
+//     replaceAll (also a replacer function's total output) and split are
+//     refused when their result would pass Limits.MaxStringSize;
+//   - arrays: every Array.prototype method that walks the array (all but
+//     push, pop, shift, unshift, at) refuses a `this` longer than maxElems
+//     (MaxStringSize/16 elements, 1 Mi with the defaults), whether a real
+//     array, a sparse one (`a.length = 2**32-1`) or an array-like; join is
+//     reimplemented with its output size and nesting bounded; the Array
+//     constructor, Array.from, flat/flatMap, concat, spread (the array
+//     iterators), Function.prototype.apply, Reflect.apply/construct and
+//     Object.keys & co. on typed arrays are bounded the same way;
+//   - ArrayBuffer and the typed-array constructors refuse more than
+//     MaxStringSize bytes;
+//   - JSON.stringify (and res.json, a returned object, console.log of an
+//     object) bounds its output size and nesting as it goes;
+//   - bind chains are at most maxBindDepth deep;
+//   - eval and the Function / AsyncFunction / GeneratorFunction constructors
+//     parse with the same nesting bounds as files (eval is always indirect:
+//     it runs in the global scope);
+//   - regular expressions that need the backtracking engine (regexp2) give
+//     up after regexpTimeout and then do not match;
+//   - BigInt is disabled (a literal is a compile error; BigInt, the BigInt
+//     typed arrays and DataView's BigInt accessors are removed): `2n **
+//     10n**10n` is one native operation of unbounded time and memory.
+//
+// Unbounded recursion in script code ends with a RangeError at
+// Limits.MaxCallStack frames. Growth by many small steps (s += s, pushing
+// in a loop) is interruptible and left to the pool's memory watchdog.
+
+const (
+	maxBindDepth  = 1000
+	maxJoinDepth  = 1000
+	maxJSONNest   = 1000
+	regexpTimeout = time.Second
+)
+
+func init() {
+	// goja compiles the patterns Go's regexp cannot run with regexp2, whose
+	// backtracking can take exponential time inside one native call.
+	regexp2.DefaultMatchTimeout = regexpTimeout
+}
+
+var errBigInt = errors.New("BigInt is disabled in fcgihost scripts (its arithmetic on huge values cannot be bounded)")
+
+// limitState is the per-VM state of the bounded built-ins.
+type limitState struct {
+	maxElems   int64
+	joinStack  []*goja.Object
+	bindDepth  *goja.Symbol
+	reflectCon goja.Callable
+	comma      goja.String
+}
+
+func (v *jsVM) tooLarge(what string, n int64) {
+	v.throw("RangeError", fmt.Errorf("%s: result of %d bytes exceeds the limit of %d: %w", what, n, v.b.opts.Limits.MaxStringSize, sandbox.ErrTooLarge))
+}
+
+// checkElems refuses an operation over more than maxElems elements.
+func (v *jsVM) checkElems(what string, n int64) {
+	if n > v.lim.maxElems || n < 0 {
+		v.throw("RangeError", fmt.Errorf("%s: %d elements exceed the limit of %d: %w", what, n, v.lim.maxElems, sandbox.ErrTooLarge))
+	}
+}
+
+// strLen is the size of a JS string in bytes as goja stores it.
+func strLen(s goja.Value) int64 {
+	if gs, ok := s.(goja.String); ok {
+		return int64(gs.Length())
+	}
+	return int64(len(s.String()))
+}
+
+// lengthOf reads the length of an array-like, or -1 if it has none.
+func lengthOf(v goja.Value) int64 {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return -1
+	}
+	l := o.Get("length")
+	if l == nil || goja.IsUndefined(l) {
+		return -1
+	}
+	f := l.ToFloat()
+	if math.IsNaN(f) || f <= 0 {
+		return 0
+	}
+	if f > 1<<53 {
+		return 1 << 53
+	}
+	return int64(f)
+}
+
+// wrap replaces obj[name] with a native function that runs check and then
+// the original, keeping the name and length.
+func (v *jsVM) wrap(obj *goja.Object, name string, check func(c goja.FunctionCall)) {
+	origVal := obj.Get(name)
+	orig, ok := goja.AssertFunction(origVal)
+	if !ok {
+		return
+	}
+	v.replace(obj, name, origVal, func(c goja.FunctionCall) goja.Value {
+		check(c)
+		r, err := orig(c.This, c.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		return r
+	})
+}
+
+// replace sets obj[name] to fn (non-enumerable, like the built-ins), with
+// the name and length of orig.
+func (v *jsVM) replace(obj *goja.Object, name string, orig goja.Value, fn func(goja.FunctionCall) goja.Value) {
+	f := v.rt.ToValue(fn).(*goja.Object)
+	if o, ok := orig.(*goja.Object); ok {
+		_ = f.DefineDataProperty("name", o.Get("name"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+		_ = f.DefineDataProperty("length", o.Get("length"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	_ = obj.DefineDataProperty(name, f, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+}
+
+// proxyCtor replaces the constructor global name with a proxy whose call
+// and construct traps run check first; prototype.constructor follows.
+func (v *jsVM) proxyCtor(holder *goja.Object, name string, check func(args []goja.Value)) {
+	target, ok := holder.Get(name).(*goja.Object)
+	if !ok {
+		return
+	}
+	fn, _ := goja.AssertFunction(target)
+	p := v.rt.NewProxy(target, &goja.ProxyTrapConfig{
+		Apply: func(t *goja.Object, this goja.Value, args []goja.Value) goja.Value {
+			check(args)
+			r, err := fn(this, args...)
+			if err != nil {
+				panic(err)
+			}
+			return r
+		},
+		Construct: func(t *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
+			check(args)
+			r, err := v.lim.reflectCon(goja.Undefined(), t, v.rt.NewArray(valuesToAny(args)...), newTarget)
+			if err != nil {
+				panic(err)
+			}
+			return r.(*goja.Object)
+		},
+	})
+	pv := v.rt.ToValue(p)
+	_ = holder.DefineDataProperty(name, pv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	if proto, ok := target.Get("prototype").(*goja.Object); ok {
+		_ = proto.DefineDataProperty("constructor", pv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+}
+
+func valuesToAny(vs []goja.Value) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+func (v *jsVM) installSandbox() {
+	rt := v.rt
+	g := rt.GlobalObject()
+	lim := v.b.opts.Limits
+	v.lim.maxElems = lim.MaxStringSize / 16
+	if v.lim.maxElems < 1024 {
+		v.lim.maxElems = 1024
+	}
+	v.lim.bindDepth = goja.NewSymbol("bindDepth")
+	reflect := g.Get("Reflect").(*goja.Object)
+	v.lim.reflectCon, _ = goja.AssertFunction(reflect.Get("construct"))
+
+	// BigInt off.
+	for _, n := range []string{"BigInt", "BigInt64Array", "BigUint64Array"} {
+		_ = g.Delete(n)
+	}
+	if dv, ok := g.Get("DataView").(*goja.Object); ok {
+		if p, ok := dv.Get("prototype").(*goja.Object); ok {
+			for _, n := range []string{"getBigInt64", "setBigInt64", "getBigUint64", "setBigUint64"} {
+				_ = p.Delete(n)
+			}
+		}
+	}
+
+	v.installDynamicCode()
+
+	// Strings.
+	sp := g.Get("String").(*goja.Object).Get("prototype").(*goja.Object)
+	v.wrap(sp, "repeat", func(c goja.FunctionCall) {
+		n := c.Argument(0).ToFloat()
+		if n > 0 && !math.IsInf(n, 0) {
+			size := float64(strLen(c.This.ToString())) * math.Floor(n)
+			if size > float64(lim.MaxStringSize) {
+				v.tooLarge("String.prototype.repeat", int64(math.Min(size, math.MaxInt64/2)))
+			}
+		}
+	})
+	padCheck := func(what string) func(c goja.FunctionCall) {
+		return func(c goja.FunctionCall) {
+			n := c.Argument(0).ToFloat()
+			if n > float64(lim.MaxStringSize) {
+				v.tooLarge(what, int64(math.Min(n, math.MaxInt64/2)))
+			}
+		}
+	}
+	v.wrap(sp, "padStart", padCheck("String.prototype.padStart"))
+	v.wrap(sp, "padEnd", padCheck("String.prototype.padEnd"))
+	v.wrap(sp, "concat", func(c goja.FunctionCall) {
+		total := strLen(c.This.ToString())
+		for _, a := range c.Arguments {
+			total += strLen(a.ToString())
+			if total > lim.MaxStringSize {
+				v.tooLarge("String.prototype.concat", total)
+			}
+		}
+	})
+	v.wrapReplace(sp, "replace", false)
+	v.wrapReplace(sp, "replaceAll", true)
+	v.wrap(sp, "split", func(c goja.FunctionCall) {
+		s := c.This.ToString().String()
+		n := int64(len(s)) + 1
+		if n <= v.lim.maxElems {
+			return
+		}
+		if l := c.Argument(1); !goja.IsUndefined(l) && l.ToFloat() <= float64(v.lim.maxElems) {
+			return
+		}
+		sep := c.Argument(0)
+		if _, isObj := sep.(*goja.Object); !isObj && !goja.IsUndefined(sep) {
+			if ss := sep.String(); ss != "" {
+				n = int64(strings.Count(s, ss)) + 1
+			}
+		}
+		v.checkElems("String.prototype.split", n)
+	})
+
+	// Arrays.
+	arr := g.Get("Array").(*goja.Object)
+	ap := arr.Get("prototype").(*goja.Object)
+	v.replace(ap, "join", ap.Get("join"), v.join)
+	skip := map[string]bool{"constructor": true, "push": true, "pop": true, "shift": true, "unshift": true, "at": true, "join": true}
+	for _, name := range ap.GetOwnPropertyNames() {
+		if skip[name] {
+			continue
+		}
+		what := "Array.prototype." + name
+		v.wrap(ap, name, func(c goja.FunctionCall) { v.checkElems(what, lengthOf(c.This)) })
+	}
+	// Symbol.iterator is the same function as values.
+	_ = ap.DefineDataPropertySymbol(goja.SymIterator, ap.Get("values"), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	v.wrap(ap, "concat", func(c goja.FunctionCall) {
+		n := lengthOf(c.This)
+		for _, a := range c.Arguments {
+			if l := lengthOf(a); l > 0 {
+				n += l
+			} else {
+				n++
+			}
+		}
+		v.checkElems("Array.prototype.concat", n)
+	})
+	flatCheck := func(what string) func(c goja.FunctionCall) {
+		return func(c goja.FunctionCall) {
+			depth := 1.0
+			if what == "Array.prototype.flat" {
+				if d := c.Argument(0); !goja.IsUndefined(d) {
+					depth = d.ToFloat()
+				}
+			}
+			v.checkElems(what, v.flatCount(c.This, depth))
+		}
+	}
+	v.wrap(ap, "flat", flatCheck("Array.prototype.flat"))
+	v.wrap(ap, "flatMap", flatCheck("Array.prototype.flatMap"))
+	v.wrap(arr, "from", func(c goja.FunctionCall) { v.checkElems("Array.from", lengthOf(c.Argument(0))) })
+	v.proxyCtor(g, "Array", func(args []goja.Value) {
+		if len(args) == 1 {
+			if _, isObj := args[0].(*goja.Object); !isObj {
+				if f := args[0].ToFloat(); f > 0 && f == math.Trunc(f) {
+					v.checkElems("Array", int64(math.Min(f, 1<<53)))
+				}
+			}
+		}
+	})
+
+	// Typed arrays and buffers.
+	v.proxyCtor(g, "ArrayBuffer", func(args []goja.Value) {
+		if len(args) > 0 {
+			if n := args[0].ToFloat(); n > float64(lim.MaxStringSize) {
+				v.tooLarge("ArrayBuffer", int64(math.Min(n, 1<<53)))
+			}
+		}
+	})
+	for _, name := range []string{"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+		"Int32Array", "Uint32Array", "Float32Array", "Float64Array"} {
+		ctor, ok := g.Get(name).(*goja.Object)
+		if !ok {
+			continue
+		}
+		bpe := ctor.Get("BYTES_PER_ELEMENT").ToInteger()
+		what := name
+		v.proxyCtor(g, name, func(args []goja.Value) {
+			if len(args) == 0 {
+				return
+			}
+			var n float64
+			if o, ok := args[0].(*goja.Object); ok {
+				if _, isBuf := o.Export().(goja.ArrayBuffer); isBuf {
+					return // a view: no allocation
+				}
+				n = float64(lengthOf(o))
+			} else {
+				n = args[0].ToFloat()
+			}
+			if n*float64(bpe) > float64(lim.MaxStringSize) {
+				v.tooLarge(what, int64(math.Min(n*float64(bpe), 1<<53)))
+			}
+		})
+	}
+
+	// Object key listings amplify typed arrays (one byte → one string).
+	obj := g.Get("Object").(*goja.Object)
+	keysCheck := func(what string) func(c goja.FunctionCall) {
+		return func(c goja.FunctionCall) {
+			if o, ok := c.Argument(0).(*goja.Object); ok {
+				if _, isBytes := bytesOf(o); isBytes || o.ClassName() == "Array" {
+					v.checkElems(what, lengthOf(o))
+				}
+			}
+		}
+	}
+	for _, n := range []string{"keys", "values", "entries", "getOwnPropertyNames"} {
+		v.wrap(obj, n, keysCheck("Object."+n))
+	}
+	v.wrap(reflect, "ownKeys", keysCheck("Reflect.ownKeys"))
+
+	// Calls with argument lists.
+	fp := g.Get("Function").(*goja.Object).Get("prototype").(*goja.Object)
+	v.wrap(fp, "apply", func(c goja.FunctionCall) {
+		v.checkElems("Function.prototype.apply", lengthOf(c.Argument(1)))
+	})
+	v.wrap(reflect, "apply", func(c goja.FunctionCall) { v.checkElems("Reflect.apply", lengthOf(c.Argument(2))) })
+	v.wrap(reflect, "construct", func(c goja.FunctionCall) {
+		v.checkElems("Reflect.construct", lengthOf(c.Argument(1)))
+	})
+	bind := fp.Get("bind")
+	bindFn, _ := goja.AssertFunction(bind)
+	v.replace(fp, "bind", bind, func(c goja.FunctionCall) goja.Value {
+		depth := int64(0)
+		if o, ok := c.This.(*goja.Object); ok {
+			if d := o.GetSymbol(v.lim.bindDepth); d != nil && !goja.IsUndefined(d) {
+				depth = d.ToInteger()
+			}
+		}
+		if depth >= maxBindDepth {
+			v.throw("RangeError", fmt.Errorf("Function.prototype.bind: more than %d nested bound functions: %w", maxBindDepth, sandbox.ErrTooLarge))
+		}
+		r, err := bindFn(c.This, c.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		if o, ok := r.(*goja.Object); ok {
+			_ = o.DefineDataPropertySymbol(v.lim.bindDepth, rt.ToValue(depth+1), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+		}
+		return r
+	})
+
+	// JSON.stringify.
+	jsonObj := g.Get("JSON").(*goja.Object)
+	orig := jsonObj.Get("stringify")
+	v.api.jsonStringify, _ = goja.AssertFunction(orig)
+	v.replace(jsonObj, "stringify", orig, func(c goja.FunctionCall) goja.Value {
+		return v.boundedStringify(c.Argument(0), c.Argument(1), c.Argument(2))
+	})
+}
+
+// wrapReplace bounds String.prototype.replace/replaceAll: with a string
+// replacement, the result size is bounded before the call (counting
+// matches when the cheap bound is too high); with a function, the total
+// size of what it returns is.
+func (v *jsVM) wrapReplace(sp *goja.Object, name string, all bool) {
+	origVal := sp.Get(name)
+	orig, _ := goja.AssertFunction(origVal)
+	what := "String.prototype." + name
+	max := v.b.opts.Limits.MaxStringSize
+	v.replace(sp, name, origVal, func(c goja.FunctionCall) goja.Value {
+		s := c.This.ToString()
+		n := strLen(s)
+		pattern, repl := c.Argument(0), c.Argument(1)
+		args := c.Arguments
+		if fn, ok := goja.AssertFunction(repl); ok {
+			total := n
+			wrapped := v.rt.ToValue(func(fc goja.FunctionCall) goja.Value {
+				r, err := fn(fc.This, fc.Arguments...)
+				if err != nil {
+					panic(err)
+				}
+				rs := r.ToString()
+				total += strLen(rs)
+				if total > max {
+					v.tooLarge(what, total)
+				}
+				return rs
+			})
+			args = []goja.Value{pattern, wrapped}
+		} else {
+			rs := repl.ToString()
+			rl := strLen(rs)
+			if strings.Contains(rs.String(), "$") {
+				rl += int64(strings.Count(rs.String(), "$")) * n // $&, $`, $' insert up to n each
+			}
+			bound := n + (n+1)*rl
+			if bound > max {
+				matches := v.countMatches(s, pattern, all)
+				bound = n + matches*rl
+				if bound > max {
+					v.tooLarge(what, bound)
+				}
+			}
+		}
+		r, err := orig(c.This, args...)
+		if err != nil {
+			panic(err)
+		}
+		return r
+	})
+}
+
+// countMatches counts the matches a replace would make.
+func (v *jsVM) countMatches(s goja.Value, pattern goja.Value, all bool) int64 {
+	if o, ok := pattern.(*goja.Object); ok && o.ClassName() == "RegExp" {
+		if !o.Get("global").ToBoolean() {
+			return 1
+		}
+		match, ok := goja.AssertFunction(v.rt.Get("String").(*goja.Object).Get("prototype").(*goja.Object).Get("match"))
+		if !ok {
+			return strLen(s) + 1
+		}
+		r, err := match(s, pattern)
+		if err != nil {
+			panic(err)
+		}
+		return int64(math.Max(0, float64(lengthOf(r))))
+	}
+	if !all {
+		return 1
+	}
+	ps := pattern.String()
+	if ps == "" {
+		return strLen(s) + 1
+	}
+	return int64(strings.Count(s.String(), ps))
+}
+
+// flatCount counts the elements flat(depth) would produce, stopping as
+// soon as the count passes maxElems.
+func (v *jsVM) flatCount(root goja.Value, depth float64) int64 {
+	type item struct {
+		o     *goja.Object
+		depth float64
+	}
+	o, ok := root.(*goja.Object)
+	if !ok {
+		return 0
+	}
+	var n int64
+	stack := []item{{o, depth}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		l := lengthOf(it.o)
+		if l > v.lim.maxElems {
+			return l
+		}
+		for i := int64(0); i < l; i++ {
+			e, isObj := it.o.Get(fmt.Sprint(i)).(*goja.Object)
+			if isObj && it.depth >= 1 && e.ClassName() == "Array" {
+				stack = append(stack, item{e, it.depth - 1})
+			} else {
+				n++
+			}
+			if n > v.lim.maxElems || len(stack) > int(v.lim.maxElems) {
+				return n + int64(len(stack))
+			}
+		}
+	}
+	return n
+}
+
+// join is Array.prototype.join with its output size and nesting bounded
+// (goja's own recurses without limit on nested arrays).
+func (v *jsVM) join(c goja.FunctionCall) goja.Value {
+	o := c.This.ToObject(v.rt)
+	n := lengthOf(o)
+	v.checkElems("Array.prototype.join", n)
+	for _, s := range v.lim.joinStack {
+		if s == o {
+			return v.rt.ToValue("") // a cycle joins as "", as in goja and V8
+		}
+	}
+	if len(v.lim.joinStack) >= maxJoinDepth {
+		v.throw("RangeError", fmt.Errorf("Array.prototype.join: arrays nested more than %d deep: %w", maxJoinDepth, sandbox.ErrTooLarge))
+	}
+	v.lim.joinStack = append(v.lim.joinStack, o)
+	defer func() { v.lim.joinStack = v.lim.joinStack[:len(v.lim.joinStack)-1] }()
+	if v.lim.comma == nil {
+		v.lim.comma = v.rt.ToValue(",").(goja.String)
+	}
+	sep := v.lim.comma
+	if a := c.Argument(0); !goja.IsUndefined(a) {
+		sep = a.ToString().(goja.String)
+	}
+	max := v.b.opts.Limits.MaxStringSize
+	if n > 1 && int64(sep.Length())*(n-1) > max {
+		v.tooLarge("Array.prototype.join", int64(sep.Length())*(n-1))
+	}
+	var b goja.StringBuilder
+	size := int64(0)
+	for i := int64(0); i < n; i++ {
+		if i > 0 {
+			b.WriteString(sep)
+			size += int64(sep.Length())
+		}
+		e := o.Get(itoa(i))
+		if e == nil || goja.IsUndefined(e) || goja.IsNull(e) {
+			continue
+		}
+		s := e.ToString().(goja.String)
+		size += int64(s.Length())
+		if size > max {
+			v.tooLarge("Array.prototype.join", size)
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func itoa(i int64) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return fmt.Sprint(i)
+}
+
+// boundedStringify is JSON.stringify with a replacer that tracks the output
+// size and the nesting depth as the walk goes, and throws a RangeError
+// wrapping sandbox.ErrTooLarge past Limits.MaxStringSize or maxJSONNest
+// levels. A user replacer function runs first; a replacer array (key
+// allowlist) is emulated for the bounded pass, then the real call runs
+// with it (same keys and values, so the same size).
+func (v *jsVM) boundedStringify(val, replacer, space goja.Value) goja.Value {
+	limit := v.b.opts.Limits.MaxStringSize
+	gap := int64(0)
+	switch s := space.Export().(type) {
+	case int64:
+		gap = min(max(s, 0), 10)
+	case float64:
+		gap = int64(math.Min(math.Max(s, 0), 10))
+	case string:
+		gap = int64(min(len(s), 10))
+	}
+	var userFn goja.Callable
+	var allow map[string]bool
+	if fn, ok := goja.AssertFunction(replacer); ok {
+		userFn = fn
+	} else if o, ok := replacer.(*goja.Object); ok && o.ClassName() == "Array" {
+		allow = map[string]bool{}
+		for i, l := int64(0), lengthOf(o); i < l && i < v.lim.maxElems; i++ {
+			if e := o.Get(itoa(i)); e != nil && !goja.IsUndefined(e) {
+				allow[e.String()] = true
+			}
+		}
+	}
+	var stack []*goja.Object
+	size := int64(0)
+	bounded := v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+		holder, _ := c.This.(*goja.Object)
+		key, value := c.Argument(0), c.Argument(1)
+		if userFn != nil {
+			r, err := userFn(c.This, key, value)
+			if err != nil {
+				panic(err)
+			}
+			value = r
+		}
+		for len(stack) > 0 && stack[len(stack)-1] != holder {
+			stack = stack[:len(stack)-1]
+		}
+		if allow != nil && len(stack) > 0 && holder.ClassName() != "Array" && !allow[key.String()] {
+			return goja.Undefined()
+		}
+		depth := int64(len(stack))
+		if depth > maxJSONNest {
+			v.throw("RangeError", fmt.Errorf("JSON.stringify: value nested more than %d levels: %w", maxJSONNest, sandbox.ErrTooLarge))
+		}
+		size += strLen(key) + 4 + gap*depth
+		switch t := value.(type) {
+		case *goja.Object:
+			if _, isFn := goja.AssertFunction(t); !isFn {
+				stack = append(stack, t)
+			}
+			size += 2
+		case goja.String:
+			size += int64(t.Length()) + 2
+		default:
+			size += 24
+		}
+		if size > limit {
+			v.tooLarge("JSON.stringify", size)
+		}
+		return value
+	})
+	r, err := v.api.jsonStringify(goja.Undefined(), val, bounded, space)
+	if err != nil {
+		panic(err)
+	}
+	if allow != nil {
+		r, err = v.api.jsonStringify(goja.Undefined(), val, replacer, space)
+		if err != nil {
+			panic(err)
+		}
+	}
+	return r
+}
+
+// installDynamicCode replaces eval and the function constructors with
+// versions that apply the file nesting bounds (and the BigInt ban) before
+// goja parses the text.
+func (v *jsVM) installDynamicCode() {
+	rt := v.rt
+	g := rt.GlobalObject()
+	evalVal := g.Get("eval")
+	v.replace(g, "eval", evalVal, func(c goja.FunctionCall) goja.Value {
+		src, ok := c.Argument(0).(goja.String)
+		if !ok {
+			return c.Argument(0)
+		}
+		prog, _, serr := compileSource("<eval>", src.String(), 0)
+		if serr != nil {
+			v.throw("SyntaxError", errors.New(strings.TrimPrefix(serr.Error(), "<eval>: ")))
+		}
+		r, err := rt.RunProgram(prog)
+		if err != nil {
+			panic(err)
+		}
+		return r
+	})
+	protos, err := rt.RunString(`[Object.getPrototypeOf(async function(){}), Object.getPrototypeOf(function*(){})]`)
+	if err != nil {
+		panic(fmt.Sprintf("js: find function prototypes: %v", err))
+	}
+	check := func(prefix string) func(args []goja.Value) {
+		return func(args []goja.Value) {
+			var params []string
+			body := ""
+			for i, a := range args {
+				if i == len(args)-1 {
+					body = a.String()
+				} else {
+					params = append(params, a.String())
+				}
+			}
+			src := prefix + " anonymous(" + strings.Join(params, ",") + "\n) {\n" + body + "\n})"
+			if _, _, serr := compileSource("<function>", src, 0); serr != nil {
+				v.throw("SyntaxError", errors.New(strings.TrimPrefix(serr.Error(), "<function>: ")))
+			}
+		}
+	}
+	v.proxyCtor(g, "Function", check("(function"))
+	po := protos.(*goja.Object)
+	for i, prefix := range []string{"(async function", "(function*"} {
+		proto := po.Get(itoa(int64(i))).(*goja.Object)
+		holder := rt.NewObject()
+		_ = holder.Set("F", proto.Get("constructor"))
+		v.proxyCtor(holder, "F", check(prefix))
+	}
+}

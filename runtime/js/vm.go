@@ -1,0 +1,300 @@
+package js
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+
+	"github.com/fcgihost/fcgihost/script"
+)
+
+// jsVM is one goja runtime with the API installed. Handler style: one per
+// pool VM, reused for every request. CGI style: one per request (cgiVM).
+// Owned by one goroutine at a time.
+type jsVM struct {
+	b   *bundle
+	rt  *goja.Runtime
+	log *slog.Logger
+
+	ctx     context.Context // the request (or NewVM) context in force
+	cur     *exchange       // the request being served, nil between requests
+	healthy bool
+
+	handler     goja.Callable
+	handlerThis goja.Value
+
+	modules map[string]*goja.Object // absolute path → module object
+
+	// interruptDone receives once the AfterFunc that interrupts the
+	// runtime has run; onCancel is that func (allocated once).
+	interruptDone chan struct{}
+	onCancel      func()
+
+	// cgi is the CGI-style writer of the request being served.
+	cgi *script.CGIWriter
+
+	api apiFuncs
+	lim limitState
+}
+
+var (
+	_ script.VM = (*handlerVM)(nil)
+	_ script.VM = (*cgiVM)(nil)
+)
+
+var errInterrupted = errors.New("script interrupted")
+
+// newJSVM makes a runtime with the script API and the sandbox installed.
+func (b *bundle) newJSVM() *jsVM {
+	rt := goja.New()
+	rt.SetParserOptions(parser.WithDisableSourceMaps)
+	rt.SetMaxCallStackSize(b.opts.Limits.MaxCallStack)
+	if b.opts.Now != nil {
+		rt.SetTimeSource(goja.Now(b.opts.Now))
+	}
+	logger := b.opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	v := &jsVM{
+		b:             b,
+		rt:            rt,
+		log:           logger,
+		ctx:           context.Background(),
+		healthy:       true,
+		modules:       map[string]*goja.Object{},
+		interruptDone: make(chan struct{}, 1),
+	}
+	v.onCancel = func() {
+		v.rt.Interrupt(errInterrupted)
+		v.interruptDone <- struct{}{}
+	}
+	v.installSandbox()
+	v.installAPI()
+	return v
+}
+
+// run calls fn with ctx bound to the runtime: cancelling ctx interrupts the
+// script. A Go panic is recovered into a ScriptError and marks the VM
+// unhealthy, as does an interrupt or a stack overflow.
+func (v *jsVM) run(ctx context.Context, fn func() error) (err error) {
+	v.ctx = ctx
+	stop := context.AfterFunc(ctx, v.onCancel)
+	defer func() {
+		if p := recover(); p != nil {
+			v.healthy = false
+			err = &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("internal error (Go panic): %v", p)}
+		}
+		if !stop() {
+			// The interrupt fired (or is firing): wait for it, then clear
+			// the flag it may have left. The VM is not reused.
+			<-v.interruptDone
+			v.rt.ClearInterrupt()
+			// A script that had already finished keeps its result.
+			v.healthy = false
+		}
+		v.ctx = context.Background()
+	}()
+	if err = fn(); err != nil {
+		se, fatal := v.scriptError(err)
+		if fatal {
+			v.healthy = false
+		}
+		return se
+	}
+	return nil
+}
+
+// handlerVM is a handler-style VM: the top-level code ran once; each Serve
+// calls the exported handler.
+type handlerVM struct {
+	*jsVM
+}
+
+func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
+	if b.style == script.StyleCGI {
+		return &cgiVM{b: b, healthy: true}, nil
+	}
+	v := b.newJSVM()
+	module := v.newModuleObject(b.src.Entry)
+	g := v.rt.GlobalObject()
+	_ = g.Set("module", module)
+	_ = g.Set("exports", module.Get("exports"))
+	_ = g.Set("require", v.requireFunc(b.src.Entry))
+	err := v.run(ctx, func() error {
+		_, err := v.rt.RunProgram(b.prog)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	exp := module.Get("exports")
+	if fn, ok := goja.AssertFunction(exp); ok {
+		v.handler, v.handlerThis = fn, goja.Undefined()
+	} else if o, ok := exp.(*goja.Object); ok {
+		if fn, ok := goja.AssertFunction(o.Get("handle")); ok {
+			v.handler, v.handlerThis = fn, o
+		}
+	}
+	if v.handler == nil {
+		return nil, &script.ScriptError{App: b.src.App, File: b.src.Entry,
+			Err: errors.New("module.exports is not a handler: export a function (module.exports = function (req, res) {…}) or an object with a handle function (exports.handle = …)")}
+	}
+	return &handlerVM{v}, nil
+}
+
+// Serve calls the handler with req and res, and waits for the promise it
+// returns, if any.
+func (v *handlerVM) Serve(ctx context.Context, req *script.Request, res *script.Response) error {
+	if !v.healthy {
+		return &script.ScriptError{App: v.b.src.App, Err: errors.New("VM is unhealthy after an earlier failure")}
+	}
+	x := v.newExchange(req, res)
+	v.cur = x
+	defer func() {
+		x.done = true
+		v.cur = nil
+	}()
+	return v.run(ctx, func() error {
+		ret, err := v.handler(v.handlerThis, x.reqObj, x.resObj)
+		if err != nil {
+			return err
+		}
+		return v.finish(x, ret)
+	})
+}
+
+// finish applies what the handler returned: a string is the body, a plain
+// object or array is sent as JSON, bytes are written raw, a promise is
+// awaited (its job queue has already run when the call returned).
+func (v *jsVM) finish(x *exchange, ret goja.Value) error {
+	o, isObj := ret.(*goja.Object)
+	if isObj && o.ClassName() == "Promise" {
+		p, ok := o.Export().(*goja.Promise)
+		if ok {
+			switch p.State() {
+			case goja.PromiseStateRejected:
+				return v.rejection(p.Result())
+			case goja.PromiseStatePending:
+				return v.b.newError(nil, errors.New("the handler's promise never settled (nothing is left that could resolve it)"))
+			}
+			ret = p.Result()
+			o, isObj = ret.(*goja.Object)
+		}
+	}
+	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
+		return nil
+	}
+	if !isObj {
+		if s, ok := ret.Export().(string); ok {
+			_, err := x.res.WriteString(s)
+			return v.writeErr(err)
+		}
+		return nil
+	}
+	if o == x.resObj || o == x.reqObj {
+		return nil // "return res.status(404)" chaining
+	}
+	if _, ok := goja.AssertFunction(o); ok {
+		return nil
+	}
+	if b, ok := bytesOf(o); ok {
+		_, err := x.res.Write(b)
+		return v.writeErr(err)
+	}
+	var out []byte
+	if err := v.catch(func() { out = v.stringify(o) }); err != nil {
+		return err
+	}
+	return v.writeErr(x.res.WriteJSONBytes(out))
+}
+
+func (v *jsVM) writeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("write response: %w", err)}
+}
+
+// catch runs fn, which may throw a JS exception (panic), and returns it as
+// an error.
+func (v *jsVM) catch(fn func()) error {
+	if ex := v.rt.Try(fn); ex != nil {
+		return ex
+	}
+	return nil
+}
+
+func (v *jsVM) Healthy() bool { return v.healthy }
+
+func (v *jsVM) Close() {
+	v.healthy = false
+	v.handler = nil
+	v.modules = nil
+}
+
+// cgiVM is a CGI-style VM: each Serve runs the whole program in a fresh
+// runtime, so no global survives from one request to the next.
+type cgiVM struct {
+	b       *bundle
+	healthy bool
+}
+
+func (c *cgiVM) Healthy() bool { return c.healthy }
+func (c *cgiVM) Close()        { c.healthy = false }
+
+func (c *cgiVM) Serve(ctx context.Context, req *script.Request, res *script.Response) error {
+	if !c.healthy {
+		return &script.ScriptError{App: c.b.src.App, Err: errors.New("VM is unhealthy after an earlier failure")}
+	}
+	v := c.b.newJSVM()
+	defer v.Close()
+	x := v.newExchange(req, res)
+	v.cur = x
+	v.cgi = script.NewCGIWriter(res)
+	v.installCGI(x)
+	module := v.newModuleObject(c.b.src.Entry)
+	g := v.rt.GlobalObject()
+	_ = g.Set("module", module)
+	_ = g.Set("require", v.requireFunc(c.b.src.Entry))
+	err := v.run(ctx, func() error {
+		_, err := v.rt.RunProgram(c.b.prog)
+		return err
+	})
+	x.done = true
+	if !v.healthy {
+		c.healthy = false
+	}
+	if err != nil {
+		return err
+	}
+	if err := v.cgi.Close(); err != nil {
+		return &script.ScriptError{App: c.b.src.App, File: c.b.src.Entry, Err: fmt.Errorf("%s: %w", filepath.Base(c.b.src.Entry), err)}
+	}
+	return nil
+}
+
+var (
+	typeBytes       = reflect.TypeOf([]byte(nil))
+	typeArrayBuffer = reflect.TypeOf(goja.ArrayBuffer{})
+)
+
+// bytesOf returns the bytes of a Uint8Array (or other byte view) or
+// ArrayBuffer, sharing their memory.
+func bytesOf(o *goja.Object) ([]byte, bool) {
+	switch o.ExportType() {
+	case typeBytes:
+		b, ok := o.Export().([]byte)
+		return b, ok
+	case typeArrayBuffer:
+		ab, ok := o.Export().(goja.ArrayBuffer)
+		return ab.Bytes(), ok
+	}
+	return nil, false
+}
