@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -34,6 +35,13 @@ type Settings struct {
 	Debug       bool
 	IdleTimeout time.Duration // root-script pools close after this long unused; 0 = 60s
 	Slowlog     time.Duration // log requests running longer, with their stack; 0 = off
+	// Isolation is "vm" (the app's VMs live in this process, the default)
+	// or "process" (a child process serves it, through Options.Backends).
+	Isolation string
+	// User, Group and MaxRSS configure a process-isolated app's child
+	// (config keys user, group, max_rss).
+	User, Group string
+	MaxRSS      int64
 }
 
 // Options configure a Registry.
@@ -50,7 +58,31 @@ type Options struct {
 	Settings func(name string) Settings
 	// Services returns the KV and Fetcher an app is granted (either nil).
 	Services func(name string, s Settings) (script.KV, script.Fetcher)
+	// Backends serves the apps whose Settings.Isolation is "process" (see
+	// the isolation package); nil: every app runs in this process. The
+	// Registry closes it on Close.
+	Backends Backends
 	Logger   *slog.Logger
+}
+
+// Backend serves one app's requests outside this process's pools (process
+// isolation). It is safe for concurrent use.
+type Backend interface {
+	// Serve answers one request. It writes a whole response to sink — an
+	// error page (5xx) when it fails before the head went out — and returns
+	// the failure, if any, for the counters. stderr (nil: none) receives
+	// what the front end's error log should show.
+	Serve(ctx context.Context, params map[string]string, body io.Reader, sink script.Sink, stderr io.Writer) error
+	// Close releases the backend, letting requests in flight finish until
+	// ctx ends.
+	Close(ctx context.Context) error
+}
+
+// Backends makes the Backend of each process-isolated app.
+type Backends interface {
+	Backend(a *App) (Backend, error)
+	// Close stops every backend it made.
+	Close(ctx context.Context) error
 }
 
 // Registry is the set of apps. Safe for concurrent use.
@@ -83,10 +115,12 @@ const (
 // App is one app: its files, its current good version's pool, and its
 // reload history.
 type App struct {
-	Name   string // NAME, or the real path for a root script
-	Entry  string // real path of the entry file
-	Dir    string // folder require() is confined to
-	Kind   Kind
+	Name  string // NAME, or the real path for a root script
+	Entry string // real path of the entry file
+	Dir   string // folder require() is confined to
+	Kind  Kind
+	// Root is, for a root script, the real path of the root dir it is in.
+	Root   string
 	Engine script.Engine
 
 	reg      *Registry
@@ -105,6 +139,7 @@ type App struct {
 	lastReload time.Time
 	reloads    int
 	removed    bool
+	backend    Backend // a process-isolated app's backend, once started
 }
 
 // New discovers the apps and compiles each one; an app that fails to
@@ -438,10 +473,10 @@ func (r *Registry) byFile(real string, params map[string]string) (*App, error) {
 	if root == "" {
 		return nil, resolveErr(403, "SCRIPT_FILENAME %s is outside the apps dir and every root", real)
 	}
-	return r.rootApp(real), nil
+	return r.rootApp(real, root), nil
 }
 
-func (r *Registry) rootApp(real string) *App {
+func (r *Registry) rootApp(real, root string) *App {
 	r.mu.RLock()
 	a := r.rootApps[real]
 	r.mu.RUnlock()
@@ -450,7 +485,7 @@ func (r *Registry) rootApp(real string) *App {
 	}
 	r.mu.Lock()
 	if a = r.rootApps[real]; a == nil {
-		a = &App{Name: real, Entry: real, Dir: filepath.Dir(real), Kind: KindRoot, Engine: r.engines[filepath.Ext(real)]}
+		a = &App{Name: real, Entry: real, Dir: filepath.Dir(real), Root: root, Kind: KindRoot, Engine: r.engines[filepath.Ext(real)]}
 		r.initApp(a)
 		r.rootApps[real] = a
 	}
@@ -485,7 +520,7 @@ func (r *Registry) janitor() {
 			if to <= 0 {
 				to = 60 * time.Second
 			}
-			if a.pool.Load() != nil && time.Since(time.Unix(0, a.lastUsed.Load())) > to {
+			if (a.pool.Load() != nil || a.hasBackend()) && time.Since(time.Unix(0, a.lastUsed.Load())) > to {
 				idle = append(idle, a)
 			}
 		}
@@ -534,6 +569,12 @@ func (r *Registry) Close(ctx context.Context) error {
 		if p := a.pool.Swap(nil); p != nil {
 			errs = append(errs, p.Close(ctx))
 		}
+		if b := a.takeBackend(); b != nil {
+			errs = append(errs, b.Close(ctx))
+		}
+	}
+	if r.opts.Backends != nil {
+		errs = append(errs, r.opts.Backends.Close(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -645,6 +686,13 @@ func (a *App) hashFiles(extra []string) (string, []byte, error) {
 // version and swaps its pool to the new version. On failure the old version
 // keeps serving and the error is recorded and logged.
 func (a *App) Reload() {
+	if a.isolated() {
+		// The child process compiles and watches the app itself.
+		if _, err := a.Backend(); err != nil {
+			a.log.Error("isolated app failed to start", "err", err)
+		}
+		return
+	}
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	a.mu.Lock()
@@ -725,6 +773,60 @@ func (a *App) close(why string) {
 		a.log.Info("app closed", "why", why)
 		a.reg.closePool(p, a.settings)
 	}
+	if b := a.takeBackend(); b != nil {
+		a.log.Info("isolated app closed", "why", why)
+		a.reg.wg.Add(1)
+		go func() {
+			defer a.reg.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), a.settings.Limits.WithDefaults().Timeout)
+			defer cancel()
+			b.Close(ctx)
+		}()
+	}
+}
+
+// isolated reports whether the app is served by a Backend (a child
+// process) instead of a pool of this process.
+func (a *App) isolated() bool {
+	return a.settings.Isolation == "process" && a.reg != nil && a.reg.opts.Backends != nil
+}
+
+// Backend returns the Backend of a process-isolated app, starting it on
+// first use; it returns nil, nil for an app served in this process.
+func (a *App) Backend() (Backend, error) {
+	if !a.isolated() {
+		return nil, nil
+	}
+	a.lastUsed.Store(time.Now().UnixNano())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.backend != nil {
+		return a.backend, nil
+	}
+	if a.removed {
+		return nil, fmt.Errorf("%s: removed", a.Name)
+	}
+	b, err := a.reg.opts.Backends.Backend(a)
+	if err != nil {
+		a.lastErr = err
+		return nil, fmt.Errorf("start %s: %w", a.Name, err)
+	}
+	a.backend, a.lastErr = b, nil
+	return b, nil
+}
+
+func (a *App) hasBackend() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.backend != nil
+}
+
+func (a *App) takeBackend() Backend {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.backend
+	a.backend = nil
+	return b
 }
 
 // closePool closes p in the background, letting its requests in flight
