@@ -18,6 +18,10 @@ type Config struct {
 	// Roots are globs of document roots whose every .js/.lua file is an app
 	// of its own ("roots", default none).
 	Roots []string
+	// OnlyApps limits the apps dir to these app names ("only_apps",
+	// default none = every app); the config of a process-isolated app's
+	// child names its one app.
+	OnlyApps []string
 	// Listen are the FastCGI listen addresses: "127.0.0.1:9000",
 	// "[::1]:9000", "unix:/run/fcgihost.sock" ("listen", default none; the
 	// command decides what no listener means).
@@ -137,6 +141,14 @@ type App struct {
 	// MaxRSS recycles a process-isolated app's child past this resident
 	// size in bytes ("max_rss", default 0 = off).
 	MaxRSS int64
+	// Env is the environment of a process-isolated app's child: "NAME"
+	// passes the host's value, "NAME=VALUE" sets one ("env", default none:
+	// the environment is cleared).
+	Env []string
+	// Namespaces are the Linux namespaces a process-isolated app's child
+	// gets when the host runs as root: mount, pid, net, ipc, uts
+	// ("namespaces", default none).
+	Namespaces []string
 	// IdleTimeout closes the pool of a root script idle this long
 	// ("idle_timeout", default 60s; 0 = never).
 	IdleTimeout time.Duration
@@ -210,6 +222,8 @@ func (c *Config) AppConfig(name string) App {
 		}
 	}
 	a.FetchAllow = slices.Clone(a.FetchAllow)
+	a.Env = slices.Clone(a.Env)
+	a.Namespaces = slices.Clone(a.Namespaces)
 	return a
 }
 

@@ -39,6 +39,7 @@
 //
 //	apps              string    "./apps"       apps directory
 //	roots             [string]  []             document-root globs; every .js/.lua file inside is an app
+//	only_apps         [string]  []             serve only these apps of the apps dir (an isolated child's config)
 //	listen            [string]  []             FastCGI addresses: "127.0.0.1:9000", "[::1]:9000", "unix:/run/x.sock"
 //	http              string    ""             development HTTP listener; "" = off
 //	watch             bool      true           reload apps whose files change
@@ -81,6 +82,8 @@
 //	isolation         string    "vm"           vm | process
 //	user, group       string    ""             identity of a process-isolated child; "" = owner of the app dir
 //	max_rss           size      0              recycle a process-isolated child past this RSS; 0 = off
+//	env               [string]  []             environment of a process-isolated child (NAME or NAME=VALUE)
+//	namespaces        [string]  []             namespaces of a process-isolated child: mount pid net ipc uts
 //	idle_timeout      duration  "1m0s"         close an idle root script's pool; 0 = never
 //
 // KEYS.md in this directory has the same table with each key's meaning; a

@@ -45,6 +45,7 @@ type keyDef struct {
 var hostKeys = []keyDef{
 	{name: "apps", kind: kString, field: "Apps", path: true, check: nonEmpty, doc: "directory of the apps: `NAME.js`, `NAME.lua`, `NAME/index.js`, `NAME/index.lua`"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "globs of document roots (`/var/www/*/public_html`) whose every `.js`/`.lua` file is an app of its own, pooled by its real path"},
+	{name: "only_apps", kind: kList, field: "OnlyApps", check: eachString(checkAppName), doc: "serve only these apps of the apps dir (by name); empty = every app. fcgihost writes it into the config of a process-isolated app's child"},
 	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkAddr), doc: "FastCGI listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock`; a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},
 	{name: "http", kind: kString, field: "HTTP", path: true, check: emptyOr(checkAddr), doc: "address of the development HTTP listener; empty = off"},
 	{name: "watch", kind: kBool, field: "Watch", doc: "watch the apps and roots and reload changed apps"},
@@ -86,6 +87,8 @@ var appKeys = []keyDef{
 	{name: "user", kind: kString, field: "User", doc: "user of a process-isolated app's child when the host runs as root; empty = the owner of the app's directory"},
 	{name: "group", kind: kString, field: "Group", doc: "group of a process-isolated app's child; empty = the user's group"},
 	{name: "max_rss", kind: kSize, field: "MaxRSS", doc: "replace a process-isolated app's child whose resident memory passes this; 0 = off"},
+	{name: "env", kind: kList, field: "Env", check: eachString(checkEnv), doc: "environment of a process-isolated app's child: `NAME` passes the host's value, `NAME=VALUE` sets one; every other variable is cleared"},
+	{name: "namespaces", kind: kList, field: "Namespaces", check: eachString(checkNamespace), doc: "Linux namespaces of a process-isolated app's child when the host runs as root: `mount`, `pid`, `net` (no network: fetch and a Redis kv fail), `ipc`, `uts`; empty = none"},
 	{name: "idle_timeout", kind: kDuration, field: "IdleTimeout", doc: "close the pool of a root script unused this long; 0 = never"},
 }
 
@@ -365,6 +368,31 @@ func eachString(check func(string) error) func(any) error {
 		}
 		return nil
 	}
+}
+
+func checkAppName(s string) error {
+	if s == "" || strings.ContainsAny(s, "/\\\x00") {
+		return fmt.Errorf("bad app name %q", s)
+	}
+	return nil
+}
+
+func checkEnv(s string) error {
+	name, _, _ := strings.Cut(s, "=")
+	if name == "" || strings.ContainsAny(name, " \t\x00") || strings.ContainsRune(s, 0) {
+		return fmt.Errorf("bad environment entry %q: want NAME or NAME=VALUE", s)
+	}
+	return nil
+}
+
+// Namespaces are the Linux namespaces the namespaces key may name.
+var Namespaces = []string{"mount", "pid", "net", "ipc", "uts"}
+
+func checkNamespace(s string) error {
+	if !slices.Contains(Namespaces, s) {
+		return fmt.Errorf("%q is not one of %s", s, strings.Join(quoteAll(Namespaces), ", "))
+	}
+	return nil
 }
 
 func checkGlob(s string) error {
