@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +49,9 @@ type Settings struct {
 type Options struct {
 	AppsDir string   // "" = no apps dir
 	Roots   []string // globs of shared-hosting roots
+	// Only, when not empty, limits the apps dir to the apps of these names
+	// (a process-isolated app's child serves its one app).
+	Only []string
 	// DocRootFallback lets SCRIPT_FILENAME name a file under the
 	// DOCUMENT_ROOT the front end sends when no Roots are configured (the
 	// fd-0 case, as php-cgi does).
@@ -262,6 +266,13 @@ func (r *Registry) discover() map[string]*App {
 			app = name
 		}
 		found[app] = &App{Name: app, Entry: full, Dir: r.appsDir, Kind: KindFile, Engine: e}
+	}
+	if len(r.opts.Only) > 0 {
+		for name := range found {
+			if !slices.Contains(r.opts.Only, name) {
+				delete(found, name)
+			}
+		}
 	}
 	return found
 }
