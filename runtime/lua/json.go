@@ -231,7 +231,7 @@ func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
 // appendNumber writes integers without a fraction and other numbers in
 // the shortest form that reads back the same.
 func appendNumber(b []byte, f float64) []byte {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
 		return strconv.AppendInt(b, int64(f), 10)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
