@@ -71,7 +71,7 @@ var resKeys = []string{"status", "header", "addHeader", "cookie", "write", "json
 
 // apiFuncs are the native functions shared by every request of a VM.
 type apiFuncs struct {
-	queryAll, bytes, json, form, files                           goja.Value
+	queryAll, bytes, json, form, files                          goja.Value
 	status, header, addHeader, cookie, write, resJSON, redirect goja.Value
 
 	uint8Array    goja.Value

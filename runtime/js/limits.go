@@ -91,6 +91,14 @@ func strLen(s goja.Value) int64 {
 	return int64(len(s.String()))
 }
 
+// jsString converts val to a JS string (calling toString on objects).
+func (v *jsVM) jsString(val goja.Value) goja.String {
+	if s, ok := val.ToString().(goja.String); ok {
+		return s
+	}
+	return v.rt.ToValue(val.String()).(goja.String)
+}
+
 // lengthOf reads the length of an array-like, or -1 if it has none.
 func lengthOf(v goja.Value) int64 {
 	o, ok := v.(*goja.Object)
@@ -166,6 +174,22 @@ func (v *jsVM) proxyCtor(holder *goja.Object, name string, check func(args []goj
 			return r.(*goja.Object)
 		},
 	})
+	// goja's instanceof does not see through a proxy: give the target a
+	// Symbol.hasInstance that walks the prototype chain.
+	if proto, ok := target.Get("prototype").(*goja.Object); ok {
+		_ = target.DefineDataPropertySymbol(goja.SymHasInstance, v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+			o, ok := c.Argument(0).(*goja.Object)
+			if !ok {
+				return v.rt.ToValue(false)
+			}
+			for p := o.Prototype(); p != nil; p = p.Prototype() {
+				if p == proto {
+					return v.rt.ToValue(true)
+				}
+			}
+			return v.rt.ToValue(false)
+		}), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+	}
 	pv := v.rt.ToValue(p)
 	_ = holder.DefineDataProperty(name, pv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	if proto, ok := target.Get("prototype").(*goja.Object); ok {
@@ -531,7 +555,7 @@ func (v *jsVM) join(c goja.FunctionCall) goja.Value {
 	}
 	sep := v.lim.comma
 	if a := c.Argument(0); !goja.IsUndefined(a) {
-		sep = a.ToString().(goja.String)
+		sep = v.jsString(a)
 	}
 	max := v.b.opts.Limits.MaxStringSize
 	if n > 1 && int64(sep.Length())*(n-1) > max {
@@ -548,7 +572,7 @@ func (v *jsVM) join(c goja.FunctionCall) goja.Value {
 		if e == nil || goja.IsUndefined(e) || goja.IsNull(e) {
 			continue
 		}
-		s := e.ToString().(goja.String)
+		s := v.jsString(e)
 		size += int64(s.Length())
 		if size > max {
 			v.tooLarge("Array.prototype.join", size)
@@ -646,6 +670,10 @@ func (v *jsVM) boundedStringify(val, replacer, space goja.Value) goja.Value {
 	return r
 }
 
+// functionProtos evaluates to the prototypes of async and generator
+// functions, whose constructors are reachable only through them.
+var functionProtos = goja.MustCompile("<init>", `[Object.getPrototypeOf(async function(){}), Object.getPrototypeOf(function*(){})]`, true)
+
 // installDynamicCode replaces eval and the function constructors with
 // versions that apply the file nesting bounds (and the BigInt ban) before
 // goja parses the text.
@@ -668,7 +696,7 @@ func (v *jsVM) installDynamicCode() {
 		}
 		return r
 	})
-	protos, err := rt.RunString(`[Object.getPrototypeOf(async function(){}), Object.getPrototypeOf(function*(){})]`)
+	protos, err := rt.RunProgram(functionProtos)
 	if err != nil {
 		panic(fmt.Sprintf("js: find function prototypes: %v", err))
 	}

@@ -175,7 +175,7 @@ func (v *handlerVM) Serve(ctx context.Context, req *script.Request, res *script.
 // awaited (its job queue has already run when the call returned).
 func (v *jsVM) finish(x *exchange, ret goja.Value) error {
 	o, isObj := ret.(*goja.Object)
-	if isObj && o.ClassName() == "Promise" {
+	if isObj && o.ExportType() == typePromise {
 		p, ok := o.Export().(*goja.Promise)
 		if ok {
 			switch p.State() {
@@ -283,6 +283,7 @@ func (c *cgiVM) Serve(ctx context.Context, req *script.Request, res *script.Resp
 var (
 	typeBytes       = reflect.TypeOf([]byte(nil))
 	typeArrayBuffer = reflect.TypeOf(goja.ArrayBuffer{})
+	typePromise     = reflect.TypeOf((*goja.Promise)(nil))
 )
 
 // bytesOf returns the bytes of a Uint8Array (or other byte view) or
