@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -48,12 +49,15 @@ type Server struct {
 
 	cur atomic.Pointer[instance]
 
-	mu      sync.Mutex // guards store, watcher, closed
-	store   *lazyStore
-	watcher *watch.Watcher
-	closed  bool
-	wg      sync.WaitGroup // the watcher loop
-	stop    context.CancelFunc
+	reloadMu sync.Mutex // serialises Reload
+
+	mu       sync.Mutex // guards store, watcher, watching, closed and swaps of cur
+	store    *lazyStore
+	watcher  *watch.Watcher
+	watching []string // the watcher's roots
+	closed   bool
+	wg       sync.WaitGroup // the watcher loop
+	stop     context.CancelFunc
 
 	front host.Frontend // the FastCGI side, for the status page
 }
@@ -63,6 +67,48 @@ type instance struct {
 	cfg  *config.Config
 	reg  *registry.Registry
 	host *host.Host
+
+	active  atomic.Int64  // requests being answered by this generation
+	retired atomic.Bool   // replaced by Reload: signal idle when active drops to 0
+	idle    chan struct{} // gets a value when a retired generation's last request ends
+}
+
+// enter returns the current generation with one more request counted on
+// it; the caller calls leave when the request is done. A generation that
+// Reload has replaced takes no new request, so once its count is zero it
+// can be closed without failing anyone.
+func (s *Server) enter() *instance {
+	for {
+		in := s.cur.Load()
+		in.active.Add(1)
+		if s.cur.Load() == in {
+			return in
+		}
+		in.leave() // replaced meanwhile: use the new one
+	}
+}
+
+func (in *instance) leave() {
+	if in.active.Add(-1) == 0 && in.retired.Load() {
+		select {
+		case in.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drain waits until no request is being answered by in (which must no
+// longer be current), or until ctx ends.
+func (in *instance) drain(ctx context.Context) error {
+	in.retired.Store(true)
+	for in.active.Load() > 0 {
+		select {
+		case <-in.idle:
+		case <-ctx.Done():
+			return fmt.Errorf("%d requests still running on the previous configuration: %w", in.active.Load(), ctx.Err())
+		}
+	}
+	return nil
 }
 
 // New starts the apps of cfg (compiling each and preloading its VMs) and,
@@ -139,21 +185,18 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 	}
 	h.Status = host.NewStatusHandler(h)
 	h.Start()
-	return &instance{cfg: cfg, reg: reg, host: h}, nil
+	return &instance{cfg: cfg, reg: reg, host: h, idle: make(chan struct{}, 1)}, nil
 }
 
 func (s *Server) startWatch(in *instance) error {
-	roots := append([]string(nil), in.reg.RootDirs()...)
-	if d := in.reg.AppsDir(); d != "" {
-		roots = append([]string{d}, roots...)
-	}
+	roots := watchRoots(in.reg)
 	w, err := watch.New(watch.Options{Roots: roots, Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("watch %v: %w", roots, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.watcher, s.stop = w, cancel
+	s.watcher, s.stop, s.watching = w, cancel, roots
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -192,45 +235,85 @@ func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 // listener, or a Go program embedding fcgihost). It follows Reload.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.cur.Load().host.ServeHTTP(w, r)
+		in := s.enter()
+		defer in.leave()
+		in.host.ServeHTTP(w, r)
 	})
 }
 
 // Serve answers one request on the current host (used by the FastCGI
 // adapter).
 func (s *Server) Serve(ctx context.Context, x *host.Exchange) {
-	s.cur.Load().host.Serve(ctx, x)
+	in := s.enter()
+	defer in.leave()
+	in.host.Serve(ctx, x)
 }
 
 // Reload re-reads everything with cfg: a new registry compiles every app
-// (old pools keep serving until the new one is ready), then the new host
-// takes new requests and the old registry closes once its requests finish.
-// Listener addresses are not changed by Reload.
+// and starts its VMs while the old generation keeps serving; then new
+// requests go to the new generation, and Reload waits (until ctx ends) for
+// the requests in flight on the old one before closing its pools, so no
+// request fails. If building fails, the old generation keeps serving and
+// the error is returned. The watcher is kept when the watched directories
+// did not change. Listener addresses, logging and the key-value store are
+// not changed by Reload. Reloads are serialised.
 func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	in, err := s.build(cfg)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	old := s.cur.Swap(in)
-	s.log.Info("configuration reloaded", "apps", len(in.reg.Apps()))
 	s.mu.Lock()
-	w := s.watcher
-	s.mu.Unlock()
-	if w != nil {
-		s.stopWatch()
+	if s.closed {
+		s.mu.Unlock()
+		in.reg.Close(ctx)
+		return errors.New("reload: server closed")
 	}
-	if cfg.Watch {
+	old := s.cur.Swap(in)
+	s.mu.Unlock()
+	s.log.Info("configuration reloaded", "apps", len(in.reg.Apps()))
+
+	roots := watchRoots(in.reg)
+	s.mu.Lock()
+	w, same := s.watcher, slices.Equal(s.watching, roots)
+	s.mu.Unlock()
+	switch {
+	case cfg.Watch && w != nil && same:
+		// The watcher feeds whichever registry is current.
+	case cfg.Watch:
+		s.stopWatch()
 		if err := s.startWatch(in); err != nil {
 			s.log.Error("file watching is off", "err", err)
 		}
+	default:
+		s.stopWatch()
+	}
+	if cfg.Watch {
+		// A change seen while the new registry was being built went to
+		// the old one: look again (a no-op for unchanged apps).
+		in.reg.Rescan()
+	}
+	derr := old.drain(ctx)
+	if derr != nil {
+		s.log.Warn("closing the previous configuration's pools with requests in flight", "err", derr)
 	}
 	return old.reg.Close(ctx)
+}
+
+// watchRoots are the directories watched for reg: its apps dir and roots.
+func watchRoots(reg *registry.Registry) []string {
+	roots := append([]string(nil), reg.RootDirs()...)
+	if d := reg.AppsDir(); d != "" {
+		roots = append([]string{d}, roots...)
+	}
+	return roots
 }
 
 func (s *Server) stopWatch() {
 	s.mu.Lock()
 	w, stop := s.watcher, s.stop
-	s.watcher, s.stop = nil, nil
+	s.watcher, s.stop, s.watching = nil, nil, nil
 	s.mu.Unlock()
 	if w != nil {
 		stop()
@@ -257,7 +340,9 @@ func (s *Server) Close(ctx context.Context) error {
 // ServeFCGI answers one FastCGI request on the current host; Server is an
 // fcgi.Handler.
 func (s *Server) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
-	host.Serve(s.cur.Load().host, w, r)
+	in := s.enter()
+	defer in.leave()
+	host.Serve(in.host, w, r)
 }
 
 // NewFCGIServer returns an fcgi.Server for s with the limits of cfg
