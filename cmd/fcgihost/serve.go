@@ -38,6 +38,14 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	if inherited != nil && cfg.Apps == config.DefaultApps {
+		// Started by the web server (mod_fcgid, lighttpd bin-path) in the
+		// script's directory: no ./apps there means no apps dir, and the
+		// scripts come from the DOCUMENT_ROOT (SPEC.md §3).
+		if _, err := os.Stat(cfg.Apps); errors.Is(err, os.ErrNotExist) {
+			cfg.Apps = ""
+		}
+	}
 
 	logOut, err := server.OpenLogFile(cfg.LogFile)
 	if err != nil {
@@ -141,11 +149,42 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+
+	// SIGHUP reloads run one at a time in their own goroutine, so that a
+	// reload waiting for slow requests of the old configuration never
+	// delays a SIGTERM; SIGHUPs arriving meanwhile are coalesced.
+	hup := make(chan struct{}, 1)
+	rctx, rcancel := context.WithCancel(context.Background())
+	defer rcancel()
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		for range hup {
+			ncfg, err := flags.Load()
+			if err != nil {
+				log.Error("SIGHUP: bad configuration; keeping the old one", "err", err)
+				continue
+			}
+			ctx, cancel := context.WithTimeout(rctx, ncfg.GracePeriod+time.Second)
+			if err := srv.Reload(ctx, ncfg); err != nil {
+				log.Error("SIGHUP: reload", "err", err)
+			}
+			cancel()
+		}
+	}()
+
 	var runErr error
+	skip := false // the signal that started the drain is still to come on sigs
 loop:
 	for {
 		select {
 		case <-ctx.Done():
+			// main's signal.NotifyContext saw SIGTERM or SIGINT (the
+			// cause names it): that same signal is, or soon will be, in
+			// sigs too and must not count as a second one.
+			skip = context.Cause(ctx) != ctx.Err()
+			log.Info("shutting down", "cause", context.Cause(ctx).Error(), "grace_period", srv.Config().GracePeriod)
 			break loop
 		case err := <-errc:
 			runErr = err
@@ -153,46 +192,68 @@ loop:
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				ncfg, err := flags.Load()
-				if err != nil {
-					log.Error("SIGHUP: bad configuration; keeping the old one", "err", err)
-					continue
+				select {
+				case hup <- struct{}{}:
+				default: // one is pending already
 				}
-				rctx, cancel := context.WithTimeout(context.Background(), ncfg.GracePeriod+time.Second)
-				if err := srv.Reload(rctx, ncfg); err != nil {
-					log.Error("SIGHUP: reload", "err", err)
-				}
-				cancel()
 			case syscall.SIGUSR1:
-				logOut.Reopen()
+				if err := logOut.Reopen(); err != nil {
+					log.Error("SIGUSR1: reopen log", "err", err)
+				}
 				if access != nil {
-					access.Reopen()
+					if err := access.Reopen(); err != nil {
+						log.Error("SIGUSR1: reopen access log", "err", err)
+					}
 				}
 				log.Info("log files reopened")
 			default:
-				log.Info("shutting down", "signal", sig.String(), "grace_period", cfg.GracePeriod)
+				log.Info("shutting down", "signal", sig.String(), "grace_period", srv.Config().GracePeriod)
 				break loop
 			}
 		}
 	}
-	// Drain: stop accepting, let requests finish within the grace period; a
-	// second signal exits at once.
+	// Drain: stop accepting, let requests finish within the grace period
+	// (of the configuration in force); a second SIGTERM or SIGINT exits at
+	// once.
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
-		for sig := range sigs {
-			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
-				log.Warn("second signal: exiting now")
+		for {
+			select {
+			case <-stopped:
+				return
+			case sig := <-sigs:
+				if sig != syscall.SIGTERM && sig != syscall.SIGINT {
+					continue
+				}
+				if skip {
+					skip = false
+					continue
+				}
+				log.Warn("second signal: exiting now", "signal", sig.String())
 				os.Exit(1)
 			}
 		}
 	}()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.GracePeriod)
+	close(hup)
+	rcancel() // a reload in progress stops waiting for the old configuration
+	rwg.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), srv.Config().GracePeriod)
 	defer cancel()
+	var dwg sync.WaitGroup
 	if hs != nil {
-		hs.Shutdown(sctx)
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			if err := hs.Shutdown(sctx); err != nil {
+				hs.Close()
+			}
+		}()
 	}
 	if err := fsrv.Shutdown(sctx); err != nil {
 		log.Warn("requests still running at the end of the grace period were cancelled", "err", err)
 	}
+	dwg.Wait()
 	wg.Wait()
 	srv.Close(sctx)
 	log.Info("stopped")
