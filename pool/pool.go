@@ -298,17 +298,19 @@ func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 // takes a spare built ahead, or builds one now (cold path: after a failure
 // or when a reload's VMs have all been taken).
 func (p *Pool) prepare(s *slot) error {
-	g := p.gen.Load()
+	// The generation is read with the spare, under p.mu, as Swap stores
+	// both: reading it before could find the new spare, judge it stale
+	// and start a VM of the old version on this request's path.
 	p.mu.Lock()
-	if sp := p.spare[s]; sp != nil {
-		delete(p.spare, s)
-		p.mu.Unlock()
+	sp := p.spare[s]
+	delete(p.spare, s)
+	g := p.gen.Load()
+	p.mu.Unlock()
+	if sp != nil {
 		if s.cur != nil {
 			s.cur.vm.Close()
 		}
 		s.cur = sp
-	} else {
-		p.mu.Unlock()
 	}
 	if s.cur != nil && s.cur.gen == g && s.cur.vm.Healthy() {
 		return nil
@@ -377,7 +379,9 @@ func (p *Pool) rebuild(s *slot, g *generation, own bool) bool {
 		} else if own {
 			p.mu.Unlock()
 			s.cur = h
-		} else if p.closed {
+		} else if p.closed || g != p.gen.Load() {
+			// Closed, or a Swap came meanwhile and left this slot a spare
+			// of the new version: this one is of no use.
 			p.mu.Unlock()
 			h.vm.Close()
 		} else {
