@@ -88,7 +88,7 @@ func (r *Response) SetHeader(name, value string) error {
 	if r.sent {
 		return ErrHeadersSent
 	}
-	r.header.Set(name, value)
+	r.header[headerKey(name)] = []string{value}
 	return nil
 }
 
@@ -100,8 +100,22 @@ func (r *Response) AddHeader(name, value string) error {
 	if r.sent {
 		return ErrHeadersSent
 	}
-	r.header.Add(name, value)
+	k := headerKey(name)
+	r.header[k] = append(r.header[k], value)
 	return nil
+}
+
+// headerKey is the canonical form of a header name, except that a
+// FastCGI Authorizer's "Variable-NAME" keeps NAME as written: the web
+// server makes NAME an environment variable of the protected request, and
+// environment names are case-sensitive ("Variable-AUTH_USER" must not
+// become "Auth_user").
+func headerKey(name string) string {
+	const prefix = "Variable-"
+	if len(name) > len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+		return prefix + name[len(prefix):]
+	}
+	return http.CanonicalHeaderKey(name)
 }
 
 func checkHeader(name, value string) error {
