@@ -70,8 +70,10 @@ commands:
   version               print versions
 
 Started by a web server with a listening socket on fd 0 (mod_fcgid, lighttpd
-bin-path, spawn-fcgi), fcgihost serves FastCGI on it. Under CGI
-(GATEWAY_INTERFACE set) "fcgihost FILE" runs FILE once.
+bin-path, spawn-fcgi), fcgihost serves FastCGI on it, and "fcgihost FILE"
+(or a FILE starting with a "#!/path/to/fcgihost" line) serves FILE alone for
+every request, as a FastCGI Authorizer needs. Under CGI (GATEWAY_INTERFACE
+set) "fcgihost FILE" runs FILE once.
 Run "fcgihost <command> -h" for a command's flags.
 `
 
@@ -91,13 +93,16 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "serve":
-		return m.serve(ctx, args[1:], nil)
+		// "fcgihost serve --config …" as a mod_fcgid wrapper or lighttpd
+		// bin-path also serves the socket on fd 0.
+		l, _ := fcgi.InheritedListener()
+		return m.serve(ctx, args[1:], l)
 	case "run":
 		if len(args) != 2 {
 			fmt.Fprintln(m.Stderr, "usage: fcgihost run FILE")
 			return &exitError{code: 2}
 		}
-		return m.runCGI(ctx, args[1])
+		return m.runFile(ctx, args[1])
 	case "check":
 		return m.check(args[1:])
 	case "request":
@@ -110,9 +115,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	// "fcgihost FILE": as a #! interpreter under CGI, or by hand.
+	// "fcgihost FILE": as a #! interpreter under CGI or FastCGI, or by hand.
 	if st, err := os.Stat(args[0]); err == nil && st.Mode().IsRegular() {
-		return m.runCGI(ctx, args[0])
+		return m.runFile(ctx, args[0])
 	}
 	fmt.Fprintf(m.Stderr, "fcgihost: unknown command %q\n\n%s", args[0], usage)
 	return &exitError{code: 2}

@@ -105,8 +105,12 @@ func (f *requestFlags) build(target string, stdin io.Reader) (map[string]string,
 		if err != nil {
 			return nil, nil, err
 		}
+		script, info := splitScript(path.Clean(u.Path))
 		p["DOCUMENT_ROOT"] = root
-		p["SCRIPT_FILENAME"] = root + path.Clean(u.Path)
+		p["SCRIPT_FILENAME"] = root + script
+		if info != "" {
+			p["SCRIPT_NAME"], p["PATH_INFO"] = script, info
+		}
 	}
 	for _, h := range f.headers {
 		name, value, ok := strings.Cut(h, ":")
@@ -134,14 +138,34 @@ func (f *requestFlags) build(target string, stdin io.Reader) (map[string]string,
 	return p, body, nil
 }
 
+// splitScript splits a path after its first segment ending in .js or .lua,
+// as nginx's "fastcgi_split_path_info ^(.+?\.(?:js|lua))(/.*)$" does:
+// "/app.js/a/b" → ("/app.js", "/a/b"). A path without such a segment is
+// all script.
+func splitScript(p string) (script, info string) {
+	for i := 1; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		if seg := p[:i]; strings.HasSuffix(seg, ".js") || strings.HasSuffix(seg, ".lua") {
+			return seg, p[i:]
+		}
+	}
+	return p, ""
+}
+
 // request sends one FastCGI request and prints the body (-i: the status
-// line and headers first; the script's stderr goes to stderr).
+// line and headers first; the script's stderr goes to stderr). Exit 1 on a
+// transport or protocol error, 2 on bad usage, 22 with -f when the status
+// is 400 or more (as curl -f does).
 func (m *Main) request(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("request", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	var rf requestFlags
 	rf.bind(fs)
 	include := fs.Bool("i", false, "print the status line and headers before the body")
+	fail := fs.Bool("f", false, "exit 22 when the status is 400 or more")
+	authorizer := fs.Bool("authorizer", false, "send the request in the FastCGI Authorizer role (no body)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -153,11 +177,16 @@ func (m *Main) request(ctx context.Context, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	role := fcgi.RoleResponder
+	if *authorizer {
+		role, body = fcgi.RoleAuthorizer, nil
+		delete(params, "CONTENT_LENGTH")
+	}
 	ctx, cancel := context.WithTimeout(ctx, rf.timeout)
 	defer cancel()
 	c := &fcgi.Client{Addr: rf.connect}
 	defer c.Close()
-	resp, err := c.Do(ctx, &fcgi.ClientRequest{Role: fcgi.RoleResponder, Params: params, Body: bytes.NewReader(body)})
+	resp, err := c.Do(ctx, &fcgi.ClientRequest{Role: role, Params: params, Body: bytes.NewReader(body)})
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("request to %s: %w", rf.connect, err)}
 	}
@@ -176,11 +205,15 @@ func (m *Main) request(ctx context.Context, args []string) error {
 		}
 		fmt.Fprint(m.Stdout, "\r\n")
 	}
-	if _, err := io.Copy(m.Stdout, resp.Body); err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("read response: %w", err)}
-	}
+	_, err = io.Copy(m.Stdout, resp.Body)
 	if len(resp.Stderr) > 0 {
 		m.Stderr.Write(resp.Stderr)
+	}
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("read response from %s: %w", rf.connect, err)}
+	}
+	if *fail && resp.Status >= 400 {
+		return &exitError{code: 22, err: fmt.Errorf("%s: status %d", fs.Arg(0), resp.Status)}
 	}
 	return nil
 }

@@ -3,20 +3,25 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/fcgihost/fcgihost/config"
+	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/host"
 	"github.com/fcgihost/fcgihost/runtime/js"
 	"github.com/fcgihost/fcgihost/runtime/lua"
 	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
+	"github.com/fcgihost/fcgihost/server"
 )
 
 func engineFor(path string) (script.Engine, error) {
@@ -28,6 +33,82 @@ func engineFor(path string) (script.Engine, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: not a .js or .lua file", path)
+}
+
+// runFile runs FILE: over FastCGI when the web server passed a listening
+// socket on fd 0 (serveScript), else once as a CGI program (runCGI).
+func (m *Main) runFile(ctx context.Context, file string) error {
+	if l, err := fcgi.InheritedListener(); err == nil && l != nil {
+		return m.serveScript(ctx, file, l)
+	}
+	return m.runCGI(ctx, file)
+}
+
+// serveScript serves FILE alone over FastCGI on l, the socket on fd 0:
+// every request runs FILE, whatever its SCRIPT_FILENAME (kept in
+// ORIG_SCRIPT_FILENAME, as PHP does). This is how a FastCGI Authorizer
+// runs — mod_fcgid's FcgidAuthorizer and lighttpd's "mode" => "authorizer"
+// name the program, not a script, and send the protected file as
+// SCRIPT_FILENAME — and how a "#!/usr/bin/fcgihost" script runs under
+// mod_fcgid or lighttpd bin-path. FILE is an app of its own (a root script:
+// its directory is the root), with the settings of $FCGIHOST_CONFIG if set;
+// it stops when ctx ends (SIGTERM from the web server).
+func (m *Main) serveScript(ctx context.Context, file string, l net.Listener) error {
+	defer l.Close()
+	real, err := filepath.Abs(file)
+	if err == nil {
+		real, err = filepath.EvalSymlinks(real)
+	}
+	if err != nil {
+		return fmt.Errorf("serve %s: %w", file, err)
+	}
+	if _, err := engineFor(real); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags := config.BindFlags(fs)
+	cfg, err := flags.Load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg.Apps, cfg.Roots, cfg.Listen, cfg.HTTP = "", []string{filepath.Dir(real)}, nil, ""
+	logOut, err := server.OpenLogFile(cfg.LogFile)
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	log := server.NewLogger(cfg, logOut)
+	srv, err := server.New(cfg, server.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("serve %s: %w", real, err)
+	}
+	fsrv := srv.NewFCGIServer(cfg)
+	fsrv.Handler = fcgi.HandlerFunc(func(w fcgi.ResponseWriter, r *fcgi.Request) {
+		if sf, ok := r.Params["SCRIPT_FILENAME"]; ok {
+			r.Params["ORIG_SCRIPT_FILENAME"] = sf
+		}
+		r.Params["SCRIPT_FILENAME"] = real
+		srv.ServeFCGI(w, r)
+	})
+	log.Info("fcgihost serving one script", "script", real, "addr", l.Addr().String(), "pid", os.Getpid())
+	errc := make(chan error, 1)
+	go func() { errc <- fsrv.Serve(l) }()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, fcgi.ErrServerClosed) {
+			runErr = fmt.Errorf("fastcgi %s: %w", l.Addr(), err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.GracePeriod)
+	defer cancel()
+	if err := fsrv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at the end of the grace period were cancelled", "err", err)
+	}
+	srv.Close(sctx)
+	log.Info("stopped")
+	return runErr
 }
 
 // runCGI runs FILE once as a CGI program: the environment and stdin are
