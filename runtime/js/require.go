@@ -79,7 +79,7 @@ func (v *jsVM) callerFrame() frame {
 // resolve finds the file require(name) names from the file from. Only
 // relative names ("./x", "../x") resolve; the result must be a regular .js
 // file inside the app folder, also after symlinks are resolved. "./lib"
-// tries lib.js, then lib/index.js.
+// tries lib.js, then lib/index.js; "./lib/" only lib/index.js.
 func (b *bundle) resolve(from, name string) (string, error) {
 	switch {
 	case name == "":
@@ -96,9 +96,12 @@ func (b *bundle) resolve(from, name string) (string, error) {
 		return "", fmt.Errorf("%w: %s is outside the app folder %s", errModule, base, b.src.Dir)
 	}
 	var candidates []string
-	if strings.HasSuffix(base, ".js") {
+	switch {
+	case strings.HasSuffix(name, "/") || name == "." || name == "..":
+		candidates = []string{filepath.Join(base, "index.js")}
+	case strings.HasSuffix(base, ".js"):
 		candidates = []string{base}
-	} else {
+	default:
 		candidates = []string{base + ".js", filepath.Join(base, "index.js")}
 	}
 	for _, p := range candidates {
