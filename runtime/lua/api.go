@@ -24,7 +24,9 @@ type reqState struct {
 	cgiw *script.CGIWriter // CGI style
 	done bool              // Serve returned: req/res must not be used
 
-	reqUD, resUD *glua.LUserData
+	// req and res as Lua values, allocated with the state (one allocation
+	// per request for all three).
+	reqUD, resUD glua.LUserData
 	body         glua.LValue
 	query        *glua.LTable
 	headers      *glua.LTable
@@ -39,20 +41,16 @@ type reqState struct {
 	bodyPos int // CGI style: io.read position
 }
 
-func (rs *reqState) reqValue() *glua.LUserData {
-	if rs.reqUD == nil {
-		ud := &glua.LUserData{Value: rs, Metatable: rs.v.reqMT}
-		rs.reqUD = ud
-	}
-	return rs.reqUD
+func newReqState(v *vm, req *script.Request, res *script.Response) *reqState {
+	rs := &reqState{v: v, req: req, res: res}
+	rs.reqUD = glua.LUserData{Value: rs, Metatable: v.reqMT}
+	rs.resUD = glua.LUserData{Value: rs, Metatable: v.resMT}
+	return rs
 }
 
-func (rs *reqState) resValue() *glua.LUserData {
-	if rs.resUD == nil {
-		rs.resUD = &glua.LUserData{Value: rs, Metatable: rs.v.resMT}
-	}
-	return rs.resUD
-}
+func (rs *reqState) reqValue() *glua.LUserData { return &rs.reqUD }
+
+func (rs *reqState) resValue() *glua.LUserData { return &rs.resUD }
 
 // target finds the request a req/res method works on: the userdata in
 // argument 1 (method call, req:json()) or, for a plain call (req.json()),

@@ -133,7 +133,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: interruptError(ctx)}
 	}
 	L := v.L
-	rs := &reqState{v: v, req: req, res: res}
+	rs := newReqState(v, req, res)
 	v.cur, v.ctx, v.noted = rs, ctx, v.noted[:0]
 	L.SetContext(ctx)
 	defer func() {
