@@ -166,6 +166,11 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 		if _, err := res.WriteString(ret.String()); err != nil {
 			return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("write returned body: %w", err)}
 		}
+	case *glua.LUserData:
+		if ret != rs.resValue() { // `return res:json(x)` / `return res:redirect(u)` return res itself
+			return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry,
+				Err: fmt.Errorf("the handler returned a %s; return a string (the body) or nothing", ret.Type())}
+		}
 	default:
 		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry,
 			Err: fmt.Errorf("the handler returned a %s; return a string (the body) or nothing", ret.Type())}
