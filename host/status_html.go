@@ -51,9 +51,15 @@ var statusFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d B", n)
 	},
-	"ms":      func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) + " ms" },
-	"uptime":  func(s int64) string { return (time.Duration(s) * time.Second).String() },
-	"when":    func(t *time.Time) string { return whenString(t) },
+	"ms":     func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) + " ms" },
+	"uptime": func(s int64) string { return (time.Duration(s) * time.Second).String() },
+	"when":   func(t *time.Time) string { return whenString(t) },
+	"clock": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("15:04:05Z")
+	},
 	"deref":   func(p *int) int { return *p },
 	"zeroOff": func(s string) string { return zeroOff(s) },
 	"never":   func(n int) string { return neverIfZero(n) },
@@ -86,6 +92,7 @@ var statusPage = template.Must(template.New("status").Funcs(statusFuncs).Parse(`
 <title>fcgihost status</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
+#apps{font-size:13px}.details{display:flex;flex-wrap:wrap;gap:0 2em}
 h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .4em}
 table{border-collapse:collapse;margin:.3em 0;background:#fff}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
@@ -107,12 +114,14 @@ th{background:#eee}td.l,th.l{text-align:left}
 <table id="apps">
 <thead><tr><th class="l">app</th><th class="l">engine</th><th class="l">version</th><th>busy / idle / workers</th><th>queued</th><th>requests</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>errors</th><th>timeouts</th><th>p50</th><th>p99</th><th>memory / VM</th><th class="l">last reload</th></tr></thead>
 <tbody>
-{{range .AppList}}<tr class="app" data-app="{{.Name}}"><td class="l"><a href="#app-{{.Name}}">{{.Name}}</a></td><td class="l">{{.Engine}}</td><td class="l">{{.Version}}</td><td>{{.Busy}} / {{.Idle}} / {{.Workers}}</td><td>{{.Queued}}</td><td>{{.Requests}}</td><td>{{index .Status "2xx"}}</td><td>{{index .Status "3xx"}}</td><td>{{index .Status "4xx"}}</td><td{{if index .Status "5xx"}} class="bad"{{end}}>{{index .Status "5xx"}}</td><td{{if .Errors}} class="bad"{{end}}>{{.Errors}}</td><td{{if .Timeouts}} class="bad"{{end}}>{{.Timeouts}}</td><td>{{ms (index .LatencyMS "p50")}}</td><td>{{ms (index .LatencyMS "p99")}}</td><td>{{bytes .MemoryBytes}}</td><td class="l{{if .LastReloadError}} bad{{end}}">{{when .LastReload}}{{if .LastReloadError}} (failed){{end}}</td></tr>
+{{range .AppList}}<tr class="app" data-app="{{.Name}}"><td class="l"><a href="#app-{{.Name}}">{{.Name}}</a></td><td class="l">{{.Engine}}</td><td class="l">{{.Version}}</td><td>{{.Busy}} / {{.Idle}} / {{.Workers}}</td><td>{{.Queued}}</td><td>{{.Requests}}</td><td>{{index .Status "2xx"}}</td><td>{{index .Status "3xx"}}</td><td>{{index .Status "4xx"}}</td><td{{if index .Status "5xx"}} class="bad"{{end}}>{{index .Status "5xx"}}</td><td{{if .Errors}} class="bad"{{end}}>{{.Errors}}</td><td{{if .Timeouts}} class="bad"{{end}}>{{.Timeouts}}</td><td>{{ms (index .LatencyMS "p50")}}</td><td>{{ms (index .LatencyMS "p99")}}</td><td>{{bytes .MemoryBytes}}</td><td class="l{{if .LastReloadError}} bad{{end}}" title="{{when .LastReload}}">{{clock .LastReload}}{{if .LastReloadError}} (failed){{end}}</td></tr>
 {{else}}<tr><td class="l muted" colspan="16">no apps</td></tr>
 {{end}}</tbody></table>
+<div class="details">
 {{range .AppList}}
 <section class="app-detail" id="app-{{.Name}}">
-<h2>{{.Name}} <span class="muted">{{.Engine}}{{if .Style}}, {{.Style}} style{{end}} · {{.Entry}}</span></h2>
+<h2>{{.Name}} <span class="muted">{{.Engine}}{{if .Style}}, {{.Style}} style{{end}}</span></h2>
+<p class="muted">{{.Entry}}</p>
 <table>
 <thead><tr><th class="l">figure</th><th>now</th><th>limit</th></tr></thead>
 <tbody>
@@ -135,7 +144,7 @@ th{background:#eee}td.l,th.l{text-align:left}
 {{if .LastReloadError}}<tr><td class="l bad">last reload error</td><td class="err" colspan="2">{{.LastReloadError}}</td></tr>{{end}}
 </tbody></table>
 </section>
-{{end}}
+{{end}}</div>
 </body></html>
 `))
 
