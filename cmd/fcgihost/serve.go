@@ -47,6 +47,13 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 		}
 	}
 
+	// Catch the signals before anything starts: SIGHUP's and SIGUSR1's
+	// default action would kill the process (a logrotate run during the
+	// start). Those that arrive while the apps compile wait in sigs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
 	logOut, err := server.OpenLogFile(cfg.LogFile)
 	if err != nil {
 		return err
@@ -145,10 +152,6 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 			}
 		}()
 	}
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 
 	// SIGHUP reloads run one at a time in their own goroutine, so that a
 	// reload waiting for slow requests of the old configuration never
