@@ -495,8 +495,12 @@ func (l *load) fail(format string, args ...any) {
 	l.mu.Unlock()
 }
 
-// served is how many requests were answered right so far.
-func (l *load) served() int64 { return l.ok.Load() }
+// waitServed waits until the clients got n more right answers.
+func (l *load) waitServed(t *testing.T, n int64) {
+	t.Helper()
+	want := l.ok.Load() + n
+	testutil.Eventually(t, 15*time.Second, "requests answered under load", func() bool { return l.ok.Load() >= want })
+}
 
 // waitSeen waits until the clients got version k (or newer) of every path.
 func (l *load) waitSeen(t *testing.T, k int, paths ...string) {
@@ -549,9 +553,7 @@ func TestReload_SteadyLoad(t *testing.T) {
 	for k := 1; k <= reloads; k++ {
 		// Each reload happens under load: wait until the clients have
 		// answers again since the last one.
-		for n := l.served(); l.served() < n+20; {
-			time.Sleep(time.Millisecond)
-		}
+		l.waitServed(t, 20)
 		for _, ext := range engines {
 			saveAtomic(t, filepath.Join(apps, "load"+ext), fmt.Sprintf(versionApp[ext], "v"+strconv.Itoa(k)))
 		}
@@ -586,9 +588,7 @@ func TestProcess_SIGHUPUnderLoad(t *testing.T) {
 	h, _ := startHost(t, apps, "workers = 2\nwatch = false\n")
 	l := startLoad(t, h, 4, "/load.js", "/load.lua")
 	for k := 1; k <= reloads; k++ {
-		for n := l.served(); l.served() < n+20; {
-			time.Sleep(time.Millisecond)
-		}
+		l.waitServed(t, 20)
 		if err := h.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
@@ -765,6 +765,11 @@ func TestReload_WatchOff(t *testing.T) {
 			file := filepath.Join(apps, "app.js")
 			writeFile(t, file, fmt.Sprintf(versionApp[".js"], "v1"))
 			h, c := startHost(t, apps, tc.config+"workers = 1\nstatus_path = \"/status\"\n", tc.args...)
+			// The socket listens before the apps have compiled: the first
+			// answer shows v1 was loaded before the edit.
+			if v := version(t, c, "/app"); v != "v1" {
+				t.Fatalf("first version = %q", v)
+			}
 			writeFile(t, file, fmt.Sprintf(versionApp[".js"], "v2"))
 			// Several times the watcher's debounce and the 1s promise of
 			// watch mode: the old version must hold throughout.
