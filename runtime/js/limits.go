@@ -218,7 +218,7 @@ func (v *jsVM) installSandbox() {
 	v.lim.reflectCon, _ = goja.AssertFunction(reflect.Get("construct"))
 
 	// BigInt off.
-	for _, n := range []string{"BigInt", "BigInt64Array", "BigUint64Array"} {
+	for _, n := range []string{"BigInt", "BigInt64Array", "BigUint64Array", "GoError"} {
 		_ = g.Delete(n)
 	}
 	if dv, ok := g.Get("DataView").(*goja.Object); ok {

@@ -210,7 +210,11 @@ func (v *jsVM) finish(x *exchange, ret goja.Value) error {
 	}
 	var out []byte
 	if err := v.catch(func() { out = v.stringify(o) }); err != nil {
-		return err
+		se, _ := v.scriptError(err)
+		if se.File == "" {
+			se.File = v.b.src.Entry // the handler's return value
+		}
+		return se
 	}
 	return v.writeErr(x.res.WriteJSONBytes(out))
 }
