@@ -8,6 +8,7 @@ package host
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -175,7 +176,7 @@ func (h *Host) Report() *StatusReport {
 		ar.Slow = m.Slow.Load()
 		ar.LatencyMS = map[string]float64{}
 		for _, lq := range latencyQuantiles {
-			ar.LatencyMS[lq.key] = m.Quantile(lq.q)
+			ar.LatencyMS[lq.key] = math.Round(m.Quantile(lq.q)*1000) / 1000 // µs resolution
 		}
 		rep.Apps[a.Name] = ar
 	}

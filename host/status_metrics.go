@@ -91,7 +91,7 @@ func (p promWriter) sample(name string, v float64, labels ...string) {
 		p.w.WriteByte('}')
 	}
 	p.w.WriteByte(' ')
-	p.w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	p.w.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
 	p.w.WriteByte('\n')
 }
 
