@@ -285,3 +285,14 @@ end`, nil)
 		t.Fatalf("got %q, want nil|nil|GET", got)
 	}
 }
+
+func TestLog_Truncated(t *testing.T) {
+	a := newApp(t, `return function(req, res) log(string.rep("x", 100000)) end`, nil)
+	if _, err := serve(t, a.vm(t), request("GET", "/", "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	logs := a.logs.String()
+	if !strings.Contains(logs, "(truncated)") || len(logs) > 20000 {
+		t.Fatalf("log line of %d bytes, want it cut at %d", len(logs), maxLogMessage)
+	}
+}

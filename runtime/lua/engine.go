@@ -139,6 +139,9 @@ func compileChunk(app, path string, code []byte) ([]ast.Stmt, *glua.FunctionProt
 	if err != nil {
 		return nil, nil, syntaxError(app, path, code, err)
 	}
+	if err := checkDepth(chunk); err != nil {
+		return nil, nil, syntaxError(app, path, code, err)
+	}
 	proto, err := glua.Compile(chunk, path)
 	if err != nil {
 		return nil, nil, syntaxError(app, path, code, err)
@@ -185,6 +188,9 @@ func syntaxError(app, path string, code []byte, err error) *script.ScriptError {
 			}
 		}
 		se.Err = errors.New(pe.Message)
+	case errTooDeep:
+		se.Line = pe.line
+		se.Err = pe
 	default:
 		se.Err = err
 	}

@@ -262,3 +262,34 @@ func TestServe_CloseMakesUnhealthy(t *testing.T) {
 	}
 	v.Close() // idempotent
 }
+
+func TestCompile_DeepNestingRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		code string
+		ok   bool
+	}{
+		{"parenthesised sums", "local x = " + strings.Repeat("(1 + ", 300_000) + "1" + strings.Repeat(")", 300_000), false},
+		{"plain parentheses", "local x = " + strings.Repeat("(", 100_000) + "1" + strings.Repeat(")", 100_000), true},
+		{"concatenation", "local x = 'a'" + strings.Repeat(" .. 'a'", 300_000), false},
+		{"field chain", "local x = t" + strings.Repeat(".a", 300_000), false},
+		{"nested functions", "local x = " + strings.Repeat("function() return ", 20_000) + "1" + strings.Repeat(" end", 20_000), false},
+		{"long but shallow", strings.Repeat("x = 1 + 2\n", 100_000) + "return function() end", true},
+		{"realistic elseif chain", "local x = 1\nif x == 0 then x = 0\n" + strings.Repeat("elseif x == 1 then x = 1\n", 1000) + "end", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tryApp(t, tt.code, nil)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Compile: %v", err)
+				}
+				return
+			}
+			var se *script.ScriptError
+			if !errors.As(err, &se) || !strings.Contains(se.Error(), "too many syntax levels") || se.Line != 1 {
+				t.Fatalf("error %v, want 'too many syntax levels' at line 1", err)
+			}
+		})
+	}
+}

@@ -252,6 +252,9 @@ func joinArgs(L *glua.LState, first int, sep string) string {
 	return b.String()
 }
 
+// maxLogMessage bounds one log line from a script.
+const maxLogMessage = 16 << 10
+
 // logFunc makes log.info & co: the arguments, tostring'd and joined by sep,
 // go to the app's logger at level.
 func (v *vm) logFunc(level slog.Level, sep string) glua.LGFunction {
@@ -264,7 +267,11 @@ func (v *vm) logFunc(level slog.Level, sep string) glua.LGFunction {
 		if !lg.Enabled(ctx, level) {
 			return 0
 		}
-		lg.Log(ctx, level, joinArgs(L, 1, sep))
+		msg := joinArgs(L, 1, sep)
+		if len(msg) > maxLogMessage {
+			msg = msg[:maxLogMessage] + "…(truncated)"
+		}
+		lg.Log(ctx, level, msg)
 		return 0
 	}
 }
