@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dop251/goja"
 
@@ -119,7 +120,10 @@ func (r *reqView) Get(key string) goja.Value {
 	case "remoteAddr":
 		return x.str(kRemoteAddr, x.req.RemoteAddr)
 	case "body":
-		return x.str(kBody, string(x.req.Body))
+		if x.cache[kBody] == nil {
+			x.cache[kBody] = x.v.utf8(x.req.Body)
+		}
+		return x.cache[kBody]
 	case "query":
 		return x.obj(kQuery, x.req.Query)
 	case "headers":
@@ -407,6 +411,15 @@ func (v *jsVM) installReqRes() {
 	})
 }
 
+// utf8 decodes b as UTF-8 into a JS string; each invalid byte becomes
+// U+FFFD (goja would otherwise keep the raw bytes).
+func (v *jsVM) utf8(b []byte) goja.Value {
+	if utf8.Valid(b) {
+		return v.rt.ToValue(string(b))
+	}
+	return v.rt.ToValue(string([]rune(string(b))))
+}
+
 func headerValue(v goja.Value) string {
 	if goja.IsUndefined(v) || goja.IsNull(v) {
 		return ""
@@ -524,7 +537,7 @@ func (v *jsVM) parseRequestJSON(req *script.Request) goja.Value {
 	if jsonDepthOK(req.Body) {
 		var out goja.Value
 		if v.catch(func() {
-			r, err := v.api.jsonParse(goja.Undefined(), v.rt.ToValue(string(req.Body)))
+			r, err := v.api.jsonParse(goja.Undefined(), v.utf8(req.Body))
 			if err != nil {
 				panic(err)
 			}

@@ -44,6 +44,7 @@ func TestRequestMembers(t *testing.T) {
 		{"remoteAddr", `req.remoteAddr`, get("/"), "127.0.0.1"},
 		{"cookies", `req.cookies.sid + " " + req.cookies.theme`, withHeaders, "abc dark"},
 		{"body utf8", `req.body + " " + req.body.length`, post("/", "text/plain", []byte("héllo")), "héllo 5"},
+		{"body invalid utf8", `req.body`, post("/", "text/plain", []byte("a\xffb")), "a\ufffdb"},
 		{"bytes", `Array.from(req.bytes()).join(",") + " " + (req.bytes() instanceof Uint8Array)`, post("/", "application/octet-stream", []byte{0, 200, 255}), "0,200,255 true"},
 		{"json", `(function(){ const j = req.json(); return j.a + j.b.length + Object.keys(j).join(""); })()`, post("/", "application/json", []byte(`{"z":1,"a":"x","b":[1,2]}`)), "x2zab"},
 		{"form urlencoded", `JSON.stringify(req.form())`, post("/", "application/x-www-form-urlencoded", []byte("b=2&a=x+y&b=3")), `{"a":"x y","b":"2"}`},

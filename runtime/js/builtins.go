@@ -61,7 +61,7 @@ func (v *jsVM) installAPI() {
 		return rt.ToValue(base64.StdEncoding.EncodeToString(b))
 	})
 	_ = b64.Set("decode", func(c goja.FunctionCall) goja.Value {
-		return rt.ToValue(string(v.base64Decode(c.Argument(0))))
+		return v.utf8(v.base64Decode(c.Argument(0)))
 	})
 	_ = b64.Set("decodeBytes", func(c goja.FunctionCall) goja.Value {
 		return v.newUint8Array(v.base64Decode(c.Argument(0)))
@@ -348,12 +348,12 @@ func (v *jsVM) fetchResponse(resp *script.FetchResponse) goja.Value {
 			return rt.ToValue(p)
 		}
 	}
-	_ = o.Set("text", promised(func() goja.Value { return rt.ToValue(string(body)) }))
+	_ = o.Set("text", promised(func() goja.Value { return v.utf8(body) }))
 	_ = o.Set("json", promised(func() goja.Value {
 		if !jsonDepthOK(body) {
 			v.throw("SyntaxError", fmt.Errorf("response body nested deeper than %d levels", maxJSONDepth))
 		}
-		r, err := v.api.jsonParse(goja.Undefined(), rt.ToValue(string(body)))
+		r, err := v.api.jsonParse(goja.Undefined(), v.utf8(body))
 		if err != nil {
 			panic(err)
 		}
@@ -392,7 +392,7 @@ func (v *jsVM) installCGI(x *exchange) {
 		x.stdinUse = true
 		return x.req.Body
 	}
-	_ = stdin.Set("read", func(goja.FunctionCall) goja.Value { return rt.ToValue(string(readOnce())) })
+	_ = stdin.Set("read", func(goja.FunctionCall) goja.Value { return v.utf8(readOnce()) })
 	_ = stdin.Set("readBytes", func(goja.FunctionCall) goja.Value {
 		return v.newUint8Array(append([]byte(nil), readOnce()...))
 	})
