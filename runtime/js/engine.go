@@ -15,6 +15,27 @@
 // compiled program in a fresh goja runtime (fresh globals), with its output
 // parsed by script.CGIWriter.
 //
+// Script API notes (SPEC §4), where the contract leaves a choice:
+//   - req and res are dynamic objects built per request; members are made
+//     on first read. Scripts may add their own properties (req.user = …).
+//     Using a req/res after its request ended throws.
+//   - req.json() parses with JSON.parse (key order kept); a body it refuses
+//     throws a SyntaxError wrapping script.ErrBadRequest (400 uncaught), as
+//     does a malformed form in req.form()/req.files(). Invalid UTF-8 in
+//     req.body, stdin.read(), base64.decode and fetch text() becomes U+FFFD.
+//   - res methods return res (chainable). res.write refuses undefined, null
+//     and plain objects (TypeError); write/print (CGI) print them as String.
+//     res.cookie maxAge is in seconds; maxAge: 0 expires the cookie now.
+//   - a handler's return value: a string is the body, a plain object or
+//     array is JSON, a Uint8Array/ArrayBuffer is raw bytes, res/req or other
+//     values are ignored; a Promise is awaited (a rejection is an uncaught
+//     error; one that never settles is an error, there are no timers).
+//   - fetch runs synchronously under the request context and returns a
+//     settled Promise; errors (not allowed, not configured) reject with a
+//     TypeError. kv calls are synchronous too.
+//   - require takes only relative names ("./lib", "../lib/x.js", "./dir/");
+//     eval is indirect (global scope).
+//
 // Each Bundle compiles the entry once (goja *Program) and each module on its
 // first require (cached in the Bundle, shared by all its VMs); each VM keeps
 // its own module instances. Sources are parsed with source maps disabled, so
