@@ -1,8 +1,10 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +108,20 @@ func TestStatus_CountersMove(t *testing.T) {
 				s += "q max_busy/max_queued/busy wrong; "
 			}
 			return s
+		}},
+		{"aborted by the client", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			r := httptest.NewRequest("GET", "/q/block", nil).WithContext(ctx)
+			r.RemoteAddr = "127.0.0.1:40000"
+			done := make(chan struct{})
+			go func() { th.ServeHTTP(httptest.NewRecorder(), r); close(done) }()
+			<-th.gate.entered
+			cancel()
+			<-done
+		}, func(b, a *StatusReport) string {
+			return moved("q aborted", b.Apps["q"].Aborted, a.Apps["q"].Aborted, 1) +
+				moved("q discarded", b.Apps["q"].Discarded, a.Apps["q"].Discarded, 1) +
+				moved("q errors", b.Apps["q"].Errors, a.Apps["q"].Errors, 0)
 		}},
 		{"reload", func(t *testing.T) {
 			writeApp(t, th.dir, "a", "v2")
