@@ -143,6 +143,7 @@ func (v *vm) reqQueryAll(L *glua.LState) int {
 	for _, s := range vals {
 		t.Append(glua.LString(s))
 	}
+	t.Metatable = v.arrayMT // an empty list still encodes as []
 	L.Push(t)
 	return 1
 }

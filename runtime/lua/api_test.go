@@ -45,6 +45,7 @@ func TestRequest_Members(t *testing.T) {
 		{"query_all method", request("GET", "/?a=1&b=0&a=2", "", nil), "table.concat(req:query_all('a'), ',')", "1,2", 0},
 		{"query_all dot call", request("GET", "/?a=1&a=2", "", nil), "#req.query_all('a')", "2", 0},
 		{"query_all none", request("GET", "/", "", nil), "#req:query_all('a')", "0", 0},
+		{"query_all none is a JSON array", request("GET", "/", "", nil), "json.encode(req:query_all('a'))", "[]", 0},
 		{"headers", request("GET", "/", "", map[string]string{"HTTP_X_CUSTOM_THING": "v1", "CONTENT_TYPE": "text/plain"}),
 			"req.headers['x-custom-thing'] .. '|' .. req.headers['content-type']", "v1|text/plain", 0},
 		{"params", request("GET", "/", "", map[string]string{"SERVER_SOFTWARE": "nginx"}), "req.params.SERVER_SOFTWARE", "nginx", 0},

@@ -233,6 +233,8 @@ func TestServe_HandlerReturnValue(t *testing.T) {
 		{"number", `return 42`, "42", ""},
 		{"nil", `res:write("written")`, "written", ""},
 		{"table", `return {a = 1}`, "", "returned a table"},
+		{"res from a chain", `return res:status(201):write("chained")`, "chained", ""},
+		{"other userdata", `return json.null`, "", "returned a userdata"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,5 +293,73 @@ func TestCompile_DeepNestingRefused(t *testing.T) {
 				t.Fatalf("error %v, want 'too many syntax levels' at line 1", err)
 			}
 		})
+	}
+}
+
+func TestCurrentStack_WhileRunning(t *testing.T) {
+	a := newApp(t, `local function spin()
+  local x = 0
+  while true do
+    x = x + 1
+  end
+end
+return function(req, res) spin() end`, nil)
+	v := a.vm(t)
+	sc, ok := v.(script.StackCapturer)
+	if !ok {
+		t.Fatal("the Lua VM does not implement script.StackCapturer")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := serveCtx(ctx, v, request("GET", "/", "", nil))
+		done <- err
+	}()
+	var stack string
+	for i := 0; i < 100; i++ { // until the loop in spin runs
+		stack = sc.CurrentStack()
+		if strings.HasPrefix(stack, "at spin") {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Serve: %v", err)
+	}
+	lines := strings.Split(stack, "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "at spin ("+a.entry+":") || lines[1] != "at handler ("+a.entry+":7)" {
+		t.Fatalf("stack =\n%s\nwant spin in %s then the handler at line 7", stack, a.entry)
+	}
+}
+
+// blockingKV blocks Get until released.
+type blockingKV struct {
+	fakeKV
+	entered, release chan struct{}
+}
+
+func (k *blockingKV) Get(ctx context.Context, key string) (string, bool, error) {
+	close(k.entered)
+	<-k.release
+	return "", false, nil
+}
+
+func TestCurrentStack_InNativeCall(t *testing.T) {
+	kv := &blockingKV{fakeKV: *newFakeKV(), entered: make(chan struct{}), release: make(chan struct{})}
+	a := newApp(t, `return function(req, res) kv.get("x") end`, nil, withKV(kv))
+	v := a.vm(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := serve(t, v, request("GET", "/", "", nil))
+		done <- err
+	}()
+	<-kv.entered
+	stack := v.(script.StackCapturer).CurrentStack()
+	close(kv.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stack, "unavailable") {
+		t.Fatalf("stack during a native call = %q, want unavailable", stack)
 	}
 }

@@ -45,9 +45,21 @@ type vm struct {
 	cur     *reqState       // current request, nil outside Serve
 	noted   []error         // Go errors raised as Lua errors during this run
 	healthy bool
+
+	lctx vmCtx // the context the LState runs with (see stack.go)
+	stackState
 }
 
-var _ script.VM = (*vm)(nil)
+var (
+	_ script.VM            = (*vm)(nil)
+	_ script.StackCapturer = (*vm)(nil)
+)
+
+// setContext binds ctx to the state for a run.
+func (v *vm) setContext(ctx context.Context) {
+	v.lctx = vmCtx{Context: ctx, v: v}
+	v.L.SetContext(&v.lctx)
+}
 
 // NewVM makes a VM. Handler style: the main chunk runs once, bounded by ctx,
 // and must return the handler. CGI style: nothing runs until Serve.
@@ -63,7 +75,7 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 	v.mods = map[string]glua.LValue{}
 	v.ctx = ctx
 	L := v.L
-	L.SetContext(ctx)
+	v.setContext(ctx)
 	defer func() {
 		L.RemoveContext()
 		v.ctx = nil
@@ -135,7 +147,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 	L := v.L
 	rs := newReqState(v, req, res)
 	v.cur, v.ctx, v.noted = rs, ctx, v.noted[:0]
-	L.SetContext(ctx)
+	v.setContext(ctx)
 	defer func() {
 		if r := recover(); r != nil {
 			v.healthy = false
@@ -260,7 +272,11 @@ func (v *vm) scriptError(ctx context.Context, err error) *script.ScriptError {
 	}
 	files := v.b.Files()
 	msg := v.errorText(ctx, ae.Object)
-	stack, ffile, fline := formatTrace(ae.StackTrace, files)
+	mainLabel := "main chunk"
+	if v.handler != nil && v.cur != nil {
+		mainLabel = "handler"
+	}
+	stack, ffile, fline := formatTrace(ae.StackTrace, files, mainLabel)
 	se.Stack = stack
 	file, line, rest := splitLocation(msg, files)
 	if file == "" {
@@ -354,7 +370,7 @@ func splitLocation(msg string, files []string) (string, int, string) {
 
 // formatTrace rewrites gopher-lua's "stack traceback:" text as one frame a
 // line ("at f (/app/x.lua:3)") and returns the innermost script location.
-func formatTrace(trace string, files []string) (string, string, int) {
+func formatTrace(trace string, files []string, mainLabel string) (string, string, int) {
 	var b strings.Builder
 	ffile, fline := "", 0
 	for _, ln := range strings.Split(trace, "\n") {
@@ -380,7 +396,11 @@ func formatTrace(trace string, files []string) (string, string, int) {
 		if ffile == "" {
 			ffile, fline = file, line
 		}
-		fmt.Fprintf(&b, "at %s (%s:%d)\n", funcName(strings.TrimPrefix(rest, "in ")), file, line)
+		name := funcName(strings.TrimPrefix(rest, "in "))
+		if name == "main chunk" {
+			name = mainLabel
+		}
+		fmt.Fprintf(&b, "at %s (%s:%d)\n", name, file, line)
 	}
 	return strings.TrimSuffix(b.String(), "\n"), ffile, fline
 }
