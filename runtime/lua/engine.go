@@ -1,49 +1,6 @@
-// Package lua is fcgihost's Lua engine: it compiles app scripts with
-// gopher-lua (Lua 5.1) into FunctionProtos once per app version (a Bundle),
-// instantiates sandboxed VMs (*lua.LState) from them, and binds the script
-// API of SPEC.md §4 (req, res, json, crypto, base64, kv, http, log,
-// require, and the CGI-style env/io/print) to script.Request and
-// script.Response.
-//
-// # Styles
-//
-// A script's style is decided at Compile, from the syntax tree, without
-// running anything: if the main chunk's last top-level statement is a
-// return with at least one expression, the script is handler style and the
-// value it returns must be a function(req, res) or a table with a handle
-// function (called as t.handle(req, res)); otherwise it is CGI style, and
-// the whole chunk runs on every request in fresh globals, printing a CGI
-// response (header lines, a blank line, the body).
-//
-// # Sandbox
-//
-// A VM opens only what is listed in testdata/globals_handler.txt and
-// testdata/globals_cgi.txt (a test keeps the lists and the VMs in step):
-// the Lua 5.1 base library without dofile, loadfile, load, loadstring
-// (no code from strings or files other than through require),
-// collectgarbage, getfenv, setfenv, newproxy and module; string, table
-// and math; os with only time, date, clock, difftime and getenv (getenv
-// reads the current request's FastCGI params, never the host
-// environment, and is nil outside a request); no io (CGI style gets
-// io.read and io.write on the request body and response only), no
-// debug, no package, no coroutine, no channel. print writes to the
-// response in CGI style and to the log (info) in handler style.
-// getmetatable honours __metatable, and the metatables the engine hands
-// out (strings, req, res, json.null) are protected.
-//
-// Call depth is bounded by the LState's call stack (Limits.MaxCallStack/4,
-// 64 to 1000 frames) and its registry; every Lua-to-Go-to-Lua re-entry
-// (pcall, metamethods, gsub callbacks, sort comparators) takes a frame, so
-// runaway recursion always ends as a "stack overflow" script error and
-// never as a Go stack overflow. Built-ins that could allocate or loop
-// inside one native call are bounded before they start: string.rep,
-// string.format (widths and precisions of at most two digits, as in C
-// Lua), table.concat, string.gsub output, json.encode, and the pattern
-// functions, which use this package's own matcher (recursion depth bounded
-// by the pattern, ctx checked while it backtracks). The engine lowers
-// gopher-lua's MaxArrayIndex (a package variable) so that one assignment
-// t[n] = v cannot allocate a giant array part.
 package lua
+
+// This file holds the Engine and the Bundle: compiling an app version once.
 
 import (
 	"bytes"
