@@ -347,10 +347,13 @@ func (p *Pool) release(s *slot) {
 	case h.gen != g:
 		// Reload: the new VM was (or is being) built ahead by Swap.
 	case p.opts.MaxRequests > 0 && h.served >= p.opts.MaxRequests:
-		p.mu.Lock()
-		p.st.Recycled++
-		p.mu.Unlock()
-		p.rebuild(s, g, false)
+		// The VM keeps serving until its replacement is ready; count the
+		// recycle once, when the replacement starts being built.
+		if p.rebuild(s, g, false) {
+			p.mu.Lock()
+			p.st.Recycled++
+			p.mu.Unlock()
+		}
 	}
 	p.put(s)
 }
@@ -361,9 +364,9 @@ func (p *Pool) release(s *slot) {
 // swaps in.
 func (p *Pool) rebuild(s *slot, g *generation, own bool) bool {
 	p.mu.Lock()
-	if p.closed || p.pending[s] {
+	if p.closed || p.pending[s] || (!own && p.spare[s] != nil) {
 		p.mu.Unlock()
-		return false
+		return false // a replacement is already built or being built
 	}
 	p.pending[s] = true
 	p.wg.Add(1)
