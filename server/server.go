@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
@@ -188,6 +189,11 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 	return &instance{cfg: cfg, reg: reg, host: h, idle: make(chan struct{}, 1)}, nil
 }
 
+// rootsCheck is how often the watch loop compares the watched directories
+// with the registry's: a root directory matching a glob after the start
+// (a new site) is watched once it has been found.
+const rootsCheck = 5 * time.Second
+
 func (s *Server) startWatch(in *instance) error {
 	roots := watchRoots(in.reg)
 	w, err := watch.New(watch.Options{Roots: roots, Logger: s.log})
@@ -201,10 +207,32 @@ func (s *Server) startWatch(in *instance) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer func() { w.Close() }() // the loop owns its current watcher
+		t := time.NewTicker(rootsCheck)
+		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-t.C:
+				reg := s.cur.Load().reg
+				now := watchRoots(reg)
+				if slices.Equal(now, roots) {
+					continue
+				}
+				roots = now // also on failure: retried when they change again
+				nw, err := watch.New(watch.Options{Roots: now, Logger: s.log})
+				if err != nil {
+					s.log.Error("watch the new root directories", "roots", now, "err", err)
+					continue
+				}
+				w.Close()
+				w = nw
+				s.mu.Lock()
+				s.watching = now
+				s.mu.Unlock()
+				s.log.Info("watching new root directories", "roots", now)
+				reg.Rescan() // changes made before the new watcher saw them
 			case ev, ok := <-w.Events():
 				if !ok {
 					return
@@ -317,8 +345,7 @@ func (s *Server) stopWatch() {
 	s.mu.Unlock()
 	if w != nil {
 		stop()
-		w.Close()
-		s.wg.Wait()
+		s.wg.Wait() // the loop closes its watcher
 	}
 }
 
