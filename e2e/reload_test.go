@@ -120,11 +120,11 @@ func client(t testing.TB, h *testutil.Host) *fcgi.Client {
 	return c
 }
 
-// fget sends GET path (with its query) the way nginx's fastcgi_params
-// would for a location without SCRIPT_FILENAME, and reads the answer.
-func fget(ctx context.Context, c *fcgi.Client, path string) (int, string, error) {
+// params are the params nginx's fastcgi_params sends for GET path (with
+// its query) in a location without SCRIPT_FILENAME.
+func params(path string) map[string]string {
 	p, q, _ := strings.Cut(path, "?")
-	resp, err := c.Do(ctx, &fcgi.ClientRequest{Params: map[string]string{
+	return map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1",
 		"REQUEST_METHOD":    "GET",
 		"SCRIPT_NAME":       p,
@@ -134,15 +134,21 @@ func fget(ctx context.Context, c *fcgi.Client, path string) (int, string, error)
 		"REMOTE_ADDR":       "127.0.0.1",
 		"SERVER_PROTOCOL":   "HTTP/1.1",
 		"SERVER_NAME":       "localhost",
-	}})
+	}
+}
+
+// fget sends GET path and reads the answer.
+func fget(ctx context.Context, c *fcgi.Client, path string) (int, string, error) {
+	return do(ctx, c, params(path))
+}
+
+func do(ctx context.Context, c *fcgi.Client, params map[string]string) (int, string, error) {
+	resp, err := c.Do(ctx, &fcgi.ClientRequest{Params: params})
 	if err != nil {
 		return 0, "", err
 	}
 	b, err := resp.ReadAll()
-	if err != nil {
-		return resp.Status, string(b), err
-	}
-	return resp.Status, string(b), nil
+	return resp.Status, string(b), err
 }
 
 // get is fget that fails the test on a transport error.
@@ -396,6 +402,62 @@ func TestReload_NoChangeNoReload(t *testing.T) {
 	if v := version(t, c, "/same"); v != "same" {
 		t.Errorf("serves %q", v)
 	}
+}
+
+// TestReload_RootScripts: scripts under configured roots (shared hosting,
+// SCRIPT_FILENAME) reload on edit, including those of a root that
+// appeared after the start.
+func TestReload_RootScripts(t *testing.T) {
+	t.Parallel()
+	apps := appsDir(t)
+	if err := os.MkdirAll(apps, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	www := filepath.Join(filepath.Dir(apps), "www")
+	alice := filepath.Join(www, "alice", "public", "api.js")
+	writeFile(t, alice, fmt.Sprintf(versionApp[".js"], "v1"))
+	_, c := startHost(t, apps, fmt.Sprintf("workers = 1\nroots = [%q]\n", filepath.Join(www, "*", "public")))
+	script := func(file string) (string, error) {
+		p := params("/" + filepath.Base(file))
+		p["SCRIPT_FILENAME"] = file
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, body, err := do(ctx, c, p)
+		if err != nil {
+			t.Fatalf("GET %s: %v", file, err)
+		}
+		if st != 200 {
+			return "", fmt.Errorf("status %d: %s", st, body)
+		}
+		return marker(body)
+	}
+	waitScript := func(file, want string) {
+		t.Helper()
+		var last string
+		var lastErr error
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			last, lastErr = script(file)
+			if lastErr == nil && last == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: serves %q (%v), want %q", file, last, lastErr, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitScript(alice, "v1")
+	writeFile(t, alice, fmt.Sprintf(versionApp[".js"], "v2"))
+	waitScript(alice, "v2")
+
+	// A new site: its root matches the glob after the start. It is found
+	// on first use, and then its edits are watched too.
+	bob := filepath.Join(www, "bob", "public", "index.lua")
+	writeFile(t, bob, fmt.Sprintf(versionApp[".lua"], "v1"))
+	waitScript(bob, "v1")
+	writeFile(t, bob, fmt.Sprintf(versionApp[".lua"], "v2"))
+	waitScript(bob, "v2")
 }
 
 // folderApp is a folder app whose output comes from a module in lib/ and,
