@@ -120,3 +120,19 @@ func (n *lazyNS) List(ctx context.Context, prefix string, limit int) ([]string, 
 	}
 	return ns.List(ctx, prefix, limit)
 }
+
+// Batch passes a script's kv.batch to the namespace (every backend's
+// namespace is a kv.Batcher).
+func (n *lazyNS) Batch(ctx context.Context, ops []kv.Op) error {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return err
+	}
+	b, ok := ns.(kv.Batcher)
+	if !ok {
+		return fmt.Errorf("kv batch: %w", script.ErrNotConfigured)
+	}
+	return b.Batch(ctx, ops)
+}
+
+var _ kv.Batcher = (*lazyNS)(nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	kvstore "github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/script"
 )
 
@@ -262,6 +263,56 @@ func (v *jsVM) installKV() {
 			fail("kv.list", err)
 		}
 		return v.goToJS(keys)
+	})
+	_ = kv.Set("batch", func(c goja.FunctionCall) goja.Value {
+		s := store("kv.batch")
+		b, ok := s.(kvstore.Batcher)
+		if !ok {
+			v.throw("Error", fmt.Errorf("kv.batch: %w", errNotConfigured("a batch-capable kv store")))
+		}
+		list, ok := c.Argument(0).(*goja.Object)
+		if !ok || list.ClassName() != "Array" {
+			v.typeError("kv.batch: expected an array of {op, key, value, ttl}")
+		}
+		n := list.Get("length").ToInteger()
+		if n > kvstore.MaxBatchOps {
+			v.typeError("kv.batch: %d operations (limit %d)", n, kvstore.MaxBatchOps)
+		}
+		field := func(o *goja.Object, name string) goja.Value {
+			if x := o.Get(name); x != nil {
+				return x
+			}
+			return goja.Undefined()
+		}
+		ops := make([]kvstore.Op, 0, n)
+		for i := int64(0); i < n; i++ {
+			o, ok := list.Get(fmt.Sprint(i)).(*goja.Object)
+			if !ok {
+				v.typeError("kv.batch: operation %d must be an object {op, key, value, ttl}", i)
+			}
+			what := fmt.Sprintf("kv.batch: operation %d", i)
+			op := kvstore.Op{Key: key(what, field(o, "key"))}
+			switch field(o, "op").String() {
+			case "set":
+				op.Kind, op.Value = kvstore.OpSet, value(what, field(o, "value"))
+				if t := field(o, "ttl"); !goja.IsUndefined(t) && !goja.IsNull(t) {
+					secs := t.ToFloat()
+					if math.IsNaN(secs) || secs < 0 || secs > 1e10 {
+						v.typeError("%s: ttl must be a number of seconds ≥ 0", what)
+					}
+					op.TTL = time.Duration(secs * float64(time.Second))
+				}
+			case "delete":
+				op.Kind = kvstore.OpDelete
+			default:
+				v.typeError("%s: op must be \"set\" or \"delete\"", what)
+			}
+			ops = append(ops, op)
+		}
+		if err := b.Batch(v.ctx, ops); err != nil {
+			fail("kv.batch", err)
+		}
+		return goja.Undefined()
 	})
 	_ = rt.GlobalObject().Set("kv", kv)
 }

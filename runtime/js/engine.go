@@ -32,7 +32,9 @@
 //     error; one that never settles is an error, there are no timers).
 //   - fetch runs synchronously under the request context and returns a
 //     settled Promise; errors (not allowed, not configured) reject with a
-//     TypeError. kv calls are synchronous too.
+//     TypeError. kv calls are synchronous too. kv.batch([{op: "set", key,
+//     value, ttl}, {op: "delete", key}, …]) applies the list all or nothing
+//     (through kv.Batcher; a store without it throws "not configured").
 //   - require takes only relative names ("./lib", "../lib/x.js", "./dir/");
 //     eval is indirect (global scope).
 //

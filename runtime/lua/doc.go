@@ -62,7 +62,9 @@
 // the arguments are tostring'd and joined by spaces (lines past 16 KiB are
 // cut). kv and http.request use the request's context; calling them when
 // the app has no store or no outbound access raises an error wrapping
-// script.ErrNotConfigured. See json.go for json.encode/json.decode.
+// script.ErrNotConfigured. kv.batch{ {op = "set", key =, value =, ttl =},
+// {op = "delete", key =}, … } applies the list all or nothing (through
+// kv.Batcher). See json.go for json.encode/json.decode.
 //
 // An error raised by the script or by a built-in becomes a
 // *script.ScriptError with the file and line where it was raised (the

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	kvstore "github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/script"
 	glua "github.com/yuin/gopher-lua"
 )
@@ -143,6 +144,63 @@ func (v *vm) kvList(L *glua.LState) int {
 	t.Metatable = v.arrayMT
 	L.Push(t)
 	return 1
+}
+
+// kvBatch is kv.batch{ {op = "set", key =, value =, ttl =}, {op =
+// "delete", key =}, … }: every operation or none (kv.Batcher).
+func (v *vm) kvBatch(L *glua.LState) int {
+	s := v.kv(L)
+	b, ok := s.(kvstore.Batcher)
+	if !ok {
+		v.fail(&luaError{msg: "kv.batch: this kv store has no batches", cause: script.ErrNotConfigured})
+	}
+	list := L.CheckTable(1)
+	n := list.Len()
+	if n > kvstore.MaxBatchOps {
+		L.ArgError(1, fmt.Sprintf("%d operations (limit %d)", n, kvstore.MaxBatchOps))
+	}
+	text := func(i int, t *glua.LTable, name string) string {
+		switch x := t.RawGetString(name).(type) {
+		case glua.LString:
+			return string(x)
+		case glua.LNumber:
+			return x.String()
+		default:
+			L.ArgError(1, fmt.Sprintf("operation %d: %s must be a string, got %s", i, name, x.Type()))
+			return ""
+		}
+	}
+	ops := make([]kvstore.Op, 0, n)
+	for i := 1; i <= n; i++ {
+		t, ok := list.RawGetInt(i).(*glua.LTable)
+		if !ok {
+			L.ArgError(1, fmt.Sprintf("operation %d must be a table {op =, key =, value =, ttl =}", i))
+		}
+		op := kvstore.Op{Key: text(i, t, "key")}
+		switch glua.LVAsString(t.RawGetString("op")) {
+		case "set":
+			op.Kind, op.Value = kvstore.OpSet, text(i, t, "value")
+			switch ttl := t.RawGetString("ttl").(type) {
+			case glua.LNumber:
+				if ttl < 0 {
+					L.ArgError(1, fmt.Sprintf("operation %d: ttl must not be negative", i))
+				}
+				op.TTL = time.Duration(float64(ttl) * float64(time.Second))
+			case *glua.LNilType:
+			default:
+				L.ArgError(1, fmt.Sprintf("operation %d: ttl must be a number of seconds", i))
+			}
+		case "delete":
+			op.Kind = kvstore.OpDelete
+		default:
+			L.ArgError(1, fmt.Sprintf("operation %d: op must be \"set\" or \"delete\"", i))
+		}
+		ops = append(ops, op)
+	}
+	if err := b.Batch(v.runCtx(), ops); err != nil {
+		return v.fail(fmt.Errorf("kv.batch: %w", err))
+	}
+	return 0
 }
 
 // httpRequest is http.request{url=, method=, headers=, body=} (or

@@ -125,7 +125,8 @@ func (v *vm) newLibs() *libs {
 		{"crypto", []field{{"sha256", fn(cryptoSHA256)}, {"hmac_sha256", fn(cryptoHMACSHA256)}}},
 		{"base64", []field{{"encode", fn(base64Encode)}, {"decode", fn(v.base64Decode)}}},
 		{"kv", []field{{"get", fn(v.kvGet)}, {"set", fn(v.kvSet)}, {"delete", fn(v.kvDelete)},
-			{"incr", fn(v.kvIncr)}, {"cas", fn(v.kvCAS)}, {"list", fn(v.kvList)}}},
+			{"incr", fn(v.kvIncr)}, {"cas", fn(v.kvCAS)}, {"list", fn(v.kvList)},
+			{"batch", fn(v.kvBatch)}}},
 		{"http", []field{{"request", fn(v.httpRequest)}}},
 	}
 	lb.logFns = []field{
