@@ -65,8 +65,12 @@ func resolveIdentity(userName, groupName, dir string, euid int) (identity, error
 			return id, fmt.Errorf("owner of %s: no owner information", dir)
 		}
 		id.uid, id.gid = st.Uid, st.Gid
-		if u, err := lookupUser(strconv.Itoa(int(st.Uid))); err == nil {
-			id.gid, id.user = u.gid, u.name
+		// A user with a passwd entry runs in its primary group; an owner
+		// with none in the directory's group.
+		if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
+			if g, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+				id.gid, id.user = uint32(g), u.Username
+			}
 		}
 		if id.uid == 0 {
 			id.fallback = "the directory " + dir + " is owned by root"
