@@ -263,6 +263,7 @@ func (v *jsVM) installSandbox() {
 	})
 	v.wrapReplace(sp, "replace", false)
 	v.wrapReplace(sp, "replaceAll", true)
+	v.wrapRegExp(g)
 	v.wrap(sp, "split", func(c goja.FunctionCall) {
 		s := c.This.ToString().String()
 		n := int64(len(s)) + 1
@@ -421,82 +422,194 @@ func (v *jsVM) installSandbox() {
 	})
 }
 
-// wrapReplace bounds String.prototype.replace/replaceAll: with a string
-// replacement, the result size is bounded before the call (counting
-// matches when the cheap bound is too high); with a function, the total
-// size of what it returns is.
+// wrapReplace bounds String.prototype.replace/replaceAll with a string
+// pattern: the matches are counted (strings.Count, cheap) and refused past
+// maxElems (goja collects every match's indexes before it replaces), and
+// the result size is bounded before the call; with a replacer function,
+// the total size of what it returns is bounded as it goes. A RegExp
+// pattern is handed to RegExp.prototype[Symbol.replace], bounded by
+// wrapRegExp.
 func (v *jsVM) wrapReplace(sp *goja.Object, name string, all bool) {
 	origVal := sp.Get(name)
 	orig, _ := goja.AssertFunction(origVal)
 	what := "String.prototype." + name
-	max := v.b.opts.Limits.MaxStringSize
 	v.replace(sp, name, origVal, func(c goja.FunctionCall) goja.Value {
+		pattern, repl := c.Argument(0), c.Argument(1)
+		if po, ok := pattern.(*goja.Object); ok && po.GetSymbol(goja.SymReplace) != nil && !goja.IsUndefined(po.GetSymbol(goja.SymReplace)) {
+			return v.call(orig, c.This, c.Arguments...) // bounded by the RegExp wrapper
+		}
 		s := c.This.ToString()
 		n := strLen(s)
-		pattern, repl := c.Argument(0), c.Argument(1)
-		args := c.Arguments
-		if fn, ok := goja.AssertFunction(repl); ok {
-			total := n
-			wrapped := v.rt.ToValue(func(fc goja.FunctionCall) goja.Value {
-				r, err := fn(fc.This, fc.Arguments...)
-				if err != nil {
-					panic(err)
-				}
-				rs := r.ToString()
-				total += strLen(rs)
-				if total > max {
-					v.tooLarge(what, total)
-				}
-				return rs
-			})
-			args = []goja.Value{pattern, wrapped}
-		} else {
-			rs := repl.ToString()
-			rl := strLen(rs)
-			if strings.Contains(rs.String(), "$") {
-				rl += int64(strings.Count(rs.String(), "$")) * n // $&, $`, $' insert up to n each
+		matches := int64(0)
+		ps := pattern.String()
+		switch {
+		case !all:
+			if strings.Contains(s.String(), ps) {
+				matches = 1
 			}
-			bound := n + (n+1)*rl
-			if bound > max {
-				matches := v.countMatches(s, pattern, all)
-				bound = n + matches*rl
-				if bound > max {
-					v.tooLarge(what, bound)
-				}
-			}
+		case ps == "":
+			matches = n + 1
+		default:
+			matches = int64(strings.Count(s.String(), ps))
 		}
-		r, err := orig(c.This, args...)
-		if err != nil {
-			panic(err)
-		}
-		return r
+		v.checkElems(what+" (matches)", matches)
+		args := v.boundReplacement(what, n, matches, repl)
+		return v.call(orig, c.This, pattern, args)
 	})
 }
 
-// countMatches counts the matches a replace would make.
-func (v *jsVM) countMatches(s goja.Value, pattern goja.Value, all bool) int64 {
-	if o, ok := pattern.(*goja.Object); ok && o.ClassName() == "RegExp" {
-		if !o.Get("global").ToBoolean() {
+// boundReplacement checks that replacing matches matches in a string of n
+// bytes with repl stays within MaxStringSize, and returns the replacement
+// to pass on: repl itself, or for a function a wrapper that bounds the
+// total size of what it returns.
+func (v *jsVM) boundReplacement(what string, n, matches int64, repl goja.Value) goja.Value {
+	max := v.b.opts.Limits.MaxStringSize
+	if fn, ok := goja.AssertFunction(repl); ok {
+		total := n
+		return v.rt.ToValue(func(fc goja.FunctionCall) goja.Value {
+			r, err := fn(fc.This, fc.Arguments...)
+			if err != nil {
+				panic(err)
+			}
+			rs := r.ToString()
+			total += strLen(rs)
+			if total > max {
+				v.tooLarge(what, total)
+			}
+			return rs
+		})
+	}
+	rs := repl.ToString()
+	rl := strLen(rs)
+	if d := int64(strings.Count(rs.String(), "$")); d > 0 {
+		rl += d * n // $&, $`, $' insert up to n each
+	}
+	if bound := n + matches*rl; bound > max || bound < 0 {
+		v.tooLarge(what, min(max64(bound, max+1), math.MaxInt64/2))
+	}
+	return repl
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// call calls fn, rethrowing its exception.
+func (v *jsVM) call(fn goja.Callable, this goja.Value, args ...goja.Value) goja.Value {
+	r, err := fn(this, args...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// wrapRegExp bounds the RegExp methods that collect every match of a
+// global regexp before returning (goja's Symbol.replace and Symbol.match
+// gather all match indexes, then build the result in one native call, so
+// "a".repeat(1e7).replace(/a/g, "xxxxxxxx") was one uninterruptible call
+// of seconds and gigabytes). On an input longer than maxElems (or whose
+// replacement could pass MaxStringSize) the matches are first counted with
+// the original exec on a fresh copy of the regexp, stopping at maxElems+1
+// and checking the request's context as it goes; more than maxElems
+// matches, or a result past MaxStringSize, is a RangeError.
+func (v *jsVM) wrapRegExp(g *goja.Object) {
+	ctor, ok := g.Get("RegExp").(*goja.Object)
+	if !ok {
+		return
+	}
+	proto, ok := ctor.Get("prototype").(*goja.Object)
+	if !ok {
+		return
+	}
+	exec, ok := goja.AssertFunction(proto.Get("exec"))
+	if !ok {
+		return
+	}
+	count := func(re goja.Value, s goja.Value) int64 {
+		o, ok := re.(*goja.Object)
+		if !ok || !o.Get("global").ToBoolean() {
 			return 1
 		}
-		match, ok := goja.AssertFunction(v.rt.Get("String").(*goja.Object).Get("prototype").(*goja.Object).Get("match"))
-		if !ok {
-			return strLen(s) + 1
-		}
-		r, err := match(s, pattern)
+		cl, err := v.rt.New(ctor, o)
 		if err != nil {
 			panic(err)
 		}
-		return int64(math.Max(0, float64(lengthOf(r))))
+		var n int64
+		for n <= v.lim.maxElems {
+			if n&255 == 255 && v.ctx.Err() != nil {
+				v.throw("Error", ctxError(v.ctx))
+			}
+			m, err := exec(cl, s)
+			if err != nil {
+				panic(err)
+			}
+			if m == nil || goja.IsNull(m) || goja.IsUndefined(m) {
+				break
+			}
+			n++
+			mo, _ := m.(*goja.Object)
+			if mo != nil && strLen(mo.Get("0").ToString()) == 0 {
+				_ = cl.Set("lastIndex", cl.Get("lastIndex").ToInteger()+1)
+			}
+		}
+		return n
 	}
-	if !all {
-		return 1
+	max := v.b.opts.Limits.MaxStringSize
+	wrapSym := func(sym *goja.Symbol, what string, check func(c goja.FunctionCall)) {
+		orig, ok := goja.AssertFunction(proto.GetSymbol(sym))
+		if !ok {
+			return
+		}
+		origVal := proto.GetSymbol(sym)
+		f := v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+			check(c)
+			return v.call(orig, c.This, c.Arguments...)
+		}).(*goja.Object)
+		if o, ok := origVal.(*goja.Object); ok {
+			_ = f.DefineDataProperty("name", o.Get("name"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+			_ = f.DefineDataProperty("length", o.Get("length"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+		}
+		_ = proto.DefineDataPropertySymbol(sym, f, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	}
-	ps := pattern.String()
-	if ps == "" {
-		return strLen(s) + 1
-	}
-	return int64(strings.Count(s.String(), ps))
+	wrapSym(goja.SymReplace, "String.prototype.replace", func(c goja.FunctionCall) {
+		s := c.Argument(0).ToString()
+		n := strLen(s)
+		repl := c.Argument(1)
+		if _, isFn := goja.AssertFunction(repl); isFn {
+			if n > v.lim.maxElems {
+				v.checkElems("String.prototype.replace (regexp matches)", count(c.This, s))
+			}
+			c.Arguments[1] = v.boundReplacement("String.prototype.replace", n, 0, repl)
+			return
+		}
+		if n <= v.lim.maxElems {
+			rl := strLen(repl.ToString()) + int64(strings.Count(repl.String(), "$"))*n
+			if n+(n+1)*rl <= max {
+				return
+			}
+		}
+		matches := count(c.This, s)
+		v.checkElems("String.prototype.replace (regexp matches)", matches)
+		v.boundReplacement("String.prototype.replace", n, matches, repl)
+	})
+	wrapSym(goja.SymMatch, "String.prototype.match", func(c goja.FunctionCall) {
+		s := c.Argument(0).ToString()
+		if strLen(s) <= v.lim.maxElems {
+			return
+		}
+		v.checkElems("String.prototype.match (regexp matches)", count(c.This, s))
+	})
+	wrapSym(goja.SymSplit, "String.prototype.split", func(c goja.FunctionCall) {
+		s := c.Argument(0).ToString()
+		if n := strLen(s) + 1; n > v.lim.maxElems {
+			if l := c.Argument(1); goja.IsUndefined(l) || l.ToFloat() > float64(v.lim.maxElems) {
+				v.checkElems("String.prototype.split", n)
+			}
+		}
+	})
 }
 
 // flatCount counts the elements flat(depth) would produce, stopping as
