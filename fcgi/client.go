@@ -341,6 +341,17 @@ func (c *Client) forget(cc *clientConn) {
 	c.mu.Unlock()
 }
 
+// CloseIdleConnections closes the keep-conn connections not in use.
+func (c *Client) CloseIdleConnections() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, cc := range idle {
+		cc.close()
+	}
+}
+
 // Close closes every connection and waits for their reader goroutines.
 // Requests in flight fail.
 func (c *Client) Close() error {
