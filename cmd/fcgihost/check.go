@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
@@ -41,18 +42,29 @@ func (m *Main) check(args []string) error {
 	}
 	sort.Strings(files)
 	failed := 0
+	seen := map[string]bool{} // an error in a module may come up for its app too
 	for _, f := range files {
 		if err := compileOne(f); err != nil {
 			failed++
-			fmt.Fprintln(m.Stdout, formatCheckError(f, err))
+			if line := formatCheckError(f, err); !seen[line] {
+				seen[line] = true
+				fmt.Fprintln(m.Stdout, line)
+			}
 		}
 	}
 	if failed > 0 {
 		fmt.Fprintf(m.Stderr, "%d of %d files failed to compile\n", failed, len(files))
 		return &exitError{code: 1}
 	}
-	fmt.Fprintf(m.Stderr, "%d files compiled\n", len(files))
+	fmt.Fprintf(m.Stderr, "%d %s compiled\n", len(files), plural(len(files), "file", "files"))
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func compileOne(path string) error {
@@ -75,13 +87,25 @@ func compileOne(path string) error {
 }
 
 // formatCheckError prints file:line:col: message (file:line: where the
-// engine gives no column), with the path as the user wrote it.
+// engine gives no column), with the path as the user wrote it — or, when
+// the error is in another file (a module the file loads), that file's
+// path relative to the working directory.
 func formatCheckError(path string, err error) string {
 	var se *script.ScriptError
 	if errors.As(err, &se) && se.Line > 0 {
 		msg := ""
 		if se.Err != nil {
 			msg = se.Err.Error()
+		}
+		abs, _ := filepath.Abs(path)
+		real, _ := filepath.EvalSymlinks(abs)
+		if se.File != "" && se.File != abs && se.File != real {
+			path = se.File
+			if wd, err := os.Getwd(); err == nil {
+				if rel, err := filepath.Rel(wd, se.File); err == nil && !strings.HasPrefix(rel, "..") {
+					path = rel
+				}
+			}
 		}
 		if se.Col > 0 {
 			return fmt.Sprintf("%s:%d:%d: %s", path, se.Line, se.Col, msg)
