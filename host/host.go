@@ -177,6 +177,21 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	lim := set.Limits.WithDefaults()
 	log := app.Logger()
 
+	// A process-isolated app: its child answers (and writes its own error
+	// pages; see the isolation package).
+	if b, err := app.Backend(); b != nil || err != nil {
+		if err == nil {
+			err = b.Serve(ctx, x.Params, x.Body, x.Sink, x.Stderr)
+		} else {
+			log.Error("isolated app unavailable", "err", err, "uri", x.Params["REQUEST_URI"])
+			h.plain(x, http.StatusServiceUnavailable, "service unavailable\n")
+		}
+		if err != nil && ctx.Err() == nil {
+			m.Errors.Add(1)
+		}
+		return 0
+	}
+
 	// Body: refuse early by Content-Length, then read at most MaxBody.
 	if cl := x.Params["CONTENT_LENGTH"]; cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > lim.MaxBody {

@@ -23,6 +23,7 @@ import (
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/fetch"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/isolation"
 	"github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/pool"
 	"github.com/fcgihost/fcgihost/registry"
@@ -151,7 +152,17 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 			Debug:       a.Debug,
 			IdleTimeout: a.IdleTimeout,
 			Slowlog:     a.Slowlog,
+			Isolation:   a.Isolation,
+			User:        a.User,
+			Group:       a.Group,
+			MaxRSS:      a.MaxRSS,
 		}
+	}
+	// Apps with isolation = "process" run in child processes (the
+	// registry closes the manager with itself).
+	iso, err := isolation.NewManager(isolation.Options{Config: cfg, Logger: s.log})
+	if err != nil {
+		return nil, err
 	}
 	services := func(name string, _ registry.Settings) (script.KV, script.Fetcher) {
 		a := cfg.AppConfig(name)
@@ -161,13 +172,16 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 	reg, err := registry.New(registry.Options{
 		AppsDir:         cfg.Apps,
 		Roots:           cfg.Roots,
+		Only:            cfg.OnlyApps,
 		DocRootFallback: s.opts.DocRootFallback,
 		Engines:         s.opts.Engines,
 		Settings:        settings,
 		Services:        services,
+		Backends:        iso,
 		Logger:          s.log,
 	})
 	if err != nil {
+		iso.Close(context.Background())
 		return nil, err
 	}
 	h := &host.Host{
