@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"time"
+
+	"github.com/fcgihost/fcgihost/isolation"
 )
 
 // StatusReport is the JSON of the status page (SPEC.md §8).
@@ -84,6 +86,9 @@ type AppReport struct {
 	LatencyMS       map[string]float64 `json:"latency_ms"`
 	MemoryBytes     int64              `json:"memory_bytes"`
 	Limits          LimitsReport       `json:"limits"`
+	// Isolation is the child process of an app with isolation = "process"
+	// (state, pid, rss_bytes, restarts, recycles, last_exit…).
+	Isolation *isolation.Stats `json:"isolation,omitempty"`
 }
 
 // LimitsReport are an app's configured limits, shown next to its figures.
@@ -154,6 +159,10 @@ func (h *Host) Report() *StatusReport {
 		if st.LastError != nil {
 			e := st.LastError.Error()
 			ar.LastReloadError = &e
+		}
+		if b, ok := a.CurrentBackend().(interface{ Stats() isolation.Stats }); ok {
+			st := b.Stats()
+			ar.Isolation = &st
 		}
 		if p := a.CurrentPool(); p != nil {
 			ps := p.Stats()

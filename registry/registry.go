@@ -826,6 +826,14 @@ func (a *App) Backend() (Backend, error) {
 	return b, nil
 }
 
+// CurrentBackend returns the app's Backend if it has been started, without
+// starting it (for the status page).
+func (a *App) CurrentBackend() Backend {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.backend
+}
+
 func (a *App) hasBackend() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
