@@ -13,31 +13,94 @@ import (
 
 // lazyStore opens the key-value store on first use, so a host whose apps
 // never touch kv creates no data directory and needs no Redis.
+//
+// The open runs in a goroutine of its own (owned by the lazyStore; close
+// waits for it), and callers wait for it only as long as their context
+// lets them: a Redis that does not answer or a bbolt file another process
+// holds (bbolt waits up to 5s for its lock) cannot keep a request past its
+// timeout.
 type lazyStore struct {
 	url, dir string
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	store kv.Store
+	mu      sync.Mutex
+	store   kv.Store
+	opening *openAttempt // the open in flight, or nil
+	closed  bool
+	wg      sync.WaitGroup // the open goroutine
 }
+
+// openAttempt is one try at opening the store; done is closed when it ends.
+type openAttempt struct {
+	done chan struct{}
+	err  error
+}
+
+// openTimeout bounds one attempt to open the store (a Redis ping).
+const openTimeout = 10 * time.Second
 
 func (l *lazyStore) get(ctx context.Context) (kv.Store, error) {
 	l.mu.Lock()
+	if l.store != nil || l.closed {
+		st := l.store
+		l.mu.Unlock()
+		if st == nil {
+			return nil, fmt.Errorf("open kv store: %w", kv.ErrClosed)
+		}
+		return st, nil
+	}
+	a := l.opening
+	if a == nil {
+		// Not cached on failure: a Redis that comes back is used.
+		a = &openAttempt{done: make(chan struct{})}
+		l.opening = a
+		l.wg.Add(1)
+		go l.open(a)
+	}
+	l.mu.Unlock()
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("open kv store %q: %w", l.url, context.Cause(ctx))
+	}
+	if a.err != nil {
+		return nil, a.err
+	}
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.store == nil {
-		// Not cached on failure: a Redis that comes back is used.
-		st, err := kv.Open(ctx, l.url, l.dir)
-		if err != nil {
-			err = fmt.Errorf("open kv store %q: %w", l.url, err)
-			l.log.Error("kv store unavailable", "err", err)
-			return nil, err
-		}
-		l.store = st
+		return nil, fmt.Errorf("open kv store: %w", kv.ErrClosed)
 	}
 	return l.store, nil
 }
 
+// open makes attempt a, independent of the request that started it.
+func (l *lazyStore) open(a *openAttempt) {
+	defer l.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	st, err := kv.Open(ctx, l.url, l.dir)
+	cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err != nil:
+		a.err = fmt.Errorf("open kv store %q: %w", l.url, err)
+		l.log.Error("kv store unavailable", "err", a.err)
+	case l.closed:
+		st.Close()
+		a.err = fmt.Errorf("open kv store: %w", kv.ErrClosed)
+	default:
+		l.store = st
+	}
+	l.opening = nil
+	close(a.done)
+}
+
 func (l *lazyStore) close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.store != nil {
@@ -61,15 +124,20 @@ type lazyNS struct {
 
 func (n *lazyNS) get(ctx context.Context) (script.KV, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ns != nil {
-		return n.ns, nil
+	ns := n.ns
+	n.mu.Unlock()
+	if ns != nil {
+		return ns, nil
 	}
-	st, err := n.store.get(ctx)
+	st, err := n.store.get(ctx) // not under n.mu: it waits as long as ctx lets it
 	if err != nil {
 		return nil, err
 	}
-	n.ns = st.Namespace(n.app, n.q)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ns == nil {
+		n.ns = st.Namespace(n.app, n.q)
+	}
 	return n.ns, nil
 }
 
