@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 // body is Request.Stdin on the server. The read loop fills it; the
@@ -171,10 +172,9 @@ func (b *body) fill(c *conn, h header, single, dispatched bool) error {
 	spill := b.spill
 	b.mu.Unlock()
 	if waited {
-		// The deadline may have passed while the handler made room.
+		// Waiting for the handler is no stall of the web server.
 		c.mu.Lock()
-		c.dlKind = dlNone
-		c.applyDeadlineLocked()
+		c.lastRead = time.Now()
 		c.mu.Unlock()
 	}
 	for rem := n; rem > 0; {

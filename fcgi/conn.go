@@ -70,9 +70,10 @@ type conn struct {
 	closeWhenIdle bool // a request without FCGI_KEEP_CONN finished
 	hard          bool // closed by hardClose
 	idleSince     time.Time
+	lastRead      time.Time // the read loop last finished a record
 	lingerUntil   time.Time
-	dlKind        deadlineKind
-	dl            time.Time
+	dlKind        deadlineKind // of the state, for the timeout's log line
+	dl            time.Time    // the deadline armed on the socket
 	doneClosed    bool
 }
 
@@ -94,10 +95,11 @@ func newConn(s *Server, rwc net.Conn) *conn {
 // serve is the read loop. It is the only reader of the connection.
 func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(c.rwc)
+	c.br.Reset(deadlineReader{c})
 	defer c.readLoopExit()
 	for {
 		c.mu.Lock()
+		c.lastRead = time.Now()
 		c.applyDeadlineLocked()
 		closing := c.closing
 		c.mu.Unlock()
@@ -481,44 +483,77 @@ func (c *conn) getValues(h header) error {
 	return nil
 }
 
-// applyDeadlineLocked sets the read deadline the connection's state asks
-// for, touching the socket only when it changes.
-func (c *conn) applyDeadlineLocked() {
-	var kind deadlineKind
-	var d time.Time
+// desiredDeadlineLocked is the read deadline the connection's state asks
+// for (zero: none) and its kind.
+func (c *conn) desiredDeadlineLocked() (deadlineKind, time.Time) {
 	rt := c.cfg.readTimeout
 	switch {
 	case c.closing:
-		kind, d = dlLinger, c.lingerUntil
+		return dlLinger, c.lingerUntil
 	case c.hard:
-		return
+		return dlNone, time.Time{}
 	case len(c.reqs) == 0:
-		kind = dlIdle
 		if c.cfg.idleTimeout > 0 {
-			d = c.idleSince.Add(c.cfg.idleTimeout)
+			return dlIdle, c.idleSince.Add(c.cfg.idleTimeout)
 		}
+		return dlIdle, time.Time{}
 	case c.nParams > 0 && rt > 0:
-		kind = dlParams
+		var d time.Time
 		for _, r := range c.reqs {
 			if !r.paramsDone && (d.IsZero() || r.begin.Before(d)) {
 				d = r.begin
 			}
 		}
-		d = d.Add(rt)
+		return dlParams, d.Add(rt)
 	case c.nStdin > 0 && rt > 0:
-		kind = dlBody
-		d = time.Now().Add(rt)
-		if c.dlKind == dlBody && d.Sub(c.dl) < time.Second {
-			return // refresh the progress deadline at most once a second
-		}
-	default:
-		kind = dlBusy
+		return dlBody, c.lastRead.Add(rt)
 	}
-	if kind == c.dlKind && d.Equal(c.dl) {
+	return dlBusy, time.Time{}
+}
+
+// applyDeadlineLocked makes sure the socket's read deadline fires no later
+// than the state asks. It only ever tightens the deadline: one armed
+// earlier than needed, or armed when none is needed, fires and is then
+// re-armed by rearm. So in steady keep-conn traffic the socket's deadline
+// is touched about once per timeout period, not per request.
+func (c *conn) applyDeadlineLocked() {
+	kind, d := c.desiredDeadlineLocked()
+	c.dlKind = kind
+	if d.IsZero() || (!c.dl.IsZero() && !c.dl.After(d)) {
 		return
 	}
-	c.dlKind, c.dl = kind, d
+	c.dl = d
 	c.rwc.SetReadDeadline(d)
+}
+
+// rearm is called when a read timed out: when the state's deadline is
+// still ahead (or there is none) it re-arms the socket and reports true,
+// and the read is retried.
+func (c *conn) rearm() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kind, d := c.desiredDeadlineLocked()
+	c.dlKind = kind
+	if !d.IsZero() && !time.Now().Before(d) {
+		return false
+	}
+	c.dl = d
+	c.rwc.SetReadDeadline(d)
+	return true
+}
+
+// deadlineReader is what the read loop's bufio.Reader reads: the
+// connection, with early deadlines re-armed (see applyDeadlineLocked).
+type deadlineReader struct{ c *conn }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	for {
+		n, err := d.c.rwc.Read(p)
+		if n == 0 && err != nil && errors.Is(err, os.ErrDeadlineExceeded) && d.c.rearm() {
+			continue
+		}
+		return n, err
+	}
 }
 
 // readFailed logs why the read loop ends, when that is worth a line.

@@ -925,3 +925,51 @@ func TestServer_StdinBeforeParams(t *testing.T) {
 		})
 	}
 }
+
+// Deadlines armed for an earlier state (params, idle) fire while a handler
+// works or reads its body slowly; they must be re-armed, not close the
+// connection.
+func TestServer_TimeoutsSpareBusyRequests(t *testing.T) {
+	t.Parallel()
+	const rt = 200 * time.Millisecond
+	body := bytes.Repeat([]byte("q"), 1<<20)
+	tests := []struct {
+		name string
+		h    HandlerFunc
+		body []byte
+	}{
+		{"slow handler", func(w ResponseWriter, r *Request) {
+			time.Sleep(3 * rt)
+			io.WriteString(w, "\r\ndone")
+		}, nil},
+		{"slow body reader", func(w ResponseWriter, r *Request) {
+			time.Sleep(3 * rt) // the read loop waits for room meanwhile
+			b, err := io.ReadAll(r.Stdin)
+			fmt.Fprintf(w, "\r\n%d %v", len(b), err)
+		}, body},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, lb := newTestServer(t, tt.h)
+			s.ReadTimeout, s.IdleTimeout, s.StdinBuffer = rt, rt, 4096
+			c := dial(t, startServer(t, s, "unix"))
+			for i := 0; i < 2; i++ {
+				go c.send(begin(1, RoleResponder, true), paramsRecs(1), stdinRecs(1, tt.body))
+				res := c.readResponse(1)
+				want := "\r\ndone"
+				if tt.body != nil {
+					want = fmt.Sprintf("\r\n%d <nil>", len(tt.body))
+				}
+				if string(res.stdout) != want {
+					t.Fatalf("round %d: %q (log %s)", i, res.stdout, lb)
+				}
+			}
+			// And the idle timeout still closes it afterwards.
+			c.expectEOF()
+			if lb.count("closing idle connection") != 1 {
+				t.Errorf("log:\n%s", lb)
+			}
+		})
+	}
+}
