@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	maxRawLines  = 40       // raw lines logged per child
+	maxRawLines  = 20       // raw lines logged per child
 	tailLines    = 8        // raw lines kept for the exit reason
 	maxLineBytes = 64 << 10 // a longer line is cut
 )
@@ -101,7 +101,9 @@ func (r *relay) line(b []byte) {
 	}
 	if b[0] == '{' {
 		var rec map[string]any
-		if json.Unmarshal(b, &rec) == nil {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber() // integers stay integers
+		if d.Decode(&rec) == nil {
 			if msg, ok := rec["msg"].(string); ok {
 				r.structured(msg, rec)
 				return
@@ -141,7 +143,15 @@ func (r *relay) structured(msg string, rec map[string]any) {
 	sort.Strings(keys)
 	args := make([]any, 0, 2*len(keys))
 	for _, k := range keys {
-		args = append(args, slog.Any(k, rec[k]))
+		v := rec[k]
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				v = i
+			} else if f, err := n.Float64(); err == nil {
+				v = f
+			}
+		}
+		args = append(args, slog.Any(k, v))
 	}
 	r.log.Log(context.Background(), level, msg, args...)
 }

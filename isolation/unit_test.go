@@ -124,13 +124,13 @@ func TestCgroups(t *testing.T) {
 func TestRelay(t *testing.T) {
 	lb := &logBuf{}
 	r := newRelay(slog.New(slog.NewJSONHandler(lb, nil)), slog.LevelWarn)
-	r.Write([]byte(`{"time":"x","level":"ERROR","msg":"script error","app":"hello","uri":"/x"}` + "\n" + `{"level":"DEBUG","msg":"hidden"}` + "\nfatal error: runtime: out of memory\n\ngoroutine 1 [running]:\npartial"))
+	r.Write([]byte(`{"time":"x","level":"ERROR","msg":"script error","app":"hello","uri":"/x","took":1161000}` + "\n" + `{"level":"DEBUG","msg":"hidden"}` + "\nfatal error: runtime: out of memory\n\ngoroutine 1 [running]:\npartial"))
 	r.flush()
 	for i := 0; i < maxRawLines+10; i++ {
 		r.Write([]byte("noise\n"))
 	}
 	out := lb.String()
-	if l := lb.lines(`"msg":"script error"`); len(l) != 1 || !strings.Contains(l[0], `"level":"ERROR"`) || !strings.Contains(l[0], `"app":"hello"`) || !strings.Contains(l[0], `"uri":"/x"`) {
+	if l := lb.lines(`"msg":"script error"`); len(l) != 1 || !strings.Contains(l[0], `"level":"ERROR"`) || !strings.Contains(l[0], `"app":"hello"`) || !strings.Contains(l[0], `"uri":"/x"`) || !strings.Contains(l[0], `"took":1161000`) {
 		t.Errorf("structured line not relayed with its level and attrs: %q", l)
 	}
 	if strings.Contains(out, "hidden") {
