@@ -225,7 +225,7 @@ func (c *conn) beginRequest(h header) error {
 		} else {
 			c.s.logger.Warn("fcgi: request refused", args...)
 		}
-		c.write(appendEndRequest(c.oob[:0], h.ID, 0, refuse))
+		c.write(appendEndRequest(appendHeader(c.oob[:0], typeStdout, h.ID, 0), h.ID, 0, refuse))
 		if closeNow {
 			c.closeWrite()
 		}
@@ -433,7 +433,7 @@ func (c *conn) abortRequest(h header) error {
 	c.s.activeReqs.Add(-1)
 	r.releaseParamsBuf()
 	r.cancel(ErrRequestAborted)
-	c.write(appendEndRequest(c.oob[:0], r.ID, 0, StatusRequestComplete))
+	c.write(appendEndRequest(appendHeader(c.oob[:0], typeStdout, r.ID, 0), r.ID, 0, StatusRequestComplete))
 	if closeNow {
 		c.closeWrite()
 	}

@@ -93,8 +93,9 @@ type response struct {
 }
 
 var (
-	_ ResponseWriter = (*response)(nil)
-	_ Flusher        = (*response)(nil)
+	_ ResponseWriter  = (*response)(nil)
+	_ Flusher         = (*response)(nil)
+	_ io.StringWriter = (*response)(nil)
 )
 
 func (w *response) check() error {
@@ -108,7 +109,12 @@ func (w *response) check() error {
 }
 
 // Write appends p to the request's FCGI_STDOUT.
-func (w *response) Write(p []byte) (int, error) {
+func (w *response) Write(p []byte) (int, error) { return writeOut(w, p) }
+
+// WriteString appends s to the request's FCGI_STDOUT without converting it.
+func (w *response) WriteString(s string) (int, error) { return writeOut(w, s) }
+
+func writeOut[T string | []byte](w *response, p T) (int, error) {
 	if err := w.check(); err != nil {
 		return 0, err
 	}

@@ -220,6 +220,9 @@ func TestServer_Roles(t *testing.T) {
 			if res.proto != tt.proto {
 				t.Fatalf("protocol status %s, want %s", StatusName(res.proto), StatusName(tt.proto))
 			}
+			if res.stdoutEnds != 1 {
+				t.Errorf("%d empty FCGI_STDOUT records before FCGI_END_REQUEST, want 1", res.stdoutEnds)
+			}
 			if !tt.handlerOK {
 				if len(res.stdout) != 0 {
 					t.Errorf("stdout %q for a refused role", res.stdout)
