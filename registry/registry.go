@@ -134,6 +134,11 @@ type App struct {
 	reloadMu sync.Mutex // serialises compiles of this app
 	pool     atomic.Pointer[pool.Pool]
 	lastUsed atomic.Int64 // unix nanos, for idle root pools
+	// unwatched: a script found under the DOCUMENT_ROOT (fd-0 start, no
+	// roots), which no watcher covers; Pool looks at its files instead, at
+	// most once a second (checked: unix nanos of the last look).
+	unwatched bool
+	checked   atomic.Int64
 
 	mu         sync.Mutex // guards the fields below
 	version    string     // serving version
@@ -474,20 +479,21 @@ func (r *Registry) byFile(real string, params map[string]string) (*App, error) {
 			break
 		}
 	}
+	docRoot := false
 	if root == "" && len(r.opts.Roots) == 0 && r.opts.DocRootFallback {
 		if dr := params["DOCUMENT_ROOT"]; dr != "" {
 			if d, err := filepath.EvalSymlinks(dr); err == nil && within(real, d) {
-				root = d
+				root, docRoot = d, true
 			}
 		}
 	}
 	if root == "" {
 		return nil, resolveErr(403, "SCRIPT_FILENAME %s is outside the apps dir and every root", real)
 	}
-	return r.rootApp(real, root), nil
+	return r.rootApp(real, root, docRoot), nil
 }
 
-func (r *Registry) rootApp(real, root string) *App {
+func (r *Registry) rootApp(real, root string, unwatched bool) *App {
 	r.mu.RLock()
 	a := r.rootApps[real]
 	r.mu.RUnlock()
@@ -496,7 +502,7 @@ func (r *Registry) rootApp(real, root string) *App {
 	}
 	r.mu.Lock()
 	if a = r.rootApps[real]; a == nil {
-		a = &App{Name: real, Entry: real, Dir: filepath.Dir(real), Root: root, Kind: KindRoot, Engine: r.engines[filepath.Ext(real)]}
+		a = &App{Name: real, Entry: real, Dir: filepath.Dir(real), Root: root, Kind: KindRoot, Engine: r.engines[filepath.Ext(real)], unwatched: unwatched}
 		r.initApp(a)
 		r.rootApps[real] = a
 	}
@@ -599,7 +605,12 @@ var ErrNoVersion = errors.New("app has no working version")
 // app first if it is a root script used for the first time. If the app has
 // never compiled, the error wraps ErrNoVersion and the compile error.
 func (a *App) Pool() (*pool.Pool, error) {
-	a.lastUsed.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	a.lastUsed.Store(now)
+	if last := a.checked.Load(); a.unwatched && now-last >= int64(time.Second) &&
+		a.checked.CompareAndSwap(last, now) && a.pool.Load() != nil {
+		a.Reload() // a saved change is served without a watcher (compiles only if the files changed)
+	}
 	if p := a.pool.Load(); p != nil {
 		return p, nil
 	}
