@@ -283,7 +283,7 @@ func authScript(t *testing.T, dir, eng string, shebang bool) string {
 
 // startFcgid starts Apache with docs/deploy/apache-fcgid.conf: the docroot
 // of env scripts, /private protected by the authorizer auth.EXT.
-func startFcgid(t *testing.T, authEng string) *testutil.FrontEnd {
+func startFcgid(t *testing.T, authEng string) (*testutil.FrontEnd, string) {
 	t.Helper()
 	testutil.Need(t, "apache2")
 	bin := testutil.PublicBinary(t)
@@ -299,12 +299,12 @@ func startFcgid(t *testing.T, authEng string) *testutil.FrontEnd {
 	mustRun(t, "chown", "www-data:www-data", mkdir(t, filepath.Join(dir, "fcgid")))
 	conf := testutil.Render(t, "apache-fcgid.conf", map[string]string{
 		"DIR": dir, "PORT": strconv.Itoa(port), "DOCROOT": docroot, "PRIVATE": private, "AUTH": auth, "FCGIHOST": bin})
-	return testutil.StartApache(t, dir, port, conf)
+	return testutil.StartApache(t, dir, port, conf), docroot
 }
 
 func TestApacheFcgid(t *testing.T) {
 	t.Parallel()
-	fe := startFcgid(t, "js")
+	fe, docroot := startFcgid(t, "js")
 	runMatrix(t, stack{fe: fe, stderrMark: "mod_fcgid: stderr: ", mounts: []mount{
 		{"root", fe.URL, "/env.EXT", "/a/b"},
 		{"prefix", fe.URL + "/app", "/app/env.EXT", "/a/b"},
@@ -316,10 +316,12 @@ func TestApacheFcgid(t *testing.T) {
 			t.Fatalf("script saw %d bytes of %d", len(e.Body), len(body))
 		}
 	})
+	t.Run("a saved change is served", func(t *testing.T) { checkDocRootReload(t, fe, docroot) })
 	t.Run("authorizer js", func(t *testing.T) { checkApacheAuthorizer(t, fe, "js") })
 	t.Run("authorizer lua", func(t *testing.T) {
 		t.Parallel()
-		checkApacheAuthorizer(t, startFcgid(t, "lua"), "lua")
+		fe, _ := startFcgid(t, "lua")
+		checkApacheAuthorizer(t, fe, "lua")
 	})
 }
 
@@ -355,7 +357,7 @@ func checkApacheAuthorizer(t *testing.T, fe *testutil.FrontEnd, eng string) {
 // startLighttpdSpawn starts lighttpd with docs/deploy/lighttpd-spawn.conf:
 // a docroot of env scripts whose /private/ (a static file and the env
 // scripts again) is guarded by the authorizer auth.EXT.
-func startLighttpdSpawn(t *testing.T, authEng string) *testutil.FrontEnd {
+func startLighttpdSpawn(t *testing.T, authEng string) (*testutil.FrontEnd, string) {
 	t.Helper()
 	testutil.Need(t, "lighttpd")
 	bin := testutil.PublicBinary(t)
@@ -370,20 +372,22 @@ func startLighttpdSpawn(t *testing.T, authEng string) *testutil.FrontEnd {
 	testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), "workers = 1\n", 0o644)
 	conf := testutil.Render(t, "lighttpd-spawn.conf", map[string]string{
 		"DIR": dir, "PORT": strconv.Itoa(port), "DOCROOT": docroot, "AUTH": auth, "FCGIHOST": bin})
-	return testutil.StartLighttpd(t, dir, port, conf)
+	return testutil.StartLighttpd(t, dir, port, conf), docroot
 }
 
 func TestLighttpdSpawn(t *testing.T) {
 	t.Parallel()
-	fe := startLighttpdSpawn(t, "lua")
+	fe, docroot := startLighttpdSpawn(t, "lua")
 	runMatrix(t, stack{fe: fe, stderrMark: "FastCGI-stderr:", mounts: []mount{
 		{"root", fe.URL, "/env.EXT", "/a/b"},
 		{"prefix", fe.URL + "/app", "/app/env.EXT", "/a/b"},
 	}})
+	t.Run("a saved change is served", func(t *testing.T) { checkDocRootReload(t, fe, docroot) })
 	t.Run("authorizer lua", func(t *testing.T) { checkLighttpdAuthorizer(t, fe, "lua") })
 	t.Run("authorizer js", func(t *testing.T) {
 		t.Parallel()
-		checkLighttpdAuthorizer(t, startLighttpdSpawn(t, "js"), "js")
+		fe, _ := startLighttpdSpawn(t, "js")
+		checkLighttpdAuthorizer(t, fe, "js")
 	})
 }
 
@@ -464,6 +468,27 @@ func TestCaddy(t *testing.T) {
 		s.skipReason = "caddy " + v + " does not log FCGI_STDERR (capture_stderr works from 2.7 on); checked in fcgihost's own log only"
 	}
 	runMatrix(t, s)
+}
+
+// checkDocRootReload: a script of the DOCUMENT_ROOT, run by the fcgihost
+// the web server spawned, is served anew after an editor's atomic save.
+func checkDocRootReload(t *testing.T, fe *testutil.FrontEnd, docroot string) {
+	script := filepath.Join(docroot, "ver.lua")
+	save := func(v string) {
+		tmp := filepath.Join(docroot, ".ver.lua.tmp")
+		testutil.WriteFile(t, tmp, "return function() return '"+v+"' end\n", 0o644)
+		if err := os.Rename(tmp, script); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("v1")
+	if r := testutil.Get(t, fe.URL+"/ver.lua"); r.StatusCode != 200 || r.Body != "v1" {
+		t.Fatalf("status %d body %q", r.StatusCode, r.Body)
+	}
+	save("v2")
+	testutil.Eventually(t, 15*time.Second, "the saved version is served", func() bool {
+		return testutil.Get(t, fe.URL+"/ver.lua").Body == "v2"
+	})
 }
 
 func mkdir(t *testing.T, dir string) string {
