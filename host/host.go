@@ -245,7 +245,11 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	err = p.Do(ctx, func(l pool.Lease) error {
 		vmID = l.VMID
 		defer h.watchSlow(app, req, l, set.Slowlog, m)()
-		return l.VM.Serve(ctx, req, res)
+		// The memory watchdog cancels wctx with a *sandbox.MemoryError
+		// cause when this request is judged over memory_limit.
+		wctx, unwatch := sandbox.Process().Watch(ctx, app.Name, lim.MemoryLimit)
+		defer unwatch()
+		return l.VM.Serve(wctx, req, res)
 	})
 	if err == nil {
 		if ferr := res.Finish(); ferr != nil {
@@ -276,6 +280,11 @@ func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *sc
 		log.Error("panic in request", "panic", fmt.Sprint(pe.Value), "uri", req.URI, "stack", string(pe.Stack))
 		h.Metrics.Panics.Add(1)
 		m.Errors.Add(1)
+	case errors.Is(err, sandbox.ErrMemoryLimit):
+		// 500 like PHP's "Allowed memory size exhausted"; see docs/sandbox.md.
+		body = "script exceeded its memory limit\n"
+		m.Errors.Add(1)
+		log.Error("script exceeded its memory limit", "uri", req.URI, "where", location(err), "err", rootMessage(err), "stack", stackOf(err))
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		status, body = http.StatusGatewayTimeout, "script timed out\n"
 		m.Timeouts.Add(1)

@@ -11,6 +11,7 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
 
+	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
 )
 
@@ -121,6 +122,9 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 	if b.style == script.StyleCGI {
 		return &cgiVM{b: b, healthy: true}, nil
 	}
+	// The top-level code is watched like a request (memory_limit).
+	ctx, unwatch := sandbox.Process().Watch(ctx, b.src.App, b.opts.Limits.MemoryLimit)
+	defer unwatch()
 	v := b.newJSVM()
 	module := v.newModuleObject(b.src.Entry)
 	g := v.rt.GlobalObject()

@@ -71,6 +71,9 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 	if b.style == script.StyleCGI {
 		return v, nil
 	}
+	// The main chunk is watched like a request (memory_limit).
+	ctx, unwatch := sandbox.Process().Watch(ctx, b.src.App, b.opts.Limits.MemoryLimit)
+	defer unwatch()
 	v.env = v.newEnv(nil)
 	v.mods = map[string]glua.LValue{}
 	v.ctx = ctx

@@ -1,0 +1,412 @@
+package sandbox
+
+// This file holds the memory watchdog: the in-process enforcement of
+// Limits.MemoryLimit. Neither goja nor gopher-lua can say how much memory a
+// VM holds, so the watchdog watches the one number the Go runtime does
+// know, the bytes of heap objects, while requests run, and blames growth
+// on the requests that were running while it happened. docs/sandbox.md
+// explains the design and its limits.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"time"
+)
+
+// ErrMemoryLimit is the cause (context.Cause) with which the watchdog
+// cancels a request it stops; the engines' interrupt errors unwrap to it.
+var ErrMemoryLimit = errors.New("memory limit exceeded")
+
+// MemoryError is the cause of a request stopped by the watchdog. It
+// unwraps to ErrMemoryLimit.
+type MemoryError struct {
+	App    string
+	Limit  int64 // the request's memory_limit in bytes
+	Growth int64 // heap growth (after a forced GC) while it ran, in bytes
+	Budget int64 // the sum of the limits of the requests running then
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("memory limit of %s exceeded: the heap grew by %s while this request ran (%s allowed for the requests running)",
+		FormatBytes(e.Limit), FormatBytes(e.Growth), FormatBytes(e.Budget))
+}
+
+func (e *MemoryError) Unwrap() error { return ErrMemoryLimit }
+
+// FormatBytes renders n as "64 MiB", "1.5 GiB" or "512 B".
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit && n > -unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), -1
+	for (f >= unit || f <= -unit) && i < 4 {
+		f /= unit
+		i++
+	}
+	s := fmt.Sprintf("%.1f", f)
+	if len(s) > 2 && s[len(s)-2:] == ".0" {
+		s = s[:len(s)-2]
+	}
+	return s + " " + string("KMGTP"[i]) + "iB"
+}
+
+// Defaults of WatchdogOptions.
+const (
+	DefaultWatchInterval   = 10 * time.Millisecond
+	DefaultReleaseInterval = time.Second
+)
+
+// WatchdogOptions configure a Watchdog. Zero values get the defaults named.
+type WatchdogOptions struct {
+	// Interval is the sampling period while any request is watched
+	// (default 10ms). Nothing runs while no request is.
+	Interval time.Duration
+	// Logger gets one line per request stopped (default slog.Default()).
+	Logger *slog.Logger
+	// ReadMem samples the heap (default: runtime/metrics).
+	ReadMem func() MemSample
+	// GC runs a full collection before a stop is decided, so that garbage
+	// is never blamed on a request (default runtime.GC).
+	GC func()
+	// Release returns freed memory to the operating system after a stopped
+	// request has ended, at most once per ReleaseInterval (default
+	// debug.FreeOSMemory, every 1s at most).
+	Release         func()
+	ReleaseInterval time.Duration
+}
+
+// WatchdogStats are the watchdog's counters.
+type WatchdogStats struct {
+	Watching  int    // requests watched now
+	Stopped   uint64 // requests stopped for their memory limit
+	ForcedGCs uint64 // collections forced to confirm a suspicion
+	Cleared   uint64 // suspicions a forced GC cleared (the growth was garbage)
+}
+
+// Watchdog enforces per-request memory limits in one process. It is safe
+// for concurrent use. Its sampling goroutine runs only while at least one
+// request is watched; Close stops it for good.
+type Watchdog struct {
+	o WatchdogOptions
+
+	mu       sync.Mutex
+	watched  map[*watch]struct{}
+	seq      uint64
+	running  bool // the loop goroutine is running
+	closed   bool
+	pending  *watch // a request stopped and not yet ended
+	freed    bool   // a stopped request ended: release memory
+	lastFree time.Time
+	lastHeap uint64 // the previous sample
+	endCycle uint64 // GC cycles completed when a watched request last ended
+	st       WatchdogStats
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// watch is one watched request. base is the lowest heap seen since it
+// started; the other fields are fixed.
+type watch struct {
+	app    string
+	limit  int64
+	seq    uint64
+	start  time.Time
+	cancel context.CancelCauseFunc
+	base   uint64 // guarded by Watchdog.mu
+	killed bool   // guarded by Watchdog.mu
+}
+
+// NewWatchdog makes a watchdog.
+func NewWatchdog(o WatchdogOptions) *Watchdog {
+	if o.Interval <= 0 {
+		o.Interval = DefaultWatchInterval
+	}
+	if o.ReadMem == nil {
+		o.ReadMem = ReadMem
+	}
+	if o.GC == nil {
+		o.GC = runtime.GC
+	}
+	if o.Release == nil {
+		o.Release = debug.FreeOSMemory
+	}
+	if o.ReleaseInterval <= 0 {
+		o.ReleaseInterval = DefaultReleaseInterval
+	}
+	return &Watchdog{o: o, watched: map[*watch]struct{}{}, stop: make(chan struct{})}
+}
+
+var (
+	processOnce sync.Once
+	process     *Watchdog
+)
+
+// Process is the process's watchdog, shared by the host and the engines:
+// the heap is one per process, so there must be one watchdog per process.
+func Process() *Watchdog {
+	processOnce.Do(func() { process = NewWatchdog(WatchdogOptions{}) })
+	return process
+}
+
+// MemSample is what the watchdog reads of the Go heap.
+type MemSample struct {
+	// HeapObjects are the bytes of heap objects, live and not yet swept
+	// (/memory/classes/heap/objects:bytes): it grows with every
+	// allocation and drops as the GC sweeps.
+	HeapObjects uint64
+	// Live are the bytes the last GC cycle found reachable
+	// (/gc/heap/live:bytes).
+	Live uint64
+	// Cycles counts completed GC cycles (/gc/cycles/total:gc-cycle).
+	Cycles uint64
+}
+
+var memMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes", "/gc/cycles/total:gc-cycle"}
+
+// ReadMem samples the Go heap through runtime/metrics.
+func ReadMem() MemSample {
+	s := make([]metrics.Sample, len(memMetrics))
+	for i, n := range memMetrics {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	v := func(i int) uint64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[i].Value.Uint64()
+	}
+	return MemSample{HeapObjects: v(0), Live: v(1), Cycles: v(2)}
+}
+
+func (w *Watchdog) logger() *slog.Logger {
+	if w.o.Logger != nil {
+		return w.o.Logger
+	}
+	return slog.Default()
+}
+
+// Watch watches one request of app, whose memory limit is limit bytes, from
+// now until the returned func is called (call it once the request has
+// ended, VM released). The request must run with the returned context: the
+// watchdog cancels it with a *MemoryError cause when the request is judged
+// over its limit. limit <= 0, or a closed watchdog, watches nothing.
+func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.Context, func()) {
+	if limit <= 0 {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	wt := &watch{app: app, limit: limit, start: time.Now(), cancel: cancel}
+	h := w.o.ReadMem().HeapObjects
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ctx, func() { cancel(nil) }
+	}
+	w.seq++
+	wt.seq, wt.base = w.seq, h
+	w.watched[wt] = struct{}{}
+	if !w.running {
+		w.running = true
+		w.wg.Add(1)
+		go w.loop()
+	}
+	w.mu.Unlock()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			w.mu.Lock()
+			delete(w.watched, wt)
+			w.endCycle = w.o.ReadMem().Cycles
+			if w.pending == wt {
+				w.pending, w.freed = nil, true
+			}
+			w.mu.Unlock()
+			cancel(nil)
+		})
+	}
+}
+
+// Stats returns the counters.
+func (w *Watchdog) Stats() WatchdogStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.st
+	st.Watching = len(w.watched)
+	return st
+}
+
+// Close stops the sampling goroutine and waits for it. Requests watched
+// then are no longer watched; later Watch calls watch nothing.
+func (w *Watchdog) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.stop)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+// loop samples while any request is watched; it exits when none is (Watch
+// starts it again) or on Close.
+func (w *Watchdog) loop() {
+	defer w.wg.Done()
+	t := time.NewTicker(w.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			w.mu.Lock()
+			w.running = false
+			w.mu.Unlock()
+			return
+		case <-t.C:
+		}
+		if !w.check() {
+			return
+		}
+	}
+}
+
+// check is one sample. It returns false (and marks the loop stopped) when
+// nothing is watched any more.
+func (w *Watchdog) check() bool {
+	ms := w.o.ReadMem()
+	h := ms.HeapObjects
+	w.mu.Lock()
+	release := w.freed && time.Since(w.lastFree) >= w.o.ReleaseInterval
+	if release {
+		w.freed, w.lastFree = false, time.Now()
+	}
+	if len(w.watched) == 0 && !release {
+		w.running = false
+		w.mu.Unlock()
+		return false
+	}
+	over := w.lower(h, true) && w.pending == nil
+	// Fast path: the last GC already found more live memory than the
+	// budget, and it began after the last watched request ended (so none
+	// of that memory belongs to a request that is gone): no need to
+	// collect again to know it is not garbage.
+	sure := over && ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live)
+	w.mu.Unlock()
+	if release {
+		// The stopped request's memory is garbage now: give it back to
+		// the OS so that RSS, not only the heap, comes down.
+		w.o.Release()
+	}
+	if !over {
+		return true
+	}
+	if !sure {
+		// Suspicion: confirm it with a full collection, so that garbage
+		// is not blamed on anyone.
+		w.o.GC()
+		h = w.o.ReadMem().HeapObjects
+	}
+	w.mu.Lock()
+	if !sure {
+		w.st.ForcedGCs++
+		if !w.lower(h, false) || w.pending != nil {
+			w.st.Cleared++
+			w.mu.Unlock()
+			return true
+		}
+	}
+	victim, growth, budget := w.victim(h)
+	if victim == nil {
+		w.mu.Unlock()
+		return true
+	}
+	victim.killed = true
+	w.pending = victim
+	w.st.Stopped++
+	w.mu.Unlock()
+	err := &MemoryError{App: victim.app, Limit: victim.limit, Growth: growth, Budget: budget}
+	w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", victim.app,
+		"memory_limit", victim.limit, "heap_growth", growth, "budget", budget,
+		"running_for", time.Since(victim.start).Round(time.Millisecond), "confirmed_by", map[bool]string{true: "last GC", false: "forced GC"}[sure])
+	victim.cancel(err)
+	return true
+}
+
+// liveOver reports whether live, the heap the last GC found reachable,
+// is more than the budget above the lowest base. Called with mu held.
+func (w *Watchdog) liveOver(live uint64) bool {
+	var minBase uint64
+	var budget int64
+	first := true
+	for wt := range w.watched {
+		if wt.killed {
+			continue
+		}
+		budget += wt.limit
+		if first || wt.base < minBase {
+			minBase, first = wt.base, false
+		}
+	}
+	return !first && live > minBase && int64(live-minBase) > budget
+}
+
+// lower lowers every watched request's base to h and reports whether the
+// heap has grown past the budget: more, since the lowest base, than the
+// sum of the limits of the requests watched (killed ones excluded). With
+// early, a heap growing fast (by a quarter of the budget since the last
+// sample) is suspect from half the budget on, so that the confirming GC
+// starts one doubling sooner. Called with mu held.
+func (w *Watchdog) lower(h uint64, early bool) bool {
+	prev := w.lastHeap
+	w.lastHeap = h
+	var minBase uint64
+	var budget int64
+	first := true
+	for wt := range w.watched {
+		if h < wt.base {
+			wt.base = h
+		}
+		if wt.killed {
+			continue
+		}
+		budget += wt.limit
+		if first || wt.base < minBase {
+			minBase, first = wt.base, false
+		}
+	}
+	if first {
+		return false
+	}
+	growth := int64(h - minBase)
+	if growth > budget {
+		return true
+	}
+	return early && growth > budget/2 && prev < h && int64(h-prev) > budget/4
+}
+
+// victim picks the request to stop: the one that ran through the most heap
+// growth (the lowest base), the oldest on a tie. Called with mu held, after
+// lower reported the budget passed.
+func (w *Watchdog) victim(h uint64) (*watch, int64, int64) {
+	var v *watch
+	var budget int64
+	for wt := range w.watched {
+		if wt.killed {
+			continue
+		}
+		budget += wt.limit
+		if v == nil || wt.base < v.base || (wt.base == v.base && wt.seq < v.seq) {
+			v = wt
+		}
+	}
+	if v == nil {
+		return nil, 0, 0
+	}
+	return v, int64(h - v.base), budget
+}
