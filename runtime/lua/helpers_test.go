@@ -143,3 +143,9 @@ func run(t *testing.T, code string) (*sink, error) {
 	a := newApp(t, code, nil)
 	return serve(t, a.vm(t), request("GET", "/", "", nil))
 }
+
+func scriptSource(dir, code string) script.Source {
+	return script.Source{App: "fuzz", Dir: dir, Entry: filepath.Join(dir, "index.lua"), Code: []byte(code)}
+}
+
+func defaultOpts() script.Options { return script.Options{} }
