@@ -212,6 +212,7 @@ func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.
 	}
 	w.seq++
 	wt.seq, wt.base = w.seq, h
+	w.lastHeap = h
 	w.watched[wt] = struct{}{}
 	if !w.running {
 		w.running = true
