@@ -1,3 +1,5 @@
+//go:build linux
+
 package isolation
 
 // The tests' child: when the test binary is run as `serve --config FILE`
