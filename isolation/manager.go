@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fcgihost/fcgihost/config"
@@ -115,6 +116,41 @@ type Manager struct {
 
 	cgOnce sync.Once
 	cg     *cgroupParent // nil: no cgroups
+	cgUsed bool          // acquireCgroups was called (released on Close)
+}
+
+// The cgroup parent of the tenants' cgroups is one per process, shared by
+// the Managers of successive configurations (SIGHUP), and removed when the
+// last of them closes.
+var sharedCgroups struct {
+	mu    sync.Mutex
+	users int
+	cg    *cgroupParent
+	err   error
+}
+
+// unitSeq numbers unit cgroups across Managers.
+var unitSeq atomic.Int64
+
+func acquireCgroups() (cg *cgroupParent, fresh bool, err error) {
+	sharedCgroups.mu.Lock()
+	defer sharedCgroups.mu.Unlock()
+	if sharedCgroups.users == 0 {
+		sharedCgroups.cg, sharedCgroups.err = setupCgroups()
+		fresh = true
+	}
+	sharedCgroups.users++
+	return sharedCgroups.cg, fresh, sharedCgroups.err
+}
+
+func releaseCgroups() {
+	sharedCgroups.mu.Lock()
+	defer sharedCgroups.mu.Unlock()
+	sharedCgroups.users--
+	if sharedCgroups.users == 0 && sharedCgroups.cg != nil {
+		sharedCgroups.cg.remove()
+		sharedCgroups.cg = nil
+	}
 }
 
 // unit is one Supervisor and the number of Handles on it.
@@ -196,12 +232,17 @@ func (m *Manager) cgroups() *cgroupParent {
 		if m.o.Cgroups == "off" {
 			return
 		}
-		cg, err := setupCgroups()
+		m.cgUsed = true
+		cg, fresh, err := acquireCgroups()
 		if err != nil {
-			m.log.Info("process isolation: no cgroup v2 memory controller; children are bounded by rlimits", "reason", err.Error())
+			if fresh {
+				m.log.Info("process isolation: no cgroup v2 memory controller; children are bounded by rlimits", "reason", err.Error())
+			}
 			return
 		}
-		m.log.Info("process isolation: per-tenant cgroups", "dir", cg.dir)
+		if fresh {
+			m.log.Info("process isolation: per-tenant cgroups", "dir", cg.dir)
+		}
 		m.cg = cg
 	})
 	return m.cg
@@ -272,8 +313,9 @@ func (m *Manager) Close(ctx context.Context) error {
 		}(u.sup)
 	}
 	wg.Wait()
-	if m.cg != nil {
-		m.cg.remove()
+	m.cgOnce.Do(func() {}) // no setup after Close
+	if m.cgUsed {
+		releaseCgroups()
 	}
 	if rt != "" {
 		if err := os.RemoveAll(rt); err != nil {

@@ -128,7 +128,7 @@ func newSupervisor(m *Manager, sp *spec, id int) (*Supervisor, error) {
 		state: StateStarting, wake: make(chan struct{})}
 	limit := "rlimit"
 	if cg := m.cgroups(); cg != nil && sp.set.MemoryLimit > 0 {
-		u, err := cg.unit(fmt.Sprintf("%d-%s", id, safeName(sp.name)), sp.set.MemoryLimit, m.o.PidsMax)
+		u, err := cg.unit(fmt.Sprintf("%d-%s", unitSeq.Add(1), safeName(sp.name)), sp.set.MemoryLimit, m.o.PidsMax)
 		if err != nil {
 			s.log.Warn("no cgroup for this app; its child is bounded by rlimits", "err", err)
 		} else {
