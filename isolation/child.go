@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,10 +117,13 @@ func (s *Supervisor) startChild(ctx context.Context, gen int) (*child, error) {
 	}
 	log := s.log.With("gen", gen)
 	c.out = newRelay(s.m.log, slog.LevelWarn)
-	start := func(ns []string) error {
+	start := func(ns []string, cgFile *os.File) error {
 		cmd := exec.Command(s.m.o.Executable, "serve", "--config", cfgPath)
 		cmd.Dir = sp.dir
 		cmd.Env = env
+		if cgFile == nil && c.memory > 0 && !slices.Contains(env, envMemory+"="+strconv.FormatInt(c.memory, 10)) {
+			cmd.Env = append(slices.Clip(env), envMemory+"="+strconv.FormatInt(c.memory, 10))
+		}
 		cmd.Stdout = newRelay(s.m.log.With("unit", sp.name), slog.LevelDebug)
 		cmd.Stderr = c.out
 		attr, err := sysProcAttr(sp.ident, ns, cgFile)
@@ -137,13 +141,27 @@ func (s *Supervisor) startChild(ctx context.Context, gen int) (*child, error) {
 	if len(ns) > 0 && !sp.ident.drop {
 		ns = nil // namespaces need root (the children are not given a user namespace)
 	}
-	err = start(ns)
+	err = start(ns, cgFile)
 	if err != nil && len(ns) > 0 {
 		log.Warn("namespaces unavailable here; starting the child without them", "namespaces", ns, "err", err)
-		err = start(nil)
+		ns = nil
+		err = start(nil, cgFile)
+	}
+	moveLater := false
+	if err != nil && cgFile != nil {
+		// clone3 with CLONE_INTO_CGROUP needs Linux 5.7: start the child
+		// bounded by rlimits, then move it into its cgroup.
+		log.Warn("cannot start the child inside its cgroup; moving it after the start", "err", err)
+		err = start(ns, nil)
+		moveLater = err == nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.m.o.Executable, err)
+	}
+	if moveLater {
+		if err := writeFile(filepath.Join(c.cg.dir, "cgroup.procs"), strconv.Itoa(c.cmd.Process.Pid)); err != nil {
+			log.Warn("child not in its cgroup; bounded by rlimits only", "err", err)
+		}
 	}
 	c.pid = c.cmd.Process.Pid
 	c.started = time.Now()
