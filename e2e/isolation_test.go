@@ -383,8 +383,9 @@ max_rss = "96MiB"
 }
 
 // TestIsolation_ReloadAndShutdown: a saved change is served through the
-// child without a restart of the host, and SIGTERM lets a request in
-// flight in the child finish, stops the children and exits 0.
+// child without a restart of the host or the child, SIGHUP replaces the
+// child, and SIGTERM lets a request in flight in the child finish, stops
+// the children and exits 0.
 func TestIsolation_ReloadAndShutdown(t *testing.T) {
 	t.Parallel()
 	apps := openApps(t)
@@ -414,6 +415,17 @@ grace_period = "20s"
 	if p := isoStatus(t, c)["page"].PID; p != pid {
 		t.Errorf("the child changed (%d → %d); the child reloads its app itself", pid, p)
 	}
+	// SIGHUP: a new child for the new configuration; the old one stops.
+	h.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, 20*time.Second, "a new child after SIGHUP", func() bool {
+		s := isoStatus(t, c)["page"]
+		return s != nil && s.PID != 0 && s.PID != pid
+	})
+	testutil.Eventually(t, 20*time.Second, "the old child stops", func() bool { return syscall.Kill(pid, 0) != nil })
+	if st, body := get(t, c, "/page"); st != 200 || body != "version two" {
+		t.Fatalf("after SIGHUP: %d %q", st, body)
+	}
+	pid = isoStatus(t, c)["page"].PID
 	type answer struct {
 		st   int
 		body string
