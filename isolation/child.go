@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -313,8 +312,7 @@ func (c *child) exitReason() string {
 	notable := c.out.Notable()
 	oom := false
 	for _, l := range notable {
-		// "failed to allocate": the race detector's runtime runs out first.
-		if strings.Contains(l, "out of memory") || strings.Contains(l, "failed to allocate") {
+		if outOfMemory(l) {
 			oom = true
 		}
 	}

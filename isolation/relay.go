@@ -111,7 +111,8 @@ func (r *relay) line(b []byte) {
 		}
 	}
 	s := string(b)
-	if len(r.notable) < 4 && (strings.HasPrefix(s, "fatal error:") || strings.HasPrefix(s, "panic:") || strings.Contains(s, "out of memory") || strings.Contains(s, "failed to allocate")) {
+	if len(r.notable) < 4 && (strings.HasPrefix(s, "fatal error:") || strings.HasPrefix(s, "panic:") || outOfMemory(s) ||
+		strings.HasPrefix(s, "runtime/cgo:") || strings.HasPrefix(s, "SIG")) {
 		r.notable = append(r.notable, s)
 	}
 	r.tail = append(r.tail, s)
@@ -154,6 +155,19 @@ func (r *relay) structured(msg string, rec map[string]any) {
 		args = append(args, slog.Any(k, v))
 	}
 	r.log.Log(context.Background(), level, msg, args...)
+}
+
+// outOfMemory reports whether a line of a dying Go process says the
+// kernel refused it memory: the runtime's own words, the race detector's,
+// or cgo's failure to map a thread stack (past RLIMIT_DATA, pthread_create
+// fails with EAGAIN).
+func outOfMemory(line string) bool {
+	for _, m := range []string{"out of memory", "cannot allocate memory", "failed to allocate", "pthread_create failed", "errno=12"} {
+		if strings.Contains(line, m) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseLevel(v any) slog.Level {

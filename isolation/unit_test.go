@@ -152,6 +152,21 @@ func TestRelay(t *testing.T) {
 	}
 }
 
+func TestOutOfMemory(t *testing.T) {
+	for line, want := range map[string]bool{
+		"fatal error: runtime: out of memory":                                  true,
+		"fatal error: runtime: cannot allocate memory":                         true,
+		"runtime/cgo: pthread_create failed: Resource temporarily unavailable": true,
+		"==1==ERROR: ThreadSanitizer failed to allocate 0x1ff000 bytes":        true,
+		"panic: runtime error: index out of range [3] with length 3":           false,
+		"fatal error: concurrent map writes":                                   false,
+	} {
+		if got := outOfMemory(line); got != want {
+			t.Errorf("outOfMemory(%q) = %v", line, got)
+		}
+	}
+}
+
 func TestNoBodyAndWriteError(t *testing.T) {
 	for _, tc := range []struct {
 		method, cl string
