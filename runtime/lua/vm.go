@@ -256,8 +256,12 @@ func (e *luaError) Unwrap() error { return e.cause }
 func interruptError(ctx context.Context) error {
 	cerr := ctx.Err()
 	cause := context.Cause(ctx)
-	if cause == nil || errors.Is(cause, cerr) {
+	if cause == nil {
 		return fmt.Errorf("script interrupted: %w", cerr)
+	}
+	if errors.Is(cause, cerr) {
+		// The cause says more ("request timeout of 3s: …") and wraps cerr.
+		return fmt.Errorf("script interrupted: %w", cause)
 	}
 	return fmt.Errorf("script interrupted: %w (%w)", cause, cerr)
 }
