@@ -105,10 +105,15 @@ type Watchdog struct {
 	freed    bool   // a stopped request ended: release memory
 	lastFree time.Time
 	lastHeap uint64 // the previous sample
-	endCycle uint64 // GC cycles completed when a watched request last ended
-	st       WatchdogStats
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	// The confirming GC: running, finished (not yet judged), and the heap
+	// it left.
+	gcRunning, gcDone bool
+	gcHeap            uint64
+	endCycle          uint64 // GC cycles completed when a watched request last ended
+	st                WatchdogStats
+	stop              chan struct{}
+	wg                sync.WaitGroup // the loop and the confirming GC
+	gcWG              sync.WaitGroup // the confirming GC alone (tests wait on it)
 }
 
 // watch is one watched request. base is the lowest heap seen since it
@@ -279,6 +284,21 @@ func (w *Watchdog) loop() {
 
 // check is one sample. It returns false (and marks the loop stopped) when
 // nothing is watched any more.
+//
+// A request is stopped when the heap has grown past the budget (see lower)
+// and one of these says the growth is not garbage:
+//   - a full GC, started for the suspicion, has finished and the heap is
+//     still past the budget (confirmed);
+//   - the last GC cycle found that much live memory, and it began after the
+//     last watched request ended (live);
+//   - the growth passes the budget by more than twice the live heap of the
+//     last GC (and by the budget again), more garbage than the GC's pacing
+//     lets pile up (extreme: a fast attack is stopped without waiting for a
+//     GC, which cannot finish before the attacker's current allocation
+//     does).
+//
+// The confirming GC runs in its own goroutine, so sampling goes on while it
+// waits for the stop-the-world phases.
 func (w *Watchdog) check() bool {
 	ms := w.o.ReadMem()
 	h := ms.HeapObjects
@@ -287,61 +307,89 @@ func (w *Watchdog) check() bool {
 	if release {
 		w.freed, w.lastFree = false, time.Now()
 	}
-	if len(w.watched) == 0 && !release {
+	if len(w.watched) == 0 && !release && !w.freed && !w.gcRunning {
 		w.running = false
+		w.gcDone = false
 		w.mu.Unlock()
 		return false
 	}
-	over := w.lower(h, true) && w.pending == nil
-	// Fast path: the last GC already found more live memory than the
-	// budget, and it began after the last watched request ended (so none
-	// of that memory belongs to a request that is gone): no need to
-	// collect again to know it is not garbage.
-	sure := over && ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live)
+	how := ""
+	if w.gcDone {
+		// The confirming GC finished: judge with the heap it left.
+		w.gcDone = false
+		if w.lower(w.gcHeap, false) && w.pending == nil {
+			how, h = "forced GC", max(h, w.gcHeap)
+		} else {
+			w.st.Cleared++
+		}
+	}
+	suspect := w.lower(h, true) && w.pending == nil
+	if how == "" && suspect {
+		switch {
+		case ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live, 0):
+			how = "last GC"
+		case ms.Cycles > 0 && w.liveOver(h, max(2*ms.Live, uint64(w.budget()))):
+			how = "extreme growth"
+		case !w.gcRunning:
+			w.gcRunning = true
+			w.st.ForcedGCs++
+			w.wg.Add(1)
+			w.gcWG.Add(1)
+			go w.confirm()
+		}
+	}
+	var victim *watch
+	var growth, budget int64
+	if how != "" {
+		victim, growth, budget = w.victim(h)
+	}
+	if victim != nil {
+		victim.killed = true
+		w.pending = victim
+		w.st.Stopped++
+	}
 	w.mu.Unlock()
 	if release {
 		// The stopped request's memory is garbage now: give it back to
 		// the OS so that RSS, not only the heap, comes down.
 		w.o.Release()
 	}
-	if !over {
-		return true
+	if victim != nil {
+		err := &MemoryError{App: victim.app, Limit: victim.limit, Growth: growth, Budget: budget}
+		w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", victim.app,
+			"memory_limit", victim.limit, "heap_growth", growth, "budget", budget,
+			"running_for", time.Since(victim.start).Round(time.Millisecond), "confirmed_by", how)
+		victim.cancel(err)
 	}
-	if !sure {
-		// Suspicion: confirm it with a full collection, so that garbage
-		// is not blamed on anyone.
-		w.o.GC()
-		h = w.o.ReadMem().HeapObjects
-	}
-	w.mu.Lock()
-	if !sure {
-		w.st.ForcedGCs++
-		if !w.lower(h, false) || w.pending != nil {
-			w.st.Cleared++
-			w.mu.Unlock()
-			return true
-		}
-	}
-	victim, growth, budget := w.victim(h)
-	if victim == nil {
-		w.mu.Unlock()
-		return true
-	}
-	victim.killed = true
-	w.pending = victim
-	w.st.Stopped++
-	w.mu.Unlock()
-	err := &MemoryError{App: victim.app, Limit: victim.limit, Growth: growth, Budget: budget}
-	w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", victim.app,
-		"memory_limit", victim.limit, "heap_growth", growth, "budget", budget,
-		"running_for", time.Since(victim.start).Round(time.Millisecond), "confirmed_by", map[bool]string{true: "last GC", false: "forced GC"}[sure])
-	victim.cancel(err)
 	return true
 }
 
-// liveOver reports whether live, the heap the last GC found reachable,
-// is more than the budget above the lowest base. Called with mu held.
-func (w *Watchdog) liveOver(live uint64) bool {
+// confirm runs the confirming GC and records the heap it leaves.
+func (w *Watchdog) confirm() {
+	defer w.wg.Done()
+	defer w.gcWG.Done()
+	w.o.GC()
+	h := w.o.ReadMem().HeapObjects
+	w.mu.Lock()
+	w.gcRunning, w.gcDone, w.gcHeap = false, true, h
+	w.mu.Unlock()
+}
+
+// budget is the sum of the limits of the requests watched and not yet
+// stopped. Called with mu held.
+func (w *Watchdog) budget() int64 {
+	var b int64
+	for wt := range w.watched {
+		if !wt.killed {
+			b += wt.limit
+		}
+	}
+	return b
+}
+
+// liveOver reports whether live is more than the budget plus slack above
+// the lowest base. Called with mu held.
+func (w *Watchdog) liveOver(live, slack uint64) bool {
 	var minBase uint64
 	var budget int64
 	first := true
@@ -354,7 +402,7 @@ func (w *Watchdog) liveOver(live uint64) bool {
 			minBase, first = wt.base, false
 		}
 	}
-	return !first && live > minBase && int64(live-minBase) > budget
+	return !first && live > minBase && int64(live-minBase-slack) > budget && live-minBase > slack
 }
 
 // lower lowers every watched request's base to h and reports whether the

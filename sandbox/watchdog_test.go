@@ -61,6 +61,14 @@ func newTestWatchdog(t *testing.T, f *fakeMem) *Watchdog {
 
 const mib = 1 << 20
 
+// judge runs one check, lets a confirming GC it started finish, and
+// checks again (what the sampler does over a few ticks).
+func judge(w *Watchdog) {
+	w.check()
+	w.gcWG.Wait()
+	w.check()
+}
+
 func stopped(ctx context.Context) *MemoryError {
 	var me *MemoryError
 	if ctx.Err() != nil && errors.As(context.Cause(ctx), &me) {
@@ -100,7 +108,7 @@ func TestWatchdog_Decisions(t *testing.T) {
 				ctxs = append(ctxs, ctx)
 			}
 			f.set(tt.heap)
-			w.check()
+			judge(w)
 			for i, ctx := range ctxs {
 				me := stopped(ctx)
 				if (i == tt.wantKill) != (me != nil) {
@@ -131,7 +139,7 @@ func TestWatchdog_OneStopAtATime(t *testing.T) {
 	ctxB, stopB := w.Watch(context.Background(), "b", 64*mib)
 	defer stopB()
 	f.set(400 * mib)
-	w.check()
+	judge(w)
 	if stopped(ctxA) == nil {
 		t.Fatal("the oldest request over the budget was not stopped")
 	}
@@ -143,7 +151,7 @@ func TestWatchdog_OneStopAtATime(t *testing.T) {
 	stopA()
 	// A ended and its memory was collected: B is within its limit.
 	f.afterGC = 120 * mib
-	w.check()
+	judge(w)
 	if stopped(ctxB) != nil {
 		t.Fatal("B was blamed for A's garbage")
 	}
@@ -181,12 +189,41 @@ func TestWatchdog_FastGrowthIsSuspectEarly(t *testing.T) {
 	f.set(110 * mib)
 	w.check()
 	f.set(150 * mib) // +40 MiB in one sample, 50 MiB above the base
-	w.check()
-	if f.gcs != 1 {
+	judge(w)
+	if f.gcs != 1 || w.Stats().Cleared != 1 {
 		t.Errorf("forced GCs = %d, want 1 (fast growth past half the budget)", f.gcs)
 	}
 	if stopped(ctx) != nil {
 		t.Error("stopped although the forced GC showed the growth was garbage")
+	}
+}
+
+func TestWatchdog_ExtremeGrowthNeedsNoGC(t *testing.T) {
+	f := &fakeMem{}
+	w := newTestWatchdog(t, f)
+	f.ms = MemSample{HeapObjects: 100 * mib, Live: 10 * mib, Cycles: 5}
+	ctx, stop := w.Watch(context.Background(), "a", 64*mib)
+	defer stop()
+	// Growth of 150 MiB: more than the budget plus max(2×live, budget).
+	f.ms.HeapObjects = 250 * mib
+	w.check()
+	if me := stopped(ctx); me == nil || me.Growth != 150*mib {
+		t.Fatalf("not stopped, or wrong growth: %+v", me)
+	}
+	if f.gcs != 0 {
+		t.Errorf("forced %d GCs for a growth no garbage explains", f.gcs)
+	}
+	// Growth of 120 MiB is not extreme: a GC must confirm it.
+	f2 := &fakeMem{}
+	w2 := newTestWatchdog(t, f2)
+	f2.ms = MemSample{HeapObjects: 100 * mib, Live: 10 * mib, Cycles: 5}
+	ctx2, stop2 := w2.Watch(context.Background(), "b", 64*mib)
+	defer stop2()
+	f2.ms.HeapObjects = 220 * mib
+	f2.afterGC = 110 * mib
+	judge(w2)
+	if stopped(ctx2) != nil || f2.gcs != 1 {
+		t.Errorf("stopped = %v, GCs = %d; want a GC that clears it", stopped(ctx2) != nil, f2.gcs)
 	}
 }
 
