@@ -76,7 +76,13 @@ func parseCGIHead(head []byte) (int, http.Header, error) {
 		if i <= 0 {
 			return 0, nil, serverBroke("malformed CGI header line %q", line)
 		}
-		name := textproto.CanonicalMIMEHeaderKey(string(bytes.TrimSpace(line[:i])))
+		raw := string(bytes.TrimSpace(line[:i]))
+		name := textproto.CanonicalMIMEHeaderKey(raw)
+		if strings.HasPrefix(name, "Variable-") {
+			// An Authorizer's Variable-NAME: NAME becomes an environment
+			// variable, whose case matters.
+			name = "Variable-" + raw[len("Variable-"):]
+		}
 		value := strings.TrimSpace(string(line[i+1:]))
 		if name == "Status" {
 			f := strings.Fields(value)
