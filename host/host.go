@@ -151,9 +151,14 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 	if err != nil {
 		var re *registry.ResolveError
 		if errors.As(err, &re) {
-			if re.Status == http.StatusNotFound {
+			switch {
+			case re.Status == http.StatusNotFound && x.Params["SCRIPT_FILENAME"] != "":
+				// The "Primary script unknown" case: the front end named a
+				// script that is not there; say so where operators look.
+				h.Logger.Info("no app for this request", "uri", x.Params["REQUEST_URI"], "script_filename", x.Params["SCRIPT_FILENAME"], "reason", re.Msg)
+			case re.Status == http.StatusNotFound:
 				h.Logger.Debug("no app", "uri", x.Params["REQUEST_URI"], "reason", re.Msg)
-			} else {
+			default:
 				h.Logger.Warn("request refused", "status", re.Status, "uri", x.Params["REQUEST_URI"], "script_filename", x.Params["SCRIPT_FILENAME"], "reason", re.Msg)
 			}
 			h.plain(x, re.Status, http.StatusText(re.Status)+"\n")

@@ -53,13 +53,12 @@ type Server struct {
 
 	reloadMu sync.Mutex // serialises Reload
 
-	mu       sync.Mutex // guards store, watcher, watching, closed and swaps of cur
+	mu       sync.Mutex // guards store, watching, stop, closed and swaps of cur
 	store    *lazyStore
-	watcher  *watch.Watcher
-	watching []string // the watcher's roots
+	watching []string // the watched roots
 	closed   bool
-	wg       sync.WaitGroup // the watcher loop
-	stop     context.CancelFunc
+	wg       sync.WaitGroup     // the watcher loop
+	stop     context.CancelFunc // stops the watcher loop; nil when not watching
 
 	front host.Frontend // the FastCGI side, for the status page
 }
@@ -210,18 +209,25 @@ const rootsCheck = 5 * time.Second
 
 func (s *Server) startWatch(in *instance) error {
 	roots := watchRoots(in.reg)
-	w, err := watch.New(watch.Options{Roots: roots, Logger: s.log})
-	if err != nil {
-		return fmt.Errorf("watch %v: %w", roots, err)
+	var w *watch.Watcher // nil while there is nothing to watch (no apps dir, no roots yet)
+	if len(roots) > 0 {
+		var err error
+		if w, err = watch.New(watch.Options{Roots: roots, Logger: s.log}); err != nil {
+			return fmt.Errorf("watch %v: %w", roots, err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.watcher, s.stop, s.watching = w, cancel, roots
+	s.stop, s.watching = cancel, roots
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer func() { w.Close() }() // the loop owns its current watcher
+		defer func() { // the loop owns its current watcher
+			if w != nil {
+				w.Close()
+			}
+		}()
 		t := time.NewTicker(rootsCheck)
 		defer t.Stop()
 		for {
@@ -235,19 +241,24 @@ func (s *Server) startWatch(in *instance) error {
 					continue
 				}
 				roots = now // also on failure: retried when they change again
-				nw, err := watch.New(watch.Options{Roots: now, Logger: s.log})
-				if err != nil {
-					s.log.Error("watch the new root directories", "roots", now, "err", err)
-					continue
+				var nw *watch.Watcher
+				if len(now) > 0 {
+					var err error
+					if nw, err = watch.New(watch.Options{Roots: now, Logger: s.log}); err != nil {
+						s.log.Error("watch the new root directories", "roots", now, "err", err)
+						continue
+					}
 				}
-				w.Close()
+				if w != nil {
+					w.Close()
+				}
 				w = nw
 				s.mu.Lock()
 				s.watching = now
 				s.mu.Unlock()
 				s.log.Info("watching new root directories", "roots", now)
 				reg.Rescan() // changes made before the new watcher saw them
-			case ev, ok := <-w.Events():
+			case ev, ok := <-events(w):
 				if !ok {
 					return
 				}
@@ -262,6 +273,14 @@ func (s *Server) startWatch(in *instance) error {
 		}
 	}()
 	return nil
+}
+
+// events is w's channel, or nil (never ready) when there is no watcher.
+func events(w *watch.Watcher) <-chan watch.Event {
+	if w == nil {
+		return nil
+	}
+	return w.Events()
 }
 
 // Host returns the Host answering requests now (it changes on Reload).
@@ -318,10 +337,10 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config) error {
 
 	roots := watchRoots(in.reg)
 	s.mu.Lock()
-	w, same := s.watcher, slices.Equal(s.watching, roots)
+	watching, same := s.stop != nil, slices.Equal(s.watching, roots)
 	s.mu.Unlock()
 	switch {
-	case cfg.Watch && w != nil && same:
+	case cfg.Watch && watching && same:
 		// The watcher feeds whichever registry is current.
 	case cfg.Watch:
 		s.stopWatch()
@@ -354,10 +373,10 @@ func watchRoots(reg *registry.Registry) []string {
 
 func (s *Server) stopWatch() {
 	s.mu.Lock()
-	w, stop := s.watcher, s.stop
-	s.watcher, s.stop, s.watching = nil, nil, nil
+	stop := s.stop
+	s.stop, s.watching = nil, nil
 	s.mu.Unlock()
-	if w != nil {
+	if stop != nil {
 		stop()
 		s.wg.Wait() // the loop closes its watcher
 	}

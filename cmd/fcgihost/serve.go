@@ -124,7 +124,9 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	errc := make(chan error, len(fls)+1)
 	for _, l := range fls {
 		log.Info("FastCGI listening", "addr", l.Addr().String())
-		fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
+		if inherited == nil { // under mod_fcgid/lighttpd stdout is the web server's log
+			fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
+		}
 		srv.WatchListener(l)
 		wg.Add(1)
 		go func(l net.Listener) {
