@@ -96,20 +96,25 @@ type WatchdogStats struct {
 type Watchdog struct {
 	o WatchdogOptions
 
-	mu       sync.Mutex
-	watched  map[*watch]struct{}
-	seq      uint64
-	running  bool // the loop goroutine is running
-	closed   bool
-	pending  *watch // a request stopped and not yet ended
-	freed    bool   // a stopped request ended: release memory
-	lastFree time.Time
-	lastHeap uint64 // the previous sample
+	mu      sync.Mutex
+	watched map[*watch]struct{}
+	seq     uint64
+	running bool // the loop goroutine is running
+	closed  bool
+	pending *watch // a request stopped and not yet ended
+	// killHeap and killGrowth are the heap and the pending request's
+	// growth when it was stopped.
+	killHeap   uint64
+	killGrowth int64
+	freed      bool // a stopped request ended: release memory
+	lastFree   time.Time
+	lastHeap   uint64 // the previous sample
 	// The confirming GC: running, finished (not yet judged), and the heap
 	// it left.
 	gcRunning, gcDone bool
 	gcHeap            uint64
 	endCycle          uint64 // GC cycles completed when a watched request last ended
+	killCycle         uint64 // … when a stopped request last ended
 	st                WatchdogStats
 	stop              chan struct{}
 	wg                sync.WaitGroup // the loop and the confirming GC
@@ -119,13 +124,14 @@ type Watchdog struct {
 // watch is one watched request. base is the lowest heap seen since it
 // started; the other fields are fixed.
 type watch struct {
-	app    string
-	limit  int64
-	seq    uint64
-	start  time.Time
-	cancel context.CancelCauseFunc
-	base   uint64 // guarded by Watchdog.mu
-	killed bool   // guarded by Watchdog.mu
+	app     string
+	limit   int64
+	seq     uint64
+	start   time.Time
+	cancel  context.CancelCauseFunc
+	base    uint64 // guarded by Watchdog.mu
+	livePre uint64 // the live heap of the last GC when it started
+	killed  bool   // guarded by Watchdog.mu
 }
 
 // NewWatchdog makes a watchdog.
@@ -209,14 +215,15 @@ func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	wt := &watch{app: app, limit: limit, start: time.Now(), cancel: cancel}
-	h := w.o.ReadMem().HeapObjects
+	ms := w.o.ReadMem()
+	h := ms.HeapObjects
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return ctx, func() { cancel(nil) }
 	}
 	w.seq++
-	wt.seq, wt.base = w.seq, h
+	wt.seq, wt.base, wt.livePre = w.seq, h, ms.Live
 	w.lastHeap = h
 	w.watched[wt] = struct{}{}
 	if !w.running {
@@ -233,6 +240,7 @@ func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.
 			w.endCycle = w.o.ReadMem().Cycles
 			if w.pending == wt {
 				w.pending, w.freed = nil, true
+				w.killCycle = w.endCycle
 			}
 			w.mu.Unlock()
 			cancel(nil)
@@ -291,11 +299,12 @@ func (w *Watchdog) loop() {
 //     still past the budget (confirmed);
 //   - the last GC cycle found that much live memory, and it began after the
 //     last watched request ended (live);
-//   - the growth passes the budget by more than twice the live heap of the
-//     last GC (and by the budget again), more garbage than the GC's pacing
-//     lets pile up (extreme: a fast attack is stopped without waiting for a
-//     GC, which cannot finish before the attacker's current allocation
-//     does).
+//   - the growth passes three times the budget plus twice the live heap
+//     the GC had found when the requests started: with every request
+//     within its limit, the GC's pacing (GOGC=100) lets the heap reach
+//     about twice (live + budget), so more than that is not garbage
+//     (extreme: a fast attack is stopped without waiting for a GC, which
+//     cannot finish before the attacker's current allocation does).
 //
 // The confirming GC runs in its own goroutine, so sampling goes on while it
 // waits for the stop-the-world phases.
@@ -317,18 +326,20 @@ func (w *Watchdog) check() bool {
 	if w.gcDone {
 		// The confirming GC finished: judge with the heap it left.
 		w.gcDone = false
-		if w.lower(w.gcHeap, false) && w.pending == nil {
+		if w.lower(w.gcHeap, false) && !w.blocked(h) {
 			how, h = "forced GC", max(h, w.gcHeap)
 		} else {
 			w.st.Cleared++
 		}
 	}
-	suspect := w.lower(h, true) && w.pending == nil
+	suspect := w.lower(h, true) && !w.blocked(h)
 	if how == "" && suspect {
 		switch {
 		case ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live, 0):
 			how = "last GC"
-		case ms.Cycles > 0 && w.liveOver(h, max(2*ms.Live, uint64(w.budget()))):
+		case ms.Cycles >= w.killCycle+2 && w.liveOver(h, 2*uint64(w.budget())+2*w.livePre()):
+			// (Not before a GC that began after the last stopped request
+			// ended has collected its memory.)
 			how = "extreme growth"
 		case !w.gcRunning:
 			w.gcRunning = true
@@ -345,7 +356,7 @@ func (w *Watchdog) check() bool {
 	}
 	if victim != nil {
 		victim.killed = true
-		w.pending = victim
+		w.pending, w.killHeap, w.killGrowth = victim, h, growth
 		w.st.Stopped++
 	}
 	w.mu.Unlock()
@@ -375,8 +386,31 @@ func (w *Watchdog) confirm() {
 	w.mu.Unlock()
 }
 
+// blocked reports whether a stopped request is still ending, so that its
+// memory must not be blamed on another: until it ends, no other request is
+// stopped, unless the heap grows past the kill by more than twice the
+// stopped request's growth (its last allocation in flight) plus the
+// others' budget — then the stopped one was not the (only) culprit.
+// Called with mu held.
+func (w *Watchdog) blocked(h uint64) bool {
+	if w.pending == nil {
+		return false
+	}
+	return !(h > w.killHeap && int64(h-w.killHeap) > 2*w.killGrowth+w.budget())
+}
+
 // budget is the sum of the limits of the requests watched and not yet
 // stopped. Called with mu held.
+// livePre is the largest live heap the last GC had found when a watched
+// request started. Called with mu held.
+func (w *Watchdog) livePre() uint64 {
+	var l uint64
+	for wt := range w.watched {
+		l = max(l, wt.livePre)
+	}
+	return l
+}
+
 func (w *Watchdog) budget() int64 {
 	var b int64
 	for wt := range w.watched {

@@ -204,22 +204,22 @@ func TestWatchdog_ExtremeGrowthNeedsNoGC(t *testing.T) {
 	f.ms = MemSample{HeapObjects: 100 * mib, Live: 10 * mib, Cycles: 5}
 	ctx, stop := w.Watch(context.Background(), "a", 64*mib)
 	defer stop()
-	// Growth of 150 MiB: more than the budget plus max(2×live, budget).
-	f.ms.HeapObjects = 250 * mib
+	// Growth of 300 MiB: more than 3×budget + 2×live at the start.
+	f.ms.HeapObjects = 400 * mib
 	w.check()
-	if me := stopped(ctx); me == nil || me.Growth != 150*mib {
+	if me := stopped(ctx); me == nil || me.Growth != 300*mib {
 		t.Fatalf("not stopped, or wrong growth: %+v", me)
 	}
 	if f.gcs != 0 {
 		t.Errorf("forced %d GCs for a growth no garbage explains", f.gcs)
 	}
-	// Growth of 120 MiB is not extreme: a GC must confirm it.
+	// Growth of 200 MiB is not extreme: a GC must confirm it.
 	f2 := &fakeMem{}
 	w2 := newTestWatchdog(t, f2)
 	f2.ms = MemSample{HeapObjects: 100 * mib, Live: 10 * mib, Cycles: 5}
 	ctx2, stop2 := w2.Watch(context.Background(), "b", 64*mib)
 	defer stop2()
-	f2.ms.HeapObjects = 220 * mib
+	f2.ms.HeapObjects = 300 * mib
 	f2.afterGC = 110 * mib
 	judge(w2)
 	if stopped(ctx2) != nil || f2.gcs != 1 {
@@ -300,5 +300,28 @@ func TestFormatBytes(t *testing.T) {
 		if got := FormatBytes(tt.n); got != tt.want {
 			t.Errorf("FormatBytes(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+}
+
+func TestWatchdog_WrongVictimDoesNotShieldTheCulprit(t *testing.T) {
+	f := &fakeMem{}
+	w := newTestWatchdog(t, f)
+	f.set(100 * mib)
+	ctxA, stopA := w.Watch(context.Background(), "a", 64*mib) // the innocent, older
+	defer stopA()
+	ctxB, stopB := w.Watch(context.Background(), "b", 64*mib)
+	defer stopB()
+	f.set(400 * mib)
+	judge(w)
+	if stopped(ctxA) == nil || stopped(ctxB) != nil {
+		t.Fatal("the oldest request should be blamed first")
+	}
+	// A is still ending; the heap keeps growing far past what A could
+	// still add: B is stopped too.
+	f.set(1100 * mib)
+	f.afterGC = 1100 * mib
+	judge(w)
+	if stopped(ctxB) == nil {
+		t.Fatal("the culprit kept growing behind a stopped innocent")
 	}
 }
