@@ -825,6 +825,9 @@ fetch_allow = ["localhost"]
 				if st != 200 || !strings.HasPrefix(got, tc.want) || !strings.Contains(got, tc.refusal) {
 					t.Errorf("GET %s: status %d, %q; want %q…%q", tc.url, st, got, tc.want, tc.refusal)
 				}
+				if strings.Count(got, "fetch "+tc.url) > 1 {
+					t.Errorf("the message names the URL twice: %q", got)
+				}
 			})
 		}
 	}

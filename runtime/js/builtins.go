@@ -358,7 +358,10 @@ func (v *jsVM) fetch(c goja.FunctionCall) goja.Value {
 	}
 	resp, err := v.b.opts.Fetch.Fetch(v.ctx, fr)
 	if err != nil {
-		return settle(nil, fmt.Errorf("fetch %s: %w", fr.URL, err))
+		if !strings.HasPrefix(err.Error(), "fetch ") { // package fetch's errors name the URL already
+			err = fmt.Errorf("fetch %s: %w", fr.URL, err)
+		}
+		return settle(nil, err)
 	}
 	return settle(v.fetchResponse(resp), nil)
 }
