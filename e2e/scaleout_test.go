@@ -3,19 +3,22 @@ package e2e
 // Scaling out (docs/scaling.md): two fcgihost processes, each with its own
 // copy of the app files as two machines would have, behind one nginx
 // upstream, sharing one Redis. A counter incremented through both ends
-// exact, and a new version of the app deployed to every host is served by
-// every host while the count goes on.
+// exact, and new versions of the app deployed to every host — files
+// replaced in place (watch), then a new release directory behind a
+// symlink and SIGHUP — are served by every host while the count goes on.
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,14 +96,18 @@ func TestScaleOut_TwoHostsOneRedis(t *testing.T) {
 	r := testutil.StartRedis(t)
 	cfg := fmt.Sprintf("kv = %q\nworkers = 2\nstatus_path = \"/fcgihost-status\"\n", r.URL)
 
+	// Each host: DIR/current -> DIR/rel1, the apps dir of release 1.
 	var hosts []*testutil.Host
-	var appDirs []string
+	var hostDirs []string
 	var direct []*fcgi.Client
 	for i := 0; i < 2; i++ {
-		apps := t.TempDir()
-		deployCounter(t, apps, "v1")
-		h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Config: cfg})
-		hosts, appDirs, direct = append(hosts, h), append(appDirs, apps), append(direct, client(t, h))
+		dir := t.TempDir()
+		deployCounter(t, filepath.Join(dir, "rel1"), "v1")
+		if err := os.Symlink("rel1", filepath.Join(dir, "current")); err != nil {
+			t.Fatal(err)
+		}
+		h := testutil.StartHost(t, testutil.HostOptions{Apps: filepath.Join(dir, "current"), Config: cfg})
+		hosts, hostDirs, direct = append(hosts, h), append(hostDirs, dir), append(direct, client(t, h))
 	}
 	n := testutil.StartNginxUpstream(t, hosts, `
     location / {
@@ -165,27 +172,49 @@ func TestScaleOut_TwoHostsOneRedis(t *testing.T) {
 		return
 	}
 
-	// A new version, deployed to every host's copy: each host picks it up
-	// (watch), and the count goes on from Redis.
-	for _, dir := range appDirs {
-		deployCounter(t, dir, "v2")
-	}
-	for _, app := range []string{"cjs", "clua"} {
-		t.Run(app+" after deploy", func(t *testing.T) {
-			cnt := counts[app]
-			for i, c := range direct {
-				testutil.Eventually(t, 30*time.Second, fmt.Sprintf("host %d serves v2 of %s", i, app), func() bool {
-					_, body := get(t, c, "/"+app)
-					return cnt.add(t, body) == "v2"
-				})
-			}
-			for i := 0; i < 10; i++ {
-				if ver := cnt.add(t, fetch(t, n.URL+"/"+app)); ver != "v2" {
-					t.Errorf("after the deploy nginx got %q from a host", ver)
+	// served checks that every host serves version ver of both apps and
+	// that the count went on.
+	served := func(ver string) {
+		for _, app := range []string{"cjs", "clua"} {
+			t.Run(app+" "+ver, func(t *testing.T) {
+				cnt := counts[app]
+				for i, c := range direct {
+					testutil.Eventually(t, 30*time.Second, fmt.Sprintf("host %d serves %s of %s", i, ver, app), func() bool {
+						_, body := get(t, c, "/"+app)
+						return cnt.add(t, body) == ver
+					})
 				}
-			}
-			cnt.check(t, app)
-			t.Logf("%s: %d increments through 2 hosts, exact", app, len(cnt.seen))
-		})
+				for i := 0; i < 10; i++ {
+					if got := cnt.add(t, fetch(t, n.URL+"/"+app)); got != ver {
+						t.Errorf("after the deploy nginx got %q from a host, want %s", got, ver)
+					}
+				}
+				cnt.check(t, app)
+				t.Logf("%s: %d increments through 2 hosts, exact", app, len(cnt.seen))
+			})
+		}
 	}
+
+	// Files replaced in place on every host: each host's watcher picks
+	// them up.
+	for _, dir := range hostDirs {
+		deployCounter(t, filepath.Join(dir, "rel1"), "v2")
+	}
+	served("v2")
+
+	// A new release directory on every host, switched to atomically by
+	// renaming a new symlink over "current", then SIGHUP.
+	for i, dir := range hostDirs {
+		deployCounter(t, filepath.Join(dir, "rel2"), "v3")
+		if err := os.Symlink("rel2", filepath.Join(dir, "current.new")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "current.new"), filepath.Join(dir, "current")); err != nil {
+			t.Fatal(err)
+		}
+		if err := hosts[i].Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served("v3")
 }
