@@ -89,8 +89,8 @@ var attackApps = map[string]string{
   res:write(#found > 0 and table.concat(found, ",") or "none")
 end`,
 
-	"reqjs/index.js":  "module.exports = (req, res) => { res.json(require(req.query.m)); };",
-	"reqjs/inner.js":  "module.exports = {ok: true};",
+	"reqjs/index.js":   "module.exports = (req, res) => { res.json(require(req.query.m)); };",
+	"reqjs/inner.js":   "module.exports = {ok: true};",
 	"reqlua/index.lua": "return function(req, res) res:json(require(req.query.m)) end",
 	"reqlua/inner.lua": "return {ok = true}",
 
@@ -274,7 +274,7 @@ func TestSandbox_Attacks(t *testing.T) {
 			attack{L("escape globals probe (LANG)"), get(L("/probe_LANG")), 200, "none", ""},
 			attack{L("require ../ (LANG)"), get(L("/reqLANG?m=../../secret")), 500, "internal server error",
 				L(`app=reqLANG .*outside the app folder`)},
-			attack{L("require absolute (LANG)"), get(L("/reqLANG?m=")+filepath.Join(filepath.Dir(root), "secret")), 500, "internal server error",
+			attack{L("require absolute (LANG)"), get(L("/reqLANG?m=") + filepath.Join(filepath.Dir(root), "secret")), 500, "internal server error",
 				L(`app=reqLANG .*absolute paths are not allowed`)},
 			attack{L("require symlink out (LANG)"), get(L("/reqLANG?m=./link")), 500, "internal server error",
 				L(`app=reqLANG .*outside the app folder`)},
