@@ -298,8 +298,9 @@ func (c *Client) newConn(ctx context.Context) (*clientConn, error) {
 	return cc, nil
 }
 
-// release takes back a connection after a request has fully ended.
-func (c *Client) release(cc *clientConn) {
+// release takes back a connection after a request has fully ended; a
+// connection whose request failed part way is not reused.
+func (c *Client) release(cc *clientConn, discard bool) {
 	c.mu.Lock()
 	cc.inflight--
 	if cc.mux {
@@ -313,7 +314,7 @@ func (c *Client) release(cc *clientConn) {
 	if maxIdle <= 0 {
 		maxIdle = defaultMaxIdle
 	}
-	if c.closed || !cc.keep || !cc.usable() || len(c.idle) >= maxIdle {
+	if discard || c.closed || !cc.keep || !cc.usable() || len(c.idle) >= maxIdle {
 		c.mu.Unlock()
 		cc.close()
 		return
@@ -561,7 +562,9 @@ func (cc *clientConn) abortRecord(r *clientReq) {
 // abort is called when the request's context ends before its body is
 // closed.
 func (cc *clientConn) abort(r *clientReq, ctx context.Context) {
-	r.fail(ctx.Err())
+	if !r.fail(ctx.Err()) {
+		return // it ended first; its connection may be serving another request
+	}
 	if cc.mux {
 		cc.abortRecord(r)
 		return
@@ -584,7 +587,10 @@ func (cc *clientConn) endHalf(r *clientReq) {
 		delete(cc.reqs, r.id)
 	}
 	cc.mu.Unlock()
-	cc.cl.release(cc)
+	r.mu.Lock()
+	failed := r.err != nil
+	r.mu.Unlock()
+	cc.cl.release(cc, failed && !cc.mux)
 }
 
 // readLoop reads records until the connection fails.
@@ -824,11 +830,9 @@ func (r *clientReq) waitHead(ctx context.Context, maxHeader int) (*ClientRespons
 		select {
 		case <-r.notify:
 		case <-ctx.Done():
+			r.cc.abort(r, ctx) // as the AfterFunc does; whichever runs first acts
 		}
 		r.mu.Lock()
-		if ctx.Err() != nil && r.err == nil {
-			r.err = ctx.Err()
-		}
 	}
 }
 
@@ -895,11 +899,7 @@ func (b *clientBody) Close() error {
 	b.closed = true
 	b.stop()
 	r := b.r
-	r.mu.Lock()
-	running := !r.ended && r.err == nil
-	r.mu.Unlock()
-	if running {
-		r.fail(errors.New("fcgi: response body closed"))
+	if r.fail(errors.New("fcgi: response body closed")) {
 		if r.cc.mux {
 			r.cc.abortRecord(r)
 		} else {

@@ -342,11 +342,11 @@ func (c *conn) paramsEnd(r *request) error {
 	}
 	r.Params = m
 	r.releaseParamsBuf()
-	r.paramsDone = true
 	if r.Role == RoleAuthorizer {
 		r.body.setEOF() // an Authorizer gets no body
 	}
 	c.mu.Lock()
+	r.paramsDone = true
 	c.nParams--
 	if r.Role == RoleAuthorizer {
 		r.stdinDone = true
@@ -723,9 +723,11 @@ func (c *conn) finishRequest(r *request, panicked any) {
 	closeNow := c.closeAfterLocked(r.KeepConn)
 	c.applyDeadlineLocked()
 	c.mu.Unlock()
+	// Free its slot before FCGI_END_REQUEST goes out: the web server may
+	// send the next request as soon as it reads it.
+	c.s.activeReqs.Add(-1)
 	r.resp.finish()
 	r.cancel(nil)
-	c.s.activeReqs.Add(-1)
 	if closeNow {
 		c.closeWrite()
 	}

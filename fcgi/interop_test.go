@@ -96,13 +96,15 @@ type seenReq struct {
 // interopHandler answers /slow by waiting for cancellation, and anything
 // else with a summary of the request and a hash of its body.
 type interopHandler struct {
-	mu   sync.Mutex
-	seen []seenReq
-	slow chan error
+	mu          sync.Mutex
+	seen        []seenReq
+	slowStarted chan struct{}
+	slow        chan error
 }
 
 func (h *interopHandler) ServeFCGI(w ResponseWriter, r *Request) {
 	if strings.Contains(r.Params["REQUEST_URI"], "slow") {
+		h.slowStarted <- struct{}{}
 		<-r.Context().Done()
 		h.slow <- context.Cause(r.Context())
 		return
@@ -241,7 +243,7 @@ func (n *nginx) errorLog() string {
 func TestInterop_Nginx(t *testing.T) {
 	t.Parallel()
 	needProgram(t, "nginx")
-	h := &interopHandler{slow: make(chan error, 1)}
+	h := &interopHandler{slow: make(chan error, 1), slowStarted: make(chan struct{}, 1)}
 	s, _ := newTestServer(t, h)
 	appDir := shortTempDir(t)
 	os.Chmod(appDir, 0o755)
@@ -312,7 +314,7 @@ func TestInterop_Nginx(t *testing.T) {
 			_, err := ng.client.Do(req)
 			errc <- err
 		}()
-		waitFor(t, "slow request to reach the handler", func() bool { return s.Stats().ActiveRequests == 1 })
+		<-h.slowStarted
 		cancel()
 		<-errc
 		if cause := <-h.slow; cause != ErrConnClosed {

@@ -21,11 +21,12 @@ type request struct {
 	begin  time.Time
 
 	// Read loop only.
-	pbufp      *[]byte
-	pbuf       []byte
-	paramsDone bool
+	pbufp *[]byte
+	pbuf  []byte
 
-	// Guarded by c.mu.
+	// Written under c.mu (paramsDone by the read loop, which may read it
+	// without the lock).
+	paramsDone bool
 	dispatched bool
 	stdinDone  bool
 

@@ -976,3 +976,19 @@ func TestServer_TimeoutsSpareBusyRequests(t *testing.T) {
 		})
 	}
 }
+
+// Regression: the slot of a request was freed only after its
+// FCGI_END_REQUEST was written, so a web server sending the next request at
+// once could be refused with FCGI_OVERLOADED under MaxReqs 1.
+func TestServer_SlotFreedBeforeEndRequest(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestServer(t, echoHandler)
+	s.MaxReqs = 1
+	c := dial(t, startServer(t, s, "unix"))
+	for i := 0; i < 200; i++ {
+		c.send(simpleRequest(1, true))
+		if res := c.readResponse(1); res.proto != StatusRequestComplete {
+			t.Fatalf("request %d: %s", i, StatusName(res.proto))
+		}
+	}
+}
