@@ -175,11 +175,11 @@ type MemSample struct {
 	// Live are the bytes the last GC cycle found reachable
 	// (/gc/heap/live:bytes).
 	Live uint64
-	// Cycles counts completed GC cycles (/gc/cycles/total:gc-cycle).
+	// Cycles counts completed GC cycles (/gc/cycles/total:gc-cycles).
 	Cycles uint64
 }
 
-var memMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes", "/gc/cycles/total:gc-cycle"}
+var memMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes", "/gc/cycles/total:gc-cycles"}
 
 // ReadMem samples the Go heap through runtime/metrics.
 func ReadMem() MemSample {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +325,16 @@ func TestWatchdog_WrongVictimDoesNotShieldTheCulprit(t *testing.T) {
 	if stopped(ctxB) == nil {
 		t.Fatal("the culprit kept growing behind a stopped innocent")
 	}
+}
+
+// TestReadMem guards the metric names: an unknown name reads as zero, and
+// a zero cycle count silently turned two of the three stop rules off.
+func TestReadMem(t *testing.T) {
+	keep := make([]byte, 8*mib)
+	runtime.GC()
+	m := ReadMem()
+	if m.HeapObjects < 8*mib || m.Live < 8*mib || m.Cycles == 0 {
+		t.Errorf("ReadMem() = %+v after a GC with 8 MiB live", m)
+	}
+	runtime.KeepAlive(keep)
 }
