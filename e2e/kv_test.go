@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -588,7 +589,7 @@ func (h *heldFile) release(t *testing.T) {
 }
 
 // TestHelperHoldBolt is not a test: run by holdBolt, it holds the bbolt file
-// named by FCGIHOST_HOLD_BOLT until it is signalled.
+// named by FCGIHOST_HOLD_BOLT until SIGTERM.
 func TestHelperHoldBolt(t *testing.T) {
 	path := os.Getenv("FCGIHOST_HOLD_BOLT")
 	if path == "" {
@@ -599,8 +600,10 @@ func TestHelperHoldBolt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
 	fmt.Printf("holding %s\n", path)
-	select {} // until killed
+	<-stop
 }
 
 // guestbookEntries reads the guestbook's JSON view through nginx.
