@@ -248,7 +248,7 @@ func (v *vm) httpRequest(L *glua.LState) int {
 	}
 	resp, err := f.Fetch(v.runCtx(), req)
 	if err != nil {
-		return v.fail(fmt.Errorf("http.request %s: %w", req.URL, err))
+		return v.fail(fmt.Errorf("http.request: %w", err)) // the fetch error names the URL
 	}
 	out := L.CreateTable(0, 4)
 	out.RawSetString("status", glua.LNumber(resp.Status))
