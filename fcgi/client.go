@@ -214,6 +214,8 @@ func (c *Client) getConn(ctx context.Context) (*clientConn, bool, error) {
 	if maxPer <= 0 {
 		maxPer = defaultMaxPerConn
 	}
+	maxPer = min(maxPer, 65535) // request ids
+
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -496,7 +498,17 @@ func (cc *clientConn) write(b []byte) error {
 	return err
 }
 
-var clientBufPool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}
+var (
+	clientBufPool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}
+	bodyBufPool   = sync.Pool{New: func() any { b := make([]byte, headerLen+clientWriteChunk+8); return &b }}
+)
+
+func putClientBuf(p *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*p = b[:0]
+		clientBufPool.Put(p)
+	}
+}
 
 // send writes the request: FCGI_BEGIN_REQUEST, FCGI_PARAMS and FCGI_STDIN,
 // streaming the body. It always ends r's writing half.
@@ -511,23 +523,26 @@ func (cc *clientConn) send(r *clientReq, role Role, req *ClientRequest) (err err
 			cc.mu.Unlock()
 		}
 	}()
-	bp := clientBufPool.Get().(*[]byte)
-	defer func() { clientBufPool.Put(bp) }()
-	pairs := EncodeParams((*bp)[:0], req.Params)
-	out := appendBeginRequest(make([]byte, 0, 2*headerLen+len(pairs)+64), r.id, role, cc.keep)
+	pp, op := clientBufPool.Get().(*[]byte), clientBufPool.Get().(*[]byte)
+	pairs := EncodeParams((*pp)[:0], req.Params)
+	out := appendBeginRequest((*op)[:0], r.id, role, cc.keep)
 	out = appendStream(out, typeParams, r.id, pairs)
 	out = appendHeader(out, typeParams, r.id, 0)
-	*bp = pairs[:0]
 	if req.Body == nil {
 		out = appendHeader(out, typeStdin, r.id, 0)
 	}
-	if err := cc.write(out); err != nil {
-		return fmt.Errorf("fcgi: send request: %w", err)
+	werr := cc.write(out)
+	putClientBuf(pp, pairs)
+	putClientBuf(op, out)
+	if werr != nil {
+		return fmt.Errorf("fcgi: send request: %w", werr)
 	}
 	if req.Body == nil {
 		return nil
 	}
-	buf := make([]byte, headerLen+clientWriteChunk+8)
+	bp := bodyBufPool.Get().(*[]byte)
+	defer bodyBufPool.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := io.ReadFull(req.Body, buf[headerLen:headerLen+clientWriteChunk])
 		if n > 0 {

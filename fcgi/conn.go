@@ -223,7 +223,7 @@ func (c *conn) beginRequest(h header) error {
 		if lvl == "info" {
 			c.s.logger.Info("fcgi: request refused", args...)
 		} else {
-			c.s.logger.Warn("fcgi: request refused", args...)
+			c.s.refuseLog.log(c.s.logger, "fcgi: request refused", args...)
 		}
 		c.write(appendEndRequest(appendHeader(c.oob[:0], typeStdout, h.ID, 0), h.ID, 0, refuse))
 		if closeNow {

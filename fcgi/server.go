@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -211,7 +212,8 @@ type Server struct {
 	requests   atomic.Uint64
 	refused    atomic.Uint64
 
-	rejectLog rateLog
+	rejectLog rateLog // connections closed at accept
+	refuseLog rateLog // requests refused for load
 }
 
 // config holds the effective limits.
@@ -386,15 +388,10 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // isTemporaryAccept reports accept errors worth retrying: running out of
-// file descriptors or buffers, or an aborted connection.
+// file descriptors, buffers or memory, or a connection aborted early.
 func isTemporaryAccept(err error) bool {
-	var se *os.SyscallError
-	if !errors.As(err, &se) {
-		return false
-	}
-	msg := se.Err.Error()
-	for _, s := range []string{"too many open files", "no buffer space", "connection aborted", "cannot allocate memory", "protocol error"} {
-		if strings.Contains(msg, s) {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EPROTO} {
+		if errors.Is(err, e) {
 			return true
 		}
 	}
