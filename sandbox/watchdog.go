@@ -102,7 +102,7 @@ type Watchdog struct {
 	running bool // the loop goroutine is running
 	closed  bool
 	pending *watch // a request stopped and not yet ended
-	// killHeap and killGrowth are the heap and the pending request's
+	// killHeap and killGrowth are the heap and the last stopped request's
 	// growth when it was stopped.
 	killHeap   uint64
 	killGrowth int64
@@ -349,14 +349,32 @@ func (w *Watchdog) check() bool {
 			go w.confirm()
 		}
 	}
-	var victim *watch
-	var growth, budget int64
-	if how != "" {
-		victim, growth, budget = w.victim(h)
+	type stop struct {
+		wt             *watch
+		growth, budget int64
 	}
-	if victim != nil {
-		victim.killed = true
-		w.pending, w.killHeap, w.killGrowth = victim, h, growth
+	var stops []stop
+	switch {
+	case w.pending != nil && !w.blocked(h):
+		// Pressure: the heap kept growing after a stop by more than the
+		// others' budget. The stopped request was not the only culprit
+		// (or its last allocation is still in flight): stop every request
+		// that has run through more growth than its own limit.
+		how = "pressure after a stop"
+		budget := w.budget()
+		for wt := range w.watched {
+			if !wt.killed && h > wt.base && int64(h-wt.base) > wt.limit {
+				stops = append(stops, stop{wt, int64(h - wt.base), budget})
+			}
+		}
+	case how != "":
+		if v, growth, budget := w.victim(h); v != nil {
+			stops = append(stops, stop{v, growth, budget})
+		}
+	}
+	for _, st := range stops {
+		st.wt.killed = true
+		w.pending, w.killHeap, w.killGrowth = st.wt, h, st.growth
 		w.st.Stopped++
 	}
 	w.mu.Unlock()
@@ -365,12 +383,13 @@ func (w *Watchdog) check() bool {
 		// the OS so that RSS, not only the heap, comes down.
 		w.o.Release()
 	}
-	if victim != nil {
-		err := &MemoryError{App: victim.app, Limit: victim.limit, Growth: growth, Budget: budget}
-		w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", victim.app,
-			"memory_limit", victim.limit, "heap_growth", growth, "budget", budget,
-			"running_for", time.Since(victim.start).Round(time.Millisecond), "confirmed_by", how)
-		victim.cancel(err)
+	for _, st := range stops {
+		v := st.wt
+		err := &MemoryError{App: v.app, Limit: v.limit, Growth: st.growth, Budget: st.budget}
+		w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", v.app,
+			"memory_limit", v.limit, "heap_growth", st.growth, "budget", st.budget,
+			"running_for", time.Since(v.start).Round(time.Millisecond), "confirmed_by", how)
+		v.cancel(err)
 	}
 	return true
 }
@@ -388,15 +407,14 @@ func (w *Watchdog) confirm() {
 
 // blocked reports whether a stopped request is still ending, so that its
 // memory must not be blamed on another: until it ends, no other request is
-// stopped, unless the heap grows past the kill by more than twice the
-// stopped request's growth (its last allocation in flight) plus the
-// others' budget — then the stopped one was not the (only) culprit.
-// Called with mu held.
+// stopped, unless the heap grows past the kill by more than the others'
+// budget (then check stops, under pressure, every request over its own
+// limit). Called with mu held.
 func (w *Watchdog) blocked(h uint64) bool {
 	if w.pending == nil {
 		return false
 	}
-	return !(h > w.killHeap && int64(h-w.killHeap) > 2*w.killGrowth+w.budget())
+	return !(h > w.killHeap && int64(h-w.killHeap) > w.budget())
 }
 
 // budget is the sum of the limits of the requests watched and not yet
