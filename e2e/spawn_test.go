@@ -36,7 +36,7 @@ func TestSpawnOnFD0(t *testing.T) {
 			[]string{"Forbidden"}, []string{"is outside the apps dir and every root"}},
 		{"serve --apps", []string{bin, "serve", "--apps", docroot},
 			map[string]string{"SCRIPT_NAME": "/env.js/b"},
-			[]string{`"engine":"js"`, `"path":"/b"`}, []string{"FastCGI on"}},
+			[]string{`"engine":"js"`, `"path":"/b"`}, []string{`msg="FastCGI listening"`}},
 		{"FILE serves that script for every request", []string{bin, auth},
 			map[string]string{"SCRIPT_FILENAME": "/srv/www/private/secret.txt", "SCRIPT_NAME": "/private/secret.txt", "HTTP_X_TOKEN": "open-sesame"},
 			[]string{"Variable-AUTH_VIA: auth.lua:token"}, []string{"fcgihost serving one script"}},
