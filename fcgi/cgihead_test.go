@@ -23,6 +23,7 @@ func TestParseCGIHead(t *testing.T) {
 		{"location with status", "Status: 301 Moved\nLocation: http://a/\n", 301, http.Header{"Location": {"http://a/"}}, false},
 		{"repeated and canonical", "set-cookie: a=1\nSet-Cookie: b=2\n", 200, http.Header{"Set-Cookie": {"a=1", "b=2"}}, false},
 		{"continuation", "X-Long: a\n  b\n", 200, http.Header{"X-Long": {"a b"}}, false},
+		{"authorizer variable keeps its case", "Variable-AUTH_via: x\nvariable-user: y\n", 200, http.Header{"Variable-AUTH_via": {"x"}, "Variable-user": {"y"}}, false},
 		{"nph status line", "HTTP/1.1 418 Teapot\nX: y\n", 418, http.Header{"X": {"y"}}, false},
 		{"bad status", "Status: abc\n", 0, nil, true},
 		{"status out of range", "Status: 42\n", 0, nil, true},

@@ -174,13 +174,15 @@ func startNginx(t *testing.T, appSock string) *nginx {
 	for _, d := range []string{"body", "fastcgi", "proxy", "uwsgi", "scgi"} {
 		os.Mkdir(filepath.Join(dir, d), 0o755)
 	}
+	// One process (master_process off), so that it dies with the test
+	// binary even when a timeout skips the cleanup.
 	user := ""
 	if os.Geteuid() == 0 {
-		user = "user root root;" // the workers must reach the app socket in a private dir
+		user = "user root root;" // it must reach the app socket in a private dir
 	}
 	conf := fmt.Sprintf(`%[3]s
 daemon off;
-worker_processes 1;
+master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log info;
 events { worker_connections 128; }
