@@ -673,7 +673,6 @@ func (cc *clientConn) dispatch(h header, content []byte) error {
 		if len(content) != 8 {
 			return serverBroke("FCGI_END_REQUEST with %d content bytes, want 8", len(content))
 		}
-		r.end(uint32(content[0])<<24|uint32(content[1])<<16|uint32(content[2])<<8|uint32(content[3]), content[4])
 		if !cc.keep {
 			cc.mu.Lock()
 			if cc.broken == nil {
@@ -681,9 +680,14 @@ func (cc *clientConn) dispatch(h header, content []byte) error {
 			}
 			cc.mu.Unlock()
 		}
+		// Free the connection before the caller can see the end of the
+		// body: a caller that sends its next request at once must find it
+		// idle rather than dial another, which a php-fpm child held by this
+		// idle one would never accept (bench stalled until its timeout).
 		if r.markReadDone() {
 			cc.endHalf(r)
 		}
+		r.end(uint32(content[0])<<24|uint32(content[1])<<16|uint32(content[2])<<8|uint32(content[3]), content[4])
 	}
 	return nil
 }
@@ -789,11 +793,12 @@ func (r *clientReq) end(appStatus uint32, proto uint8) {
 	r.mu.Unlock()
 }
 
-// fail ends r with err unless it has ended; it reports whether it did.
+// fail ends r with err unless it has ended (or its FCGI_END_REQUEST has
+// been read and its connection released); it reports whether it did.
 func (r *clientReq) fail(err error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ended || r.err != nil {
+	if r.ended || r.err != nil || r.readDone {
 		return false
 	}
 	r.err = err
