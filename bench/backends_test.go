@@ -6,6 +6,7 @@ package bench
 // in the test's temp dir, and the private nginx in front of them.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +36,9 @@ type backend struct {
 	// connections at once (a Go server). php-fpm and fcgiwrap children
 	// serve one connection each until the web server closes it.
 	manyConns bool
+	// pgid is the process group of the backend's processes (testutil.Start
+	// makes each its own session), whose CPU time is its cost.
+	pgid int
 }
 
 // goEnv pins the Go processes to the brief's GOMAXPROCS.
@@ -113,12 +118,14 @@ func startBackends(t *testing.T, workers int) []*backend {
 	p := testutil.Start(t, dir, goEnv, helloBinary(t), "-listen", "unix:"+goSock)
 	testutil.WaitDial(t, "unix:"+goSock, 30*time.Second, p)
 	stopOnCleanup(t, p)
+	goPID := p.Cmd.Process.Pid
 
 	hostSock := filepath.Join(dir, "fcgihost.sock")
 	p = testutil.Start(t, dir, append([]string{"FCGIHOST_CONFIG="}, goEnv...), bin, "serve",
 		"--apps", apps, "--listen", "unix:"+hostSock, "--workers", fmt.Sprint(workers), "--watch=false")
 	testutil.WaitDial(t, "unix:"+hostSock, 30*time.Second, p)
 	stopOnCleanup(t, p)
+	hostPID := p.Cmd.Process.Pid
 
 	phpSock := filepath.Join(dir, "php-fpm.sock")
 	phpConf := fmt.Sprintf(`[global]
@@ -137,19 +144,21 @@ pm.max_children = %[3]d
 	p = testutil.Start(t, dir, nil, php, "-F", "-R", "-n", "-y", filepath.Join(dir, "php-fpm.conf"))
 	testutil.WaitDial(t, "unix:"+phpSock, 30*time.Second, p)
 	stopOnCleanup(t, p)
+	phpPID := p.Cmd.Process.Pid
 
 	wrapSock := filepath.Join(dir, "fcgiwrap.sock")
 	p = testutil.Start(t, dir, nil, wrap, "-c", fmt.Sprint(workers), "-s", "unix:"+wrapSock)
 	testutil.WaitDial(t, "unix:"+wrapSock, 30*time.Second, p)
 	os.Chmod(wrapSock, 0o666)
 	stopOnCleanup(t, p)
+	wrapPID := p.Cmd.Process.Pid
 
 	return []*backend{
-		{name: "go", desc: "plain Go handler on package fcgi (ceiling)", sock: goSock, path: "/hello", manyConns: true},
-		{name: "js", desc: "fcgihost, apps/hello.js (goja)", sock: hostSock, path: "/hello.js", manyConns: true},
-		{name: "lua", desc: "fcgihost, apps/hello.lua (gopher-lua)", sock: hostSock, path: "/hello.lua", manyConns: true},
-		{name: "php", desc: "php-fpm 8.2, pm=static", sock: phpSock, path: "/hello.php", root: www},
-		{name: "cgi", desc: "fcgiwrap + `fcgihost run` per request (CGI)", sock: wrapSock, path: "/hello-cgi.lua", root: www},
+		{name: "go", desc: "plain Go handler on package fcgi (ceiling)", sock: goSock, path: "/hello", manyConns: true, pgid: goPID},
+		{name: "js", desc: "fcgihost, apps/hello.js (goja)", sock: hostSock, path: "/hello.js", manyConns: true, pgid: hostPID},
+		{name: "lua", desc: "fcgihost, apps/hello.lua (gopher-lua)", sock: hostSock, path: "/hello.lua", manyConns: true, pgid: hostPID},
+		{name: "php", desc: "php-fpm 8.2, pm=static", sock: phpSock, path: "/hello.php", root: www, pgid: phpPID},
+		{name: "cgi", desc: "fcgiwrap + `fcgihost run` per request (CGI)", sock: wrapSock, path: "/hello-cgi.lua", root: www, pgid: wrapPID},
 	}
 }
 
@@ -226,6 +235,12 @@ func (b *backend) checkStatus(t *testing.T, want int) string {
 	return string(body)
 }
 
+// nginxKeepaliveTimeout closes nginx's idle upstream connections soon
+// after a run: an idle keep-conn connection pins a php-fpm or fcgiwrap
+// child (it waits on that connection and accepts no other), so the next
+// run must not start before they are closed.
+const nginxKeepaliveTimeout = 2 * time.Second
+
 // nginx is the private nginx in front of every backend: for each backend
 // one port with fastcgi_keep_conn on and an upstream keepalive pool, one
 // with keep-conn off (a connection per request).
@@ -251,7 +266,7 @@ func startNginx(t *testing.T, backends []*backend, conns, workers int) *nginx {
 			keepConn, keepalive := "off", ""
 			if keep {
 				mode, upstream = "keep", fmt.Sprintf("%s_keep", b.name)
-				keepConn, keepalive = "on", fmt.Sprintf(" keepalive %d;", conns)
+				keepConn, keepalive = "on", fmt.Sprintf(" keepalive %d; keepalive_timeout %s;", conns, nginxKeepaliveTimeout)
 			}
 			scriptFilename := ""
 			root := filepath.Join(dir, "www")
@@ -327,4 +342,44 @@ func checkURL(t *testing.T, url string) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "hello world") {
 		t.Fatalf("GET %s: got %d %q, want 200 with hello world", url, resp.StatusCode, body)
 	}
+}
+
+// clockTick is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on
+// Linux everywhere fcgihost runs).
+const clockTick = 10 * time.Millisecond
+
+// groupCPU is the CPU time (user + system, plus that of reaped children)
+// used so far by the processes of process group pgid.
+func groupCPU(pgid int) (time.Duration, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		// f[0] is field 3 (state): pgrp is field 5, utime..cstime 14..17.
+		if len(f) < 15 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		for _, v := range f[11:15] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse /proc/%s/stat: %w", e.Name(), err)
+			}
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * clockTick, nil
 }

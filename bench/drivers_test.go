@@ -24,6 +24,10 @@ type result struct {
 	RPS      float64       // answered requests per second
 	P50, P99 time.Duration // latency percentiles
 	Errors   int           // transport errors, timeouts and non-2xx answers
+	// CPUPerReq is the backend's CPU time (all its processes) per answered
+	// request: what a request costs the server, whatever share of the
+	// shared cores it got.
+	CPUPerReq time.Duration
 }
 
 // fcgiBench runs `fcgihost bench` against b's socket.

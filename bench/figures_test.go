@@ -77,6 +77,7 @@ type group struct {
 
 // kase is one backend under one driver.
 type kase struct {
+	g      *group
 	b      *backend
 	run    func(ctx context.Context) (result, error)
 	rounds []result
@@ -171,17 +172,35 @@ func measureLoad(t *testing.T, s settings) []*group {
 	}
 	var all []*kase
 	for _, g := range groups {
+		for _, k := range g.cases {
+			k.g = g
+		}
 		all = append(all, g.cases...)
 	}
 	for r := range s.rounds {
 		for i := range all {
 			k := all[(i+r*len(all)/max(s.rounds, 1))%len(all)]
+			cpu0, err := groupCPU(k.b.pgid)
+			if err != nil {
+				t.Fatal(err)
+			}
 			res, err := k.run(ctx)
 			if err != nil {
-				t.Fatalf("round %d, %s: %v", r+1, k.b.name, err)
+				t.Fatalf("round %d, %s %s: %v", r+1, k.g.key, k.b.name, err)
+			}
+			cpu1, err := groupCPU(k.b.pgid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests > 0 {
+				res.CPUPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 			}
 			k.rounds = append(k.rounds, res)
-			time.Sleep(300 * time.Millisecond)
+			pause := 300 * time.Millisecond
+			if k.g.key == "nginx-keep" {
+				pause = nginxKeepaliveTimeout + 500*time.Millisecond
+			}
+			time.Sleep(pause)
 		}
 		t.Logf("round %d of %d done (load average %s)", r+1, s.rounds, loadavg())
 	}
@@ -216,7 +235,7 @@ func writeLoad(md *strings.Builder, groups []*group, s settings) {
 		return nil
 	}
 	md.WriteString("### Summary (hello world, requests/s, median of the rounds; ×Go = ratio to the plain Go handler in the same round)\n\n")
-	fmt.Fprintf(md, "| backend | `fcgihost bench -c %d`, keep-conn | ×Go | p99 | wrk → nginx, keep-conn | ×Go | p99 |\n|---|---|---|---|---|---|---|\n", s.conns)
+	fmt.Fprintf(md, "| backend | `fcgihost bench -c %d`, keep-conn | ×Go | p99 | server CPU/req | wrk → nginx, keep-conn | ×Go | p99 |\n|---|---|---|---|---|---|---|---|\n", s.conns)
 	for _, name := range []string{"go", "js", "lua", "php", "cgi"} {
 		dk, nk := find("direct-keep", name), find("nginx-keep", name)
 		note := ""
@@ -226,14 +245,15 @@ func writeLoad(md *strings.Builder, groups []*group, s settings) {
 			// and say so.
 			dk, note = find("direct-nokeep", name), " ¹"
 		}
+		nnote := ""
 		if nk == nil {
-			nk = find("nginx-nokeep", name)
+			nk, nnote = find("nginx-nokeep", name), " ²"
 		}
-		fmt.Fprintf(md, "| %s | %s%s | %s | %s | %s | %s | %s |\n", descOf(dk), fmtRPS(dk), note, fmtRatio(dk), fmtP(dk), fmtRPS(nk), fmtRatio(nk), fmtP(nk))
+		fmt.Fprintf(md, "| %s | %s%s | %s | %s | %s | %s%s | %s | %s |\n", descOf(dk), fmtRPS(dk), note, fmtRatio(dk), fmtP(dk), fmtCPU(dk), fmtRPS(nk), nnote, fmtRatio(nk), fmtP(nk))
 	}
-	md.WriteString("\n¹ a connection per request (`--keep-conn=false`): a php-fpm or fcgiwrap child serves one connection at a time until the client closes it, so 64 keep-conn connections on 4 children leave 60 waiting.\n\n")
+	md.WriteString("\n¹ a connection per request (`--keep-conn=false`): a php-fpm or fcgiwrap child serves one connection at a time until the client closes it, so 64 keep-conn connections on 4 children leave 60 waiting.\n² `fastcgi_keep_conn off`.\n\n")
 
-	md.WriteString("### Every run\n\n| driver | backend | req/s (median) | ×Go (median) | p50 | p99 | errors | req/s of each round |\n|---|---|---|---|---|---|---|---|\n")
+	md.WriteString("### Every run\n\n| driver | backend | req/s (median) | ×Go (median) | p50 | p99 | server CPU/req | errors | req/s of each round |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range groups {
 		for _, k := range g.cases {
 			var each []string
@@ -242,7 +262,7 @@ func writeLoad(md *strings.Builder, groups []*group, s settings) {
 				each = append(each, fmt.Sprintf("%.0f", r.RPS))
 				errs += r.Errors
 			}
-			fmt.Fprintf(md, "| %s | %s | %s | %s | %s | %s | %d | %s |\n", g.desc, k.b.name, fmtRPS(k), fmtRatio(k), fmtDur(median(k.rounds, func(r result) float64 { return float64(r.P50) }, time.Duration(0))), fmtP(k), errs, strings.Join(each, ", "))
+			fmt.Fprintf(md, "| %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", g.desc, k.b.name, fmtRPS(k), fmtRatio(k), fmtDur(median(k.rounds, func(r result) float64 { return float64(r.P50) }, time.Duration(0))), fmtP(k), fmtCPU(k), errs, strings.Join(each, ", "))
 		}
 	}
 	md.WriteString("\n")
@@ -258,6 +278,10 @@ func fmtRatio(k *kase) string {
 	v := slices.Clone(k.ratios)
 	slices.Sort(v)
 	return fmt.Sprintf("%.2f", v[len(v)/2])
+}
+
+func fmtCPU(k *kase) string {
+	return fmtDur(median(k.rounds, func(r result) float64 { return float64(r.CPUPerReq) }, time.Duration(0)))
 }
 
 func fmtP(k *kase) string {
