@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +91,11 @@ func TestSoak_AttackMix(t *testing.T) {
 	peak := rssKiB(t, pid, "VmHWM")
 	t.Logf("soak %s: %d attacks (statuses %v), %d normal requests (%d failed)", d, attacksDone, status, normal, normalBad)
 	t.Logf("host RSS before %d MiB, peak %d MiB, after %d MiB (%+d MiB)", before>>10, peak>>10, after>>10, (after-before)>>10)
+	for _, ln := range strings.Split(h.Output(), "\n") {
+		if strings.Contains(ln, "memory watchdog") {
+			t.Log(ln[strings.Index(ln, "msg="):])
+		}
+	}
 	if normalBad > 0 {
 		t.Errorf("%d normal requests failed during the soak", normalBad)
 	}

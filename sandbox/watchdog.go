@@ -113,12 +113,15 @@ type Watchdog struct {
 	// it left.
 	gcRunning, gcDone bool
 	gcHeap            uint64
-	endCycle          uint64 // GC cycles completed when a watched request last ended
-	killCycle         uint64 // … when a stopped request last ended
-	st                WatchdogStats
-	stop              chan struct{}
-	wg                sync.WaitGroup // the loop and the confirming GC
-	gcWG              sync.WaitGroup // the confirming GC alone (tests wait on it)
+	// The lowest live heap of the current and the previous liveWindow.
+	liveCurMin, livePrevMin uint64
+	liveWinAt               time.Time
+	endCycle                uint64 // GC cycles completed when a watched request last ended
+	killCycle               uint64 // … when a stopped request last ended
+	st                      WatchdogStats
+	stop                    chan struct{}
+	wg                      sync.WaitGroup // the loop and the confirming GC
+	gcWG                    sync.WaitGroup // the confirming GC alone (tests wait on it)
 }
 
 // watch is one watched request. base is the lowest heap seen since it
@@ -130,7 +133,7 @@ type watch struct {
 	start   time.Time
 	cancel  context.CancelCauseFunc
 	base    uint64 // guarded by Watchdog.mu
-	livePre uint64 // the live heap of the last GC when it started
+	livePre uint64 // the lowest live heap (of the last GC) seen since it started; guarded by mu
 	killed  bool   // guarded by Watchdog.mu
 }
 
@@ -322,6 +325,15 @@ func (w *Watchdog) check() bool {
 		w.mu.Unlock()
 		return false
 	}
+	if ms.Cycles > 0 {
+		// Like the bases, the live heap a request started with is lowered
+		// to the lowest seen since: a previous attacker's memory that the
+		// GC had not yet found dead is not a baseline.
+		for wt := range w.watched {
+			wt.livePre = min(wt.livePre, ms.Live)
+		}
+		w.noteLive(ms.Live)
+	}
 	how := ""
 	if w.gcDone {
 		// The confirming GC finished: judge with the heap it left.
@@ -419,14 +431,47 @@ func (w *Watchdog) blocked(h uint64) bool {
 
 // budget is the sum of the limits of the requests watched and not yet
 // stopped. Called with mu held.
-// livePre is the largest live heap the last GC had found when a watched
-// request started. Called with mu held.
-func (w *Watchdog) livePre() uint64 {
-	var l uint64
-	for wt := range w.watched {
-		l = max(l, wt.livePre)
+// liveWindow is how long the lowest live heap seen is remembered.
+const liveWindow = 5 * time.Second
+
+// noteLive records a sample of the live heap in the current window; the
+// lowest of this window and the previous one is a baseline that a
+// previous attacker's memory (still live at the last GC before a new
+// request started) does not inflate. Called with mu held.
+func (w *Watchdog) noteLive(live uint64) {
+	now := time.Now()
+	if now.Sub(w.liveWinAt) > liveWindow {
+		w.livePrevMin, w.liveCurMin, w.liveWinAt = w.liveCurMin, live, now
+		if w.livePrevMin == 0 {
+			w.livePrevMin = live
+		}
 	}
-	return l
+	w.liveCurMin = min(w.liveCurMin, live)
+}
+
+// livePre is the live heap the last GC had found when the request with
+// the lowest base started (a request that started later, while an attack
+// grew, would count the attack itself as its starting point), or the
+// lowest live heap of the last 5–10 s if lower. Called with mu held.
+func (w *Watchdog) livePre() uint64 {
+	base := w.livePre0()
+	if w.liveCurMin > 0 || w.livePrevMin > 0 {
+		base = min(base, max(min(w.liveCurMin, w.livePrevMin), 1))
+	}
+	return base
+}
+
+func (w *Watchdog) livePre0() uint64 {
+	var low *watch
+	for wt := range w.watched {
+		if !wt.killed && (low == nil || wt.base < low.base || (wt.base == low.base && wt.seq < low.seq)) {
+			low = wt
+		}
+	}
+	if low == nil {
+		return 0
+	}
+	return low.livePre
 }
 
 func (w *Watchdog) budget() int64 {
