@@ -118,6 +118,7 @@ type Watchdog struct {
 	liveWinAt               time.Time
 	endCycle                uint64 // GC cycles completed when a watched request last ended
 	killCycle               uint64 // … when a stopped request last ended
+	dead                    uint64 // bytes that request may still leave on the heap (see deadAllowance)
 	st                      WatchdogStats
 	stop                    chan struct{}
 	wg                      sync.WaitGroup // the loop and the confirming GC
@@ -244,6 +245,10 @@ func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.
 			if w.pending == wt {
 				w.pending, w.freed = nil, true
 				w.killCycle = w.endCycle
+				// Its memory is garbage now, but on the heap until a GC
+				// that began after this moment: up to its growth when
+				// stopped plus the allocation that was in flight.
+				w.dead = 3 * uint64(max(w.killGrowth, 0))
 			}
 			w.mu.Unlock()
 			cancel(nil)
@@ -349,9 +354,7 @@ func (w *Watchdog) check() bool {
 		switch {
 		case ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live, 0):
 			how = "last GC"
-		case ms.Cycles >= w.killCycle+2 && w.liveOver(h, 2*uint64(w.budget())+2*w.livePre()):
-			// (Not before a GC that began after the last stopped request
-			// ended has collected its memory.)
+		case w.liveOver(h, 2*uint64(w.budget())+2*w.livePre()+w.deadAllowance(ms.Cycles)):
 			how = "extreme growth"
 		case !w.gcRunning:
 			w.gcRunning = true
@@ -431,6 +434,16 @@ func (w *Watchdog) blocked(h uint64) bool {
 
 // budget is the sum of the limits of the requests watched and not yet
 // stopped. Called with mu held.
+// deadAllowance is the garbage a stopped request that has ended may still
+// leave on the heap: none once a GC cycle that began after it ended has
+// completed. Called with mu held.
+func (w *Watchdog) deadAllowance(cycles uint64) uint64 {
+	if cycles >= w.killCycle+2 {
+		return 0
+	}
+	return w.dead
+}
+
 // liveWindow is how long the lowest live heap seen is remembered.
 const liveWindow = 5 * time.Second
 
@@ -445,6 +458,9 @@ func (w *Watchdog) noteLive(live uint64) {
 		if w.livePrevMin == 0 {
 			w.livePrevMin = live
 		}
+	}
+	if w.liveCurMin == 0 {
+		w.liveCurMin = live
 	}
 	w.liveCurMin = min(w.liveCurMin, live)
 }
