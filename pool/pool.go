@@ -38,7 +38,7 @@ type Options struct {
 	Workers      int           // VMs, default 1
 	MaxRequests  int           // requests per VM before it is replaced; 0 = never
 	QueueSize    int           // requests allowed to wait; default 1024
-	QueueTimeout time.Duration // longest wait for a VM; default 5s
+	QueueTimeout time.Duration // longest wait for a VM; 0 = default 5s; < 0 = do not wait (503 at once)
 	StartTimeout time.Duration // bound on one VM's top-level run; default 30s
 	Logger       *slog.Logger
 }
@@ -116,7 +116,7 @@ func New(v Version, o Options) (*Pool, error) {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024
 	}
-	if o.QueueTimeout <= 0 {
+	if o.QueueTimeout == 0 {
 		o.QueueTimeout = 5 * time.Second
 	}
 	if o.StartTimeout <= 0 {
@@ -262,6 +262,12 @@ func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 	}
 	if p.isClosed() {
 		return nil, ErrClosed
+	}
+	if p.opts.QueueTimeout < 0 { // queue_timeout = "0s": never wait
+		p.mu.Lock()
+		p.st.QueueFull++
+		p.mu.Unlock()
+		return nil, ErrQueueFull
 	}
 	w := p.waiting.Add(1)
 	defer p.waiting.Add(-1)

@@ -250,3 +250,18 @@ func TestPool_CloseClosesAllVMs(t *testing.T) {
 		t.Fatalf("Do after Close: %v", err)
 	}
 }
+
+func TestPool_NoWaitWhenQueueTimeoutNegative(t *testing.T) {
+	b := &fakeBundle{version: "v1"}
+	p := newPool(t, b, Options{Workers: 1, QueueTimeout: -1})
+	hold := make(chan struct{})
+	started := make(chan struct{})
+	go p.Do(context.Background(), func(Lease) error { close(started); <-hold; return nil })
+	<-started
+	// A waiting request would end with ErrQueueTimeout; no wait is ErrQueueFull.
+	err := p.Do(context.Background(), func(Lease) error { return nil })
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("busy pool with no wait: %v, want ErrQueueFull", err)
+	}
+	close(hold)
+}

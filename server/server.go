@@ -144,7 +144,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 				Workers:      a.Workers,
 				MaxRequests:  a.MaxRequests,
 				QueueSize:    a.QueueSize,
-				QueueTimeout: a.QueueTimeout,
+				QueueTimeout: queueTimeout(a.QueueTimeout),
 				StartTimeout: a.Timeout,
 			},
 			Limits:      a.Limits(),
@@ -425,3 +425,12 @@ func (s *Server) NewFCGIServer(cfg *config.Config) *fcgi.Server {
 // WatchListener adds a FastCGI listener whose accept queue the status page
 // reports (listen_queue, max_listen_queue).
 func (s *Server) WatchListener(l net.Listener) { s.front.AddListener(l) }
+
+// queueTimeout maps the config's queue_timeout (0 = do not wait) to the
+// pool's (0 = default, negative = do not wait).
+func queueTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
