@@ -117,6 +117,15 @@ queue_size = 1
 [app.busy_lua]
 workers = 1
 queue_size = 1
+
+# replace/gsub on a huge input is refused after counting up to a million
+# matches, which takes seconds on a loaded machine: the test is about the
+# size limit, not about speed, so the timeout must not meet it first.
+[app.gsub_js]
+timeout = "60s"
+
+[app.gsub_lua]
+timeout = "60s"
 `
 
 // sandboxStack writes the attack apps (plus files outside the apps dir

@@ -113,12 +113,14 @@ func TestCGIErrors(t *testing.T) {
 func TestCGITimeout(t *testing.T) {
 	a := newApp(t, map[string]string{"app.js": "print('Content-Type: text/plain\\n');\nlet i = 0;\nfor (;;) { i++; }"})
 	vm := a.mustVM("app.js")
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	r := serveCtx(ctx, vm, get("/"))
 	var se *script.ScriptError
-	if !errors.As(r.err, &se) || !se.Timeout() || se.Line != 3 {
-		t.Fatalf("err = %v, want a timeout at line 3", r.err)
+	// Line 3 is the loop; on a very loaded machine the interrupt can land
+	// before it (line 2), never after.
+	if !errors.As(r.err, &se) || !se.Timeout() || se.Line < 2 || se.Line > 3 || se.File != a.path("app.js") {
+		t.Fatalf("err = %v, want a timeout at app.js line 3", r.err)
 	}
 	if vm.Healthy() {
 		t.Errorf("CGI VM healthy after interrupt")
