@@ -154,10 +154,8 @@ func measureLoad(t *testing.T, s settings) []*group {
 		if b.manyConns {
 			groups[0].cases = append(groups[0].cases, &kase{b: b, run: direct(b, s.conns, true)})
 		}
-		if b.name != "cgi" {
-			groups[1].cases = append(groups[1].cases, &kase{b: b, run: direct(b, s.workers, true)})
-			groups[3].cases = append(groups[3].cases, &kase{b: b, run: viaNginx(b, "keep")})
-		}
+		groups[1].cases = append(groups[1].cases, &kase{b: b, run: direct(b, s.workers, true)})
+		groups[3].cases = append(groups[3].cases, &kase{b: b, run: viaNginx(b, "keep")})
 		groups[2].cases = append(groups[2].cases, &kase{b: b, run: direct(b, s.conns, false)})
 		groups[4].cases = append(groups[4].cases, &kase{b: b, run: viaNginx(b, "nokeep")})
 	}
@@ -234,24 +232,19 @@ func writeLoad(md *strings.Builder, groups []*group, s settings) {
 		}
 		return nil
 	}
-	md.WriteString("### Summary (hello world, requests/s, median of the rounds; ×Go = ratio to the plain Go handler in the same round)\n\n")
-	fmt.Fprintf(md, "| backend | `fcgihost bench -c %d`, keep-conn | ×Go | p99 | server CPU/req | wrk → nginx, keep-conn | ×Go | p99 |\n|---|---|---|---|---|---|---|---|\n", s.conns)
-	for _, name := range []string{"go", "js", "lua", "php", "cgi"} {
-		dk, nk := find("direct-keep", name), find("nginx-keep", name)
-		note := ""
-		if dk == nil {
-			// php-fpm and fcgiwrap children each hold one connection:
-			// show their best direct figure, a connection per request,
-			// and say so.
-			dk, note = find("direct-nokeep", name), " ¹"
+	md.WriteString("### Summary\n\nHello world; requests/s (median of the rounds), its ratio to the plain Go handler measured in the same round (median of the per-round ratios), p99 latency; server CPU is the backend's CPU time per request (all its processes) under `fcgihost bench -c " + strconv.Itoa(s.workers) + "`.\n\n")
+	fmt.Fprintf(md, "| backend | `fcgihost bench -c %d`, keep-conn | `fcgihost bench -c %d`, keep-conn | wrk -c %d → nginx, keep-conn | server CPU/req |\n|---|---|---|---|---|\n", s.conns, s.workers, s.conns)
+	cell := func(k *kase) string {
+		if k == nil {
+			return "n/a ¹"
 		}
-		nnote := ""
-		if nk == nil {
-			nk, nnote = find("nginx-nokeep", name), " ²"
-		}
-		fmt.Fprintf(md, "| %s | %s%s | %s | %s | %s | %s%s | %s | %s |\n", descOf(dk), fmtRPS(dk), note, fmtRatio(dk), fmtP(dk), fmtCPU(dk), fmtRPS(nk), nnote, fmtRatio(nk), fmtP(nk))
+		return fmt.Sprintf("%s (%s×), p99 %s", fmtRPS(k), fmtRatio(k), fmtP(k))
 	}
-	md.WriteString("\n¹ a connection per request (`--keep-conn=false`): a php-fpm or fcgiwrap child serves one connection at a time until the client closes it, so 64 keep-conn connections on 4 children leave 60 waiting.\n² `fastcgi_keep_conn off`.\n\n")
+	for _, name := range []string{"go", "js", "lua", "php", "cgi"} {
+		w := find("direct-keep-w", name)
+		fmt.Fprintf(md, "| %s | %s | %s | %s | %s |\n", w.b.desc, cell(find("direct-keep", name)), cell(w), cell(find("nginx-keep", name)), fmtCPU(w))
+	}
+	fmt.Fprintf(md, "\n¹ not measurable: a php-fpm or fcgiwrap child serves one connection until the client closes it, so %d clients that keep their connections on %d children leave %d waiting (nginx spreads its requests over whichever upstream connections are served, so it gets answers, with a long tail).\n\n", s.conns, s.workers, s.conns-s.workers)
 
 	md.WriteString("### Every run\n\n| driver | backend | req/s (median) | ×Go (median) | p50 | p99 | server CPU/req | errors | req/s of each round |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range groups {
