@@ -11,10 +11,10 @@
 # BENCH_ROUNDS (5), BENCH_WORKERS (4), BENCH_CONNS (64),
 # BENCH_NGINX_WORKERS (1), BENCH_PARTS (load,vm,startup).
 #
-# Usage: bench/run.sh [OUT.md]     (default: bench-figures.md)
+# Usage: bench/run.sh [OUT.md]     (default: $TMPDIR/fcgihost-bench.md)
 set -eu
 cd "$(dirname "$0")/.."
-out=${1:-bench-figures.md}
+out=${1:-${TMPDIR:-/tmp}/fcgihost-bench.md}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 : "${BENCH_ROUNDS:=5}" "${BENCH_DURATION:=5s}"
 export BENCH_ROUNDS BENCH_DURATION BENCH_OUT="$out"
