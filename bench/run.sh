@@ -13,9 +13,9 @@
 #
 # Usage: bench/run.sh [OUT.md]     (default: $TMPDIR/fcgihost-bench.md)
 set -eu
-cd "$(dirname "$0")/.."
 out=${1:-${TMPDIR:-/tmp}/fcgihost-bench.md}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
+cd "$(dirname "$0")/.."
 : "${BENCH_ROUNDS:=5}" "${BENCH_DURATION:=5s}"
 export BENCH_ROUNDS BENCH_DURATION BENCH_OUT="$out"
 {
