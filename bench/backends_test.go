@@ -162,17 +162,59 @@ pm.max_children = %[3]d
 	}
 }
 
-// stopOnCleanup sends SIGTERM at cleanup and waits a little, so that
-// servers remove their sockets, then kills what is left of the process
-// group testutil.Start made (fcgiwrap's children outlive their parent).
+// stopOnCleanup stops p's whole process group at cleanup: SIGTERM, so
+// that servers remove their sockets, then (after at most 5s) SIGKILL for
+// whatever is left — fcgiwrap's children outlive their parent and hold
+// its output pipe, on which testutil's cleanup would otherwise wait
+// forever. testutil.Start's own cleanup (registered earlier, run later)
+// then reaps p.
 func stopOnCleanup(t *testing.T, p *testutil.Proc) {
 	t.Cleanup(func() {
-		if p.Cmd.ProcessState == nil {
-			p.Signal(syscall.SIGTERM)
-			p.Wait(5 * time.Second)
+		pgid := p.Cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		for deadline := time.Now().Add(5 * time.Second); groupAlive(pgid) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
 		}
-		syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		syscall.Kill(-pgid, syscall.SIGKILL)
 	})
+}
+
+// groupAlive reports whether a process of group pgid is still running (a
+// zombie waiting to be reaped does not count).
+func groupAlive(pgid int) bool {
+	alive := false
+	eachInGroup(pgid, func(state string, _ []string) { alive = alive || state != "Z" })
+	return alive
+}
+
+// eachInGroup calls f with the state and the /proc/PID/stat fields (from
+// field 3, the state, on) of every process of group pgid.
+func eachInGroup(pgid int, f func(state string, fields []string)) error {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		// fields[0] is field 3 (state); pgrp is field 5.
+		if len(fields) < 15 || fields[2] != want {
+			continue
+		}
+		f(fields[0], fields)
+	}
+	return nil
 }
 
 // params are the FastCGI params nginx's fastcgi_params would send for a
@@ -351,35 +393,20 @@ const clockTick = 10 * time.Millisecond
 // groupCPU is the CPU time (user + system, plus that of reaped children)
 // used so far by the processes of process group pgid.
 func groupCPU(pgid int) (time.Duration, error) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
 	var ticks int64
-	for _, e := range ents {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue // gone
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		// f[0] is field 3 (state): pgrp is field 5, utime..cstime 14..17.
-		if len(f) < 15 || f[2] != strconv.Itoa(pgid) {
-			continue
-		}
+	var perr error
+	err := eachInGroup(pgid, func(_ string, f []string) {
+		// f[11:15] are fields 14..17: utime, stime, cutime, cstime.
 		for _, v := range f[11:15] {
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse /proc/%s/stat: %w", e.Name(), err)
+			if err != nil && perr == nil {
+				perr = fmt.Errorf("parse /proc stat of group %d: %w", pgid, err)
 			}
 			ticks += n
 		}
+	})
+	if err == nil {
+		err = perr
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return time.Duration(ticks) * clockTick, err
 }
