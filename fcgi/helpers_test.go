@@ -6,34 +6,19 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/fcgihost/fcgihost/internal/logbuf"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // logBuf collects log lines for assertions.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuf struct{ logbuf.Buffer }
 
 // count counts the lines containing s.
 func (l *logBuf) count(s string) int {

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/fcgihost/fcgihost/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -187,23 +188,8 @@ func openDir(t *testing.T) string {
 	return d
 }
 
-// logBuf collects JSON log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects log lines for assertions.
+type logBuf struct{ logbuf.Buffer }
 
 // lines returns the log lines containing s.
 func (l *logBuf) lines(s string) []string {

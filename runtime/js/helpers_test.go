@@ -3,13 +3,13 @@ package js
 import (
 	"bytes"
 	"context"
+	"github.com/fcgihost/fcgihost/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,23 +31,8 @@ func (s *sink) WriteHeader(status int, h http.Header) error {
 
 func (s *sink) Write(p []byte) (int, error) { return s.body.Write(p) }
 
-// logBuf collects log records as text.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects log lines for assertions.
+type logBuf = logbuf.Buffer
 
 // app is a test app: its folder and compile options.
 type app struct {

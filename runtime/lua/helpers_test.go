@@ -3,12 +3,12 @@ package lua
 import (
 	"bytes"
 	"context"
+	"github.com/fcgihost/fcgihost/internal/logbuf"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fcgihost/fcgihost/script"
@@ -28,23 +28,8 @@ func (s *sink) WriteHeader(status int, h http.Header) error {
 
 func (s *sink) Write(p []byte) (int, error) { return s.body.Write(p) }
 
-// logBuf collects log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects log lines for assertions.
+type logBuf = logbuf.Buffer
 
 // writeFiles writes name → content under dir.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
