@@ -384,6 +384,7 @@ func (v *jsVM) installReqRes() {
 		return x.resObj
 	})
 	a.write = rt.ToValue(func(c goja.FunctionCall) goja.Value {
+		v.maybeDeliverStack()
 		x := v.thisExchange(c.This, true)
 		for _, arg := range c.Arguments {
 			v.writeValue("res.write", x.res, arg, true)

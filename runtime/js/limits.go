@@ -140,7 +140,10 @@ func (v *jsVM) wrap(obj *goja.Object, name string, check func(c goja.FunctionCal
 // replace sets obj[name] to fn (non-enumerable, like the built-ins), with
 // the name and length of orig.
 func (v *jsVM) replace(obj *goja.Object, name string, orig goja.Value, fn func(goja.FunctionCall) goja.Value) {
-	f := v.rt.ToValue(fn).(*goja.Object)
+	f := v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+		v.maybeDeliverStack() // the slow log's chance to read the stack
+		return fn(c)
+	}).(*goja.Object)
 	if o, ok := orig.(*goja.Object); ok {
 		_ = f.DefineDataProperty("name", o.Get("name"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 		_ = f.DefineDataProperty("length", o.Get("length"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)

@@ -42,6 +42,8 @@ type jsVM struct {
 
 	api apiFuncs
 	lim limitState
+
+	stack stackState // CurrentStack requests from the slow log
 }
 
 var (
