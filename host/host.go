@@ -42,7 +42,10 @@ type Host struct {
 	// StatusAllow lists the client addresses (REMOTE_ADDR) the status page
 	// answers; default 127.0.0.1 and ::1.
 	StatusAllow []string
-	// MaxParams bounds the total size of the params (default 1 MiB).
+	// MaxParams bounds the total size of the params (0 = unchecked here).
+	// The FastCGI server (431 past 1 MiB) and net/http (MaxHeaderBytes)
+	// already bound them, so server.New leaves it 0 and the request path
+	// does not sum every param again; set it for another transport.
 	MaxParams int
 	// Status, if set, renders the status page (JSON, ?html, ?openmetrics).
 	Status http.Handler

@@ -191,7 +191,6 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 		PingPath:     cfg.PingPath,
 		PingResponse: cfg.PingResponse,
 		StatusAllow:  cfg.StatusAllow,
-		MaxParams:    1 << 20,
 		Frontend:     &s.front,
 	}
 	if prev := s.cur.Load(); prev != nil {

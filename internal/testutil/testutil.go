@@ -259,16 +259,26 @@ type Nginx struct {
 	URL  string
 }
 
-// NginxConf is the body of an nginx http{} block's server{} (the test's
-// locations); {{PORT}}, {{DIR}} and {{FCGI}} (an nginx fastcgi_pass target
-// of the host) are replaced.
+// StartNginx starts a private nginx passing to h. server is the body of
+// its server{} block (the test's locations); {{PORT}}, {{DIR}} and {{FCGI}}
+// (an nginx fastcgi_pass target of the host) are replaced, and the
+// upstream "fcgihost" (with keepalive) names the host.
 func StartNginx(t testing.TB, h *Host, server string) *Nginx {
+	t.Helper()
+	return startNginx(t, []*Host{h}, server)
+}
+
+// startNginx starts a private nginx whose upstream "fcgihost" lists hosts.
+func startNginx(t testing.TB, hosts []*Host, server string) *Nginx {
 	t.Helper()
 	bin := Need(t, "nginx")
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	port := FreePort(t)
-	pass := h.FCGI // "host:port" and "unix:/path" are nginx's forms too
+	var up strings.Builder
+	for _, h := range hosts { // "host:port" and "unix:/path" are nginx's forms too
+		fmt.Fprintf(&up, "    server %s;\n", h.FCGI)
+	}
 	conf := fmt.Sprintf(`daemon off;
 master_process on;
 worker_processes 1;
@@ -285,7 +295,9 @@ http {
   scgi_temp_path %[1]s/scgi;
   client_max_body_size 64m;
   include /etc/nginx/mime.types;
-  upstream fcgihost { server %[3]s; keepalive 8; }
+  upstream fcgihost {
+%[3]s    keepalive 16;
+  }
   server {
     listen 127.0.0.1:%[2]d;
     server_name localhost;
@@ -293,7 +305,7 @@ http {
 %[4]s
   }
 }
-`, dir, port, pass, strings.NewReplacer("{{PORT}}", fmt.Sprint(port), "{{DIR}}", dir, "{{FCGI}}", pass).Replace(server))
+`, dir, port, up.String(), strings.NewReplacer("{{PORT}}", fmt.Sprint(port), "{{DIR}}", dir, "{{FCGI}}", hosts[0].FCGI).Replace(server))
 	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -303,8 +315,7 @@ http {
 	n := &Nginx{Proc: p, Port: port, Dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	t.Cleanup(func() {
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", Tail(string(b), 4000))
+			t.Logf("nginx error.log:\n%s", Tail(n.ErrorLog(), 4000))
 		}
 	})
 	return n
