@@ -358,7 +358,7 @@ func (c *conn) paramsEnd(r *request) error {
 	c.routines++
 	c.mu.Unlock()
 	c.s.requests.Add(1)
-	go c.runRequest(r)
+	c.s.workers.run(func() { c.runRequest(r) })
 	return nil
 }
 

@@ -214,6 +214,8 @@ type Server struct {
 
 	rejectLog rateLog // connections closed at accept
 	refuseLog rateLog // requests refused for load
+
+	workers workers // the goroutines that run handlers
 }
 
 // config holds the effective limits.
@@ -502,6 +504,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-drained:
+		s.workers.close(true)
 		return err
 	case <-ctx.Done():
 	}
@@ -511,6 +514,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.hardClose(ErrServerClosed)
 	}
+	s.workers.close(false) // the busy ones exit as their handlers return
 	return errors.Join(err, ctx.Err())
 }
 

@@ -233,8 +233,10 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		return 0
 	}
 
-	ctx, cancel := context.WithTimeoutCause(ctx, lim.Timeout, timeoutCause(lim.Timeout))
-	defer cancel()
+	// One context bounds the request: the client, the time limit and the
+	// memory watchdog all end it (see sandbox.Context).
+	rc := sandbox.NewContext(ctx, lim.Timeout)
+	defer rc.Release()
 	method := x.Params["REQUEST_METHOD"]
 	if method == "" {
 		method = "GET"
@@ -250,14 +252,15 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	}
 	res := script.NewResponse(x.Sink, lim.MaxResponse, method == "HEAD")
 	var vmID uint64
-	err = p.Do(ctx, func(l pool.Lease) error {
+	err = p.Do(rc, func(l pool.Lease) error {
 		vmID = l.VMID
-		defer h.watchSlow(app, req, l, set.Slowlog, m)()
-		// The memory watchdog cancels wctx with a *sandbox.MemoryError
-		// cause when this request is judged over memory_limit.
-		wctx, unwatch := sandbox.Process().Watch(ctx, app.Name, lim.MemoryLimit)
-		defer unwatch()
-		return l.VM.Serve(wctx, req, res)
+		if set.Slowlog > 0 {
+			defer h.watchSlow(app, req, l, set.Slowlog, m)()
+		}
+		// The memory watchdog stops rc with a *sandbox.MemoryError cause
+		// when this request is judged over memory_limit.
+		defer sandbox.Process().Begin(rc, app.Name, lim.MemoryLimit).End()
+		return l.VM.Serve(rc, req, res)
 	})
 	if err == nil {
 		if ferr := res.Finish(); ferr != nil {
@@ -265,21 +268,9 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		}
 		return vmID
 	}
-	h.fail(ctx, x, app, res, req, err, set.Debug, m)
+	h.fail(rc, x, app, res, req, err, set.Debug, m)
 	return vmID
 }
-
-// timeoutCause is the cause of a request's timeout, "request timeout of
-// 30s: context deadline exceeded", and is a context.DeadlineExceeded. A
-// type, not fmt.Errorf: it is made for every request, and formatting it
-// there cost more than the hello handler's call into the VM.
-type timeoutCause time.Duration
-
-func (t timeoutCause) Error() string {
-	return "request timeout of " + time.Duration(t).String() + ": " + context.DeadlineExceeded.Error()
-}
-
-func (timeoutCause) Unwrap() error { return context.DeadlineExceeded }
 
 // fail maps a failed request to its status, log line and stderr line.
 func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *script.Response, req *script.Request, err error, debug bool, m *AppMetrics) {
@@ -305,13 +296,13 @@ func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *sc
 		body = "script exceeded its memory limit\n"
 		m.Errors.Add(1)
 		log.Error("script exceeded its memory limit", "uri", req.URI, "where", location(err), "err", rootMessage(err), "stack", stackOf(err))
-	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+	case ctx.Err() != nil && errors.Is(sandbox.Cause(ctx), context.DeadlineExceeded):
 		status, body = http.StatusGatewayTimeout, "script timed out\n"
 		m.Timeouts.Add(1)
 		log.Error("script timed out", "uri", req.URI, "where", location(err), "err", err, "stack", stackOf(err))
 	case ctx.Err() != nil:
 		// The client went away (abort, closed connection) or shutdown.
-		log.Info("request cancelled", "uri", req.URI, "cause", context.Cause(ctx), "where", location(err))
+		log.Info("request cancelled", "uri", req.URI, "cause", sandbox.Cause(ctx), "where", location(err))
 		m.Aborted.Add(1)
 		return
 	case errors.Is(err, script.ErrBadRequest):

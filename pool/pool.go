@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
 )
 
@@ -296,7 +297,7 @@ func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 		p.mu.Unlock()
 		return nil, ErrQueueTimeout
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, sandbox.Cause(ctx)
 	}
 }
 

@@ -94,7 +94,8 @@ type WatchdogStats struct {
 // for concurrent use. Its sampling goroutine runs only while at least one
 // request is watched; Close stops it for good.
 type Watchdog struct {
-	o WatchdogOptions
+	o           WatchdogOptions
+	defaultRead bool // o.ReadMem is ReadMem: read the GC cycles alone, cheaply
 
 	mu      sync.Mutex
 	watched map[*watch]struct{}
@@ -128,11 +129,13 @@ type Watchdog struct {
 // watch is one watched request. base is the lowest heap seen since it
 // started; the other fields are fixed.
 type watch struct {
+	w       *Watchdog
 	app     string
 	limit   int64
 	seq     uint64
 	start   time.Time
-	cancel  context.CancelCauseFunc
+	stop    Stopper
+	ended   bool   // guarded by Watchdog.mu
 	base    uint64 // guarded by Watchdog.mu
 	livePre uint64 // the lowest live heap (of the last GC) seen since it started; guarded by mu
 	killed  bool   // guarded by Watchdog.mu
@@ -143,7 +146,8 @@ func NewWatchdog(o WatchdogOptions) *Watchdog {
 	if o.Interval <= 0 {
 		o.Interval = DefaultWatchInterval
 	}
-	if o.ReadMem == nil {
+	defaultRead := o.ReadMem == nil
+	if defaultRead {
 		o.ReadMem = ReadMem
 	}
 	if o.GC == nil {
@@ -155,7 +159,7 @@ func NewWatchdog(o WatchdogOptions) *Watchdog {
 	if o.ReleaseInterval <= 0 {
 		o.ReleaseInterval = DefaultReleaseInterval
 	}
-	return &Watchdog{o: o, watched: map[*watch]struct{}{}, stop: make(chan struct{})}
+	return &Watchdog{o: o, defaultRead: defaultRead, watched: map[*watch]struct{}{}, stop: make(chan struct{})}
 }
 
 var (
@@ -185,12 +189,36 @@ type MemSample struct {
 
 var memMetrics = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes", "/gc/cycles/total:gc-cycles"}
 
-// ReadMem samples the Go heap through runtime/metrics.
-func ReadMem() MemSample {
+var samplePool = sync.Pool{New: func() any {
 	s := make([]metrics.Sample, len(memMetrics))
 	for i, n := range memMetrics {
 		s[i].Name = n
 	}
+	return &s
+}}
+
+var cyclesPool = sync.Pool{New: func() any {
+	return &[]metrics.Sample{{Name: memMetrics[2]}}
+}}
+
+// readCycles reads /gc/cycles/total:gc-cycles alone (a quarter of the cost
+// of ReadMem).
+func readCycles() uint64 {
+	sp := cyclesPool.Get().(*[]metrics.Sample)
+	defer cyclesPool.Put(sp)
+	s := *sp
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// ReadMem samples the Go heap through runtime/metrics.
+func ReadMem() MemSample {
+	sp := samplePool.Get().(*[]metrics.Sample)
+	defer samplePool.Put(sp)
+	s := *sp
 	metrics.Read(s)
 	v := func(i int) uint64 {
 		if s[i].Value.Kind() != metrics.KindUint64 {
@@ -208,23 +236,55 @@ func (w *Watchdog) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// Stopper is what the watchdog stops: a *Context, or a cancel func made
+// one with StopFunc.
+type Stopper interface {
+	Stop(cause error)
+}
+
+// StopFunc adapts a context.CancelCauseFunc to Stopper.
+type StopFunc context.CancelCauseFunc
+
+// Stop calls f(cause).
+func (f StopFunc) Stop(cause error) { f(cause) }
+
 // Watch watches one request of app, whose memory limit is limit bytes, from
 // now until the returned func is called (call it once the request has
 // ended, VM released). The request must run with the returned context: the
 // watchdog cancels it with a *MemoryError cause when the request is judged
 // over its limit. limit <= 0, or a closed watchdog, watches nothing.
+// The request path uses Begin with its Context instead, which costs less.
 func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.Context, func()) {
 	if limit <= 0 {
 		return ctx, func() {}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	wt := &watch{app: app, limit: limit, start: time.Now(), cancel: cancel}
+	wt := w.Begin(StopFunc(cancel), app, limit)
+	return ctx, func() {
+		wt.End()
+		cancel(nil)
+	}
+}
+
+// Watched is one request being watched (see Begin).
+type Watched = watch
+
+// Begin watches one request of app, whose memory limit is limit bytes, from
+// now until End. When the request is judged over its limit the watchdog
+// calls s.Stop with a *MemoryError (once, from its own goroutine). limit <=
+// 0, or a closed watchdog, watches nothing (Begin returns nil, whose End
+// does nothing).
+func (w *Watchdog) Begin(s Stopper, app string, limit int64) *Watched {
+	if limit <= 0 {
+		return nil
+	}
+	wt := &watch{w: w, app: app, limit: limit, start: time.Now(), stop: s}
 	ms := w.o.ReadMem()
 	h := ms.HeapObjects
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		return ctx, func() { cancel(nil) }
+		return nil
 	}
 	w.seq++
 	wt.seq, wt.base, wt.livePre = w.seq, h, ms.Live
@@ -236,24 +296,41 @@ func (w *Watchdog) Watch(ctx context.Context, app string, limit int64) (context.
 		go w.loop()
 	}
 	w.mu.Unlock()
-	var once sync.Once
-	return ctx, func() {
-		once.Do(func() {
-			w.mu.Lock()
-			delete(w.watched, wt)
-			w.endCycle = w.o.ReadMem().Cycles
-			if w.pending == wt {
-				w.pending, w.freed = nil, true
-				w.killCycle = w.endCycle
-				// Its memory is garbage now, but on the heap until a GC
-				// that began after this moment: up to its growth when
-				// stopped plus the allocation that was in flight.
-				w.dead = 3 * uint64(max(w.killGrowth, 0))
-			}
-			w.mu.Unlock()
-			cancel(nil)
-		})
+	return wt
+}
+
+// End ends the watch (call it once the request has ended, VM released).
+// Calls after the first do nothing.
+func (wt *watch) End() {
+	if wt == nil {
+		return
 	}
+	w := wt.w
+	cycles := w.cycles()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wt.ended {
+		return
+	}
+	wt.ended = true
+	delete(w.watched, wt)
+	w.endCycle = max(w.endCycle, cycles)
+	if w.pending == wt {
+		w.pending, w.freed = nil, true
+		w.killCycle = w.endCycle
+		// Its memory is garbage now, but on the heap until a GC that
+		// began after this moment: up to its growth when stopped plus
+		// the allocation that was in flight.
+		w.dead = 3 * uint64(max(w.killGrowth, 0))
+	}
+}
+
+// cycles is the number of completed GC cycles.
+func (w *Watchdog) cycles() uint64 {
+	if w.o.ReadMem != nil && !w.defaultRead {
+		return w.o.ReadMem().Cycles
+	}
+	return readCycles()
 }
 
 // Stats returns the counters.
@@ -404,7 +481,7 @@ func (w *Watchdog) check() bool {
 		w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", v.app,
 			"memory_limit", v.limit, "heap_growth", st.growth, "budget", st.budget,
 			"running_for", time.Since(v.start).Round(time.Millisecond), "confirmed_by", how)
-		v.cancel(err)
+		v.stop.Stop(err)
 	}
 	return true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
 )
 
@@ -53,7 +54,7 @@ func ctxError(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	return &interruptError{err: err, cause: context.Cause(ctx)}
+	return &interruptError{err: err, cause: sandbox.Cause(ctx)}
 }
 
 // frame is one script stack frame, columns already corrected.

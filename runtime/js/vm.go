@@ -53,6 +53,11 @@ var (
 
 var errInterrupted = errors.New("script interrupted")
 
+// afterFuncer is a context with its own AfterFunc (sandbox.Context).
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
+}
+
 // newJSVM makes a runtime with the script API and the sandbox installed.
 func (b *bundle) newJSVM() *jsVM {
 	rt := goja.New()
@@ -88,7 +93,12 @@ func (b *bundle) newJSVM() *jsVM {
 // unhealthy, as does an interrupt or a stack overflow.
 func (v *jsVM) run(ctx context.Context, fn func() error) (err error) {
 	v.ctx = ctx
-	stop := context.AfterFunc(ctx, v.onCancel)
+	var stop func() bool
+	if a, ok := ctx.(afterFuncer); ok {
+		stop = a.AfterFunc(v.onCancel) // sandbox.Context: no map, no goroutine
+	} else {
+		stop = context.AfterFunc(ctx, v.onCancel)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			v.healthy = false

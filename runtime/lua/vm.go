@@ -255,7 +255,7 @@ func (e *luaError) Unwrap() error { return e.cause }
 // holds for a timeout with a custom cause).
 func interruptError(ctx context.Context) error {
 	cerr := ctx.Err()
-	cause := context.Cause(ctx)
+	cause := sandbox.Cause(ctx)
 	if cause == nil {
 		return fmt.Errorf("script interrupted: %w", cerr)
 	}

@@ -1,0 +1,197 @@
+package sandbox
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Context is the one context a request runs with. It ends when its parent
+// does (the client went away, shutdown), when its time limit passes, or
+// when Stop is called (the memory watchdog), whichever comes first, and
+// Cause says why. Release ends it once the request is over.
+//
+// It exists for speed. Deriving the usual way — a timeout context, a
+// cancel context for the watchdog, an AfterFunc for the engine — costs a
+// timer, three registrations and a map in each parent, more than the call
+// into the VM for a small handler. A Context costs one timer and one
+// registration with its parent, and contexts and context.AfterFunc
+// derived from it register with its AfterFunc method (a slice, no map, no
+// goroutine).
+//
+// context.Cause cannot see the cause of a Context that is not one of the
+// context package's own; use Cause (this package's) or the method.
+type Context struct {
+	parent   context.Context
+	deadline time.Time
+	limit    time.Duration
+	done     chan struct{}
+	timer    *time.Timer
+	unparent func() bool
+	ended    atomic.Bool
+
+	mu     sync.Mutex
+	err    error
+	cause  error
+	afters []*afterFunc
+}
+
+type afterFunc struct{ f func() }
+
+// NewContext makes a Context under parent with a time limit (0 = none but
+// the parent's). Call Release when the request is over.
+func NewContext(parent context.Context, limit time.Duration) *Context {
+	if parent == nil {
+		parent = context.Background()
+	}
+	c := &Context{parent: parent, done: make(chan struct{}), limit: limit}
+	if d, ok := parent.Deadline(); ok {
+		c.deadline = d
+	}
+	if parent.Done() != nil {
+		if parent.Err() != nil {
+			c.end(parent.Err(), context.Cause(parent))
+			return c
+		}
+		c.unparent = context.AfterFunc(parent, c.parentDone)
+	}
+	if limit > 0 {
+		if d := time.Now().Add(limit); c.deadline.IsZero() || d.Before(c.deadline) {
+			c.deadline = d
+		}
+		c.timer = time.AfterFunc(limit, c.expire)
+	}
+	return c
+}
+
+func (c *Context) parentDone() { c.end(c.parent.Err(), context.Cause(c.parent)) }
+
+func (c *Context) expire() { c.end(context.DeadlineExceeded, TimeoutError(c.limit)) }
+
+// Stop ends the context with cause (context.Canceled if nil) unless it has
+// ended already.
+func (c *Context) Stop(cause error) {
+	if cause == nil {
+		cause = context.Canceled
+	}
+	c.end(context.Canceled, cause)
+}
+
+// Release ends the context (context.Canceled) if it has not ended, and
+// frees its timer and its registration with the parent.
+func (c *Context) Release() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.unparent != nil {
+		c.unparent()
+	}
+	c.end(context.Canceled, context.Canceled)
+}
+
+func (c *Context) end(err, cause error) {
+	if c.ended.Load() {
+		return
+	}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err, c.cause = err, cause
+	c.ended.Store(true)
+	afters := c.afters
+	c.afters = nil
+	c.mu.Unlock()
+	close(c.done)
+	for _, a := range afters {
+		go a.f()
+	}
+}
+
+// Deadline is the earlier of the parent's deadline and the time limit.
+func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+// Done is closed when the context ends.
+func (c *Context) Done() <-chan struct{} { return c.done }
+
+// Err is nil until the context ends; then context.DeadlineExceeded for the
+// time limit, the parent's Err when the parent ended, and
+// context.Canceled otherwise.
+func (c *Context) Err() error {
+	if !c.ended.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Cause is why the context ended: a TimeoutError for the time limit, the
+// parent's cause, Stop's argument, or context.Canceled after Release; nil
+// while it runs.
+func (c *Context) Cause() error {
+	if !c.ended.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
+}
+
+// Value is the parent's.
+func (c *Context) Value(key any) any { return c.parent.Value(key) }
+
+// AfterFunc arranges for f to run in its own goroutine once the context
+// has ended, like context.AfterFunc (which, with contexts derived from c,
+// calls it). stop unregisters f; it reports whether it did so before f was
+// started.
+func (c *Context) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	c.afters = append(c.afters, a)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, x := range c.afters {
+			if x == a {
+				c.afters = append(c.afters[:i], c.afters[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// String names the context for debugging.
+func (c *Context) String() string { return "sandbox.Context" }
+
+// Cause is context.Cause that also knows Context (and any context with a
+// Cause method): the request's cause, not only its Err.
+func Cause(ctx context.Context) error {
+	if c, ok := ctx.(interface{ Cause() error }); ok {
+		if err := c.Cause(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	return context.Cause(ctx)
+}
+
+// TimeoutError is the cause of a request stopped by its time limit:
+// "request timeout of 30s: context deadline exceeded". It unwraps to
+// context.DeadlineExceeded.
+type TimeoutError time.Duration
+
+func (t TimeoutError) Error() string {
+	return "request timeout of " + time.Duration(t).String() + ": " + context.DeadlineExceeded.Error()
+}
+
+func (TimeoutError) Unwrap() error { return context.DeadlineExceeded }
