@@ -9,6 +9,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -210,7 +212,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	}
 	var body []byte
 	if x.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(x.Body, lim.MaxBody+1))
+		b, err := readBody(x.Body, lim.MaxBody+1)
 		if err != nil {
 			log.Info("reading request body failed", "err", err, "uri", x.Params["REQUEST_URI"])
 			h.plain(x, http.StatusBadRequest, "bad request body\n")
@@ -270,6 +272,32 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	}
 	h.fail(rc, x, app, res, req, err, set.Debug, m)
 	return vmID
+}
+
+var probePool = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}
+
+// readBody reads r to its end, or to limit bytes. Most requests have no
+// body: their first read, into a pooled buffer, finds the end and nothing
+// is allocated.
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	bp := probePool.Get().(*[]byte)
+	defer probePool.Put(bp)
+	buf := *bp
+	n := 0
+	for n == 0 {
+		m, err := r.Read(buf)
+		n += m
+		if err == io.EOF {
+			if n == 0 {
+				return nil, nil
+			}
+			return append([]byte(nil), buf[:n]...), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(buf[:n]), r), limit))
 }
 
 // fail maps a failed request to its status, log line and stderr line.

@@ -34,19 +34,28 @@ type Request struct {
 	// Body is the request body, read in full (bounded by max_body).
 	Body []byte
 
-	once    sync.Once
-	query   url.Values
-	qorder  []string
-	headers map[string]string
-	cookies map[string]string
+	qonce, honce, conce sync.Once
+	query               url.Values
+	qorder              []string
+	headers             map[string]string
+	cookies             map[string]string
 }
 
 // Param returns the named param or "".
 func (r *Request) Param(name string) string { return r.Params[name] }
 
-func (r *Request) parse() {
-	r.once.Do(func() {
-		r.query, r.qorder = parseQueryOrdered(r.RawQuery)
+// parseQuery, parseHeaders and parseCookies fill the parsed views on first
+// use: a handler that reads only the query does not pay for the headers.
+func (r *Request) parseQuery() {
+	r.qonce.Do(func() {
+		if r.RawQuery != "" {
+			r.query, r.qorder = parseQueryOrdered(r.RawQuery)
+		}
+	})
+}
+
+func (r *Request) parseHeaders() {
+	r.honce.Do(func() {
 		r.headers = make(map[string]string)
 		for k, v := range r.Params {
 			switch {
@@ -62,6 +71,12 @@ func (r *Request) parse() {
 				}
 			}
 		}
+	})
+}
+
+func (r *Request) parseCookies() {
+	r.parseHeaders()
+	r.conce.Do(func() {
 		r.cookies = make(map[string]string)
 		if c := r.headers["cookie"]; c != "" {
 			for _, ck := range parseCookies(c) {
@@ -75,7 +90,7 @@ func (r *Request) parse() {
 
 // Query returns name → first value of the query string.
 func (r *Request) Query() map[string]string {
-	r.parse()
+	r.parseQuery()
 	m := make(map[string]string, len(r.query))
 	for k, v := range r.query {
 		if len(v) > 0 {
@@ -87,20 +102,20 @@ func (r *Request) Query() map[string]string {
 
 // QueryAll returns every value of name in the query string, in order.
 func (r *Request) QueryAll(name string) []string {
-	r.parse()
+	r.parseQuery()
 	return append([]string(nil), r.query[name]...)
 }
 
 // Headers returns lower-case header name → value, from HTTP_* params plus
 // content-type and content-length.
 func (r *Request) Headers() map[string]string {
-	r.parse()
+	r.parseHeaders()
 	return r.headers
 }
 
 // Cookies returns cookie name → value (the first of duplicates).
 func (r *Request) Cookies() map[string]string {
-	r.parse()
+	r.parseCookies()
 	return r.cookies
 }
 
