@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 
+	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
 )
 
@@ -134,4 +136,72 @@ func (a *app) mustCompileB(b *testing.B, entry string) script.Bundle {
 		b.Fatal(err)
 	}
 	return bundle
+}
+
+// freshRequest copies base's fields into a new Request (sharing Params), as
+// the host makes one per request, so lazily parsed views are not reused.
+func freshRequest(base *script.Request) *script.Request {
+	return &script.Request{Params: base.Params, Method: base.Method, URI: base.URI, Path: base.Path,
+		RawQuery: base.RawQuery, RemoteAddr: base.RemoteAddr, Body: base.Body}
+}
+
+// benchServe serves req through a handler-style VM of code b.N times, each
+// request with its own sandbox.Context and Request, as the host does.
+func benchServe(b *testing.B, code string, base *script.Request, want string) {
+	b.Helper()
+	t := &testing.T{}
+	a := newApp(t, map[string]string{"app.js": code})
+	vm, err := a.mustCompileB(b, "app.js").NewVM(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer vm.Close()
+	s := &sink{}
+	res := script.NewResponse(s, 0, false)
+	if err := vm.Serve(context.Background(), freshRequest(base), res); err != nil {
+		b.Fatal(err)
+	}
+	_ = res.Finish()
+	if !strings.HasPrefix(s.body.String(), want) {
+		b.Fatalf("body = %q, want prefix %q", s.body.String(), want)
+	}
+	parent := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx := sandbox.NewContext(parent, 0)
+		res := script.NewResponse(discardSink{}, 0, false)
+		if err := vm.Serve(ctx, freshRequest(base), res); err != nil {
+			b.Fatal(err)
+		}
+		_ = res.Finish()
+		ctx.Release()
+	}
+}
+
+// BenchmarkServeHelloApp is apps/hello.js: req.query.name, res.header,
+// res.write of a short string.
+func BenchmarkServeHelloApp(b *testing.B) {
+	code := `let hits = 0;
+module.exports = function (req, res) {
+  hits++;
+  res.header("Content-Type", "text/plain");
+  res.write("hello " + (req.query.name || "world") + " #" + hits);
+};`
+	benchServe(b, code, get("/hello?name=bench"), "hello bench #1")
+}
+
+// BenchmarkServeJSONAPI is a typical JSON API handler: it reads a header
+// and the method, and returns an object (sent as JSON).
+func BenchmarkServeJSONAPI(b *testing.B) {
+	code := `module.exports = function (req, res) {
+  const auth = req.headers["authorization"] || "";
+  if (!auth.startsWith("Bearer ")) { res.status(401); return {error: "unauthorized"}; }
+  return {ok: true, method: req.method, user: auth.slice(7), items: [1, 2, 3]};
+};`
+	req := get("/api/items")
+	req.Params["HTTP_AUTHORIZATION"] = "Bearer alice"
+	req.Params["HTTP_USER_AGENT"] = "bench"
+	req.Params["HTTP_ACCEPT"] = "application/json"
+	benchServe(b, code, req, `{"ok":true,"method":"GET","user":"alice"`)
 }
