@@ -16,9 +16,9 @@ import (
 // until dispatch (params complete), then the request's goroutine does.
 type request struct {
 	Request
-	c      *conn
-	cancel context.CancelCauseFunc
-	begin  time.Time
+	c     *conn
+	rctx  *reqContext
+	begin time.Time
 
 	// Read loop only.
 	pbufp *[]byte
@@ -39,7 +39,8 @@ func newRequest(c *conn, id uint16, role Role, keep bool) *request {
 	r := &request{c: c}
 	r.ID, r.Role, r.KeepConn = id, role, keep
 	r.RemoteAddr, r.LocalAddr = c.remote, c.local
-	r.ctx, r.cancel = context.WithCancelCause(context.Background())
+	r.rctx = newReqContext()
+	r.ctx = r.rctx
 	if c.cfg.readTimeout > 0 {
 		r.begin = time.Now()
 	}
@@ -49,6 +50,9 @@ func newRequest(c *conn, id uint16, role Role, keep bool) *request {
 	r.resp.r = r
 	return r
 }
+
+// cancel ends the request's context with cause.
+func (r *request) cancel(cause error) { r.rctx.cancel(cause) }
 
 // abort cancels the handler: its context, its Stdin and its output.
 func (r *request) abort(cause error) {

@@ -15,6 +15,7 @@ import (
 type CGISink struct {
 	w    io.Writer
 	head []byte
+	hp   *[]byte // head's pooled buffer
 }
 
 // NewCGISink returns a CGISink writing to w.
@@ -54,7 +55,7 @@ func (s *CGISink) WriteHeader(status int, h http.Header) error {
 	}
 	b = append(b, "\r\n"...)
 	s.head = b
-	*bp = b
+	s.hp = bp
 	return nil
 }
 
@@ -88,8 +89,11 @@ func (s *CGISink) flushHead(p []byte) error {
 			_, err = s.w.Write(p)
 		}
 	}
-	b := head[:0]
-	headPool.Put(&b)
+	if bp := s.hp; bp != nil && cap(head) <= 64<<10 {
+		*bp = head[:0]
+		headPool.Put(bp)
+	}
+	s.hp = nil
 	return err
 }
 

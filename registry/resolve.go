@@ -32,8 +32,7 @@ func RequestPath(params map[string]string) (string, error) {
 	if i := strings.IndexByte(raw, '?'); i >= 0 {
 		raw = raw[:i]
 	}
-	lr := strings.ToLower(raw)
-	if strings.Contains(lr, "%2f") || strings.Contains(lr, "%5c") || strings.Contains(lr, "%00") {
+	if hasEncodedSlashOrNUL(raw) {
 		return "", resolveErr(400, "request URI %q has an encoded slash or NUL", raw)
 	}
 	var p string
@@ -68,12 +67,30 @@ func checkPath(p string) error {
 	if strings.Contains(p, "\\") {
 		return resolveErr(400, "path %q has a backslash", p)
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for rest := p; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
 		if seg == ".." {
 			return resolveErr(400, "path %q has a '..' segment", p)
 		}
 	}
 	return nil
+}
+
+// hasEncodedSlashOrNUL reports whether s has %2f, %5c or %00 (any case).
+func hasEncodedSlashOrNUL(s string) bool {
+	for i := strings.IndexByte(s, '%'); i >= 0 && i+2 < len(s); {
+		switch s[i+1:i+3] {
+		case "2f", "2F", "5c", "5C", "00":
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // splitFirst returns the first segment of p ("/a/b" → "a", "/b").

@@ -39,6 +39,11 @@ type Context struct {
 
 type afterFunc struct{ f func() }
 
+// afterFuncer is a context with an AfterFunc method of its own.
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
+}
+
 // NewContext makes a Context under parent with a time limit (0 = none but
 // the parent's). Call Release when the request is over.
 func NewContext(parent context.Context, limit time.Duration) *Context {
@@ -54,7 +59,11 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 			c.end(parent.Err(), context.Cause(parent))
 			return c
 		}
-		c.unparent = context.AfterFunc(parent, c.parentDone)
+		if a, ok := parent.(afterFuncer); ok {
+			c.unparent = a.AfterFunc(c.parentDone) // fcgi's request context: no map
+		} else {
+			c.unparent = context.AfterFunc(parent, c.parentDone)
+		}
 	}
 	if limit > 0 {
 		if d := time.Now().Add(limit); c.deadline.IsZero() || d.Before(c.deadline) {
