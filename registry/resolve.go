@@ -80,7 +80,7 @@ func checkPath(p string) error {
 // hasEncodedSlashOrNUL reports whether s has %2f, %5c or %00 (any case).
 func hasEncodedSlashOrNUL(s string) bool {
 	for i := strings.IndexByte(s, '%'); i >= 0 && i+2 < len(s); {
-		switch s[i+1:i+3] {
+		switch s[i+1 : i+3] {
 		case "2f", "2F", "5c", "5C", "00":
 			return true
 		}
