@@ -30,5 +30,14 @@ func FCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *Exchange {
 	if _, ok := r.Params["FCGI_ROLE"]; !ok {
 		r.Params["FCGI_ROLE"] = role
 	}
-	return &Exchange{Params: r.Params, Body: r.Stdin, Sink: NewCGISink(w), Stderr: w.Stderr(), Role: role}
+	fx := &fcgiExchange{}
+	fx.sink.w = w
+	fx.Exchange = Exchange{Params: r.Params, Body: r.Stdin, Sink: &fx.sink, Stderr: w.Stderr(), Role: role}
+	return &fx.Exchange
+}
+
+// fcgiExchange is an Exchange and its sink in one allocation.
+type fcgiExchange struct {
+	Exchange
+	sink CGISink
 }

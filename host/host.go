@@ -97,6 +97,8 @@ type Exchange struct {
 	Stderr io.Writer // the front end's error log (FCGI_STDERR); nil = none
 	// Role is "RESPONDER" (default) or "AUTHORIZER".
 	Role string
+
+	rec recordingSink // wraps Sink while Serve runs
 }
 
 // Serve answers one request. ctx is cancelled when the client goes away
@@ -108,7 +110,8 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 	start := time.Now()
 	h.Metrics.Accepted.Add(1)
 	h.Frontend.Touch()
-	rec := &recordingSink{Sink: x.Sink}
+	rec := &x.rec
+	*rec = recordingSink{Sink: x.Sink}
 	x.Sink = rec
 	appName, vmID := "", uint64(0)
 	defer func() {
@@ -460,6 +463,14 @@ type recordingSink struct {
 func (s *recordingSink) WriteHeader(status int, h http.Header) error {
 	s.status, s.sent = status, true
 	return s.Sink.WriteHeader(status, h)
+}
+
+func (s *recordingSink) WriteFields(status int, f []script.Field) error {
+	s.status, s.sent = status, true
+	if fs, ok := s.Sink.(script.FieldSink); ok {
+		return fs.WriteFields(status, f)
+	}
+	return s.Sink.WriteHeader(status, script.FieldsHeader(f))
 }
 
 func (s *recordingSink) Write(p []byte) (int, error) {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/fcgihost/fcgihost/script"
 )
 
 // CGISink writes a response as CGI output — "Status: 200 OK", header
@@ -23,9 +25,10 @@ func NewCGISink(w io.Writer) *CGISink { return &CGISink{w: w} }
 
 var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// WriteHeader formats the head.
-func (s *CGISink) WriteHeader(status int, h http.Header) error {
+// startHead begins the head in a pooled buffer: the status line.
+func (s *CGISink) startHead(status int) []byte {
 	bp := headPool.Get().(*[]byte)
+	s.hp = bp
 	b := (*bp)[:0]
 	b = append(b, "Status: "...)
 	b = strconv.AppendInt(b, int64(status), 10)
@@ -33,7 +36,22 @@ func (s *CGISink) WriteHeader(status int, h http.Header) error {
 		b = append(b, ' ')
 		b = append(b, t...)
 	}
-	b = append(b, "\r\n"...)
+	return append(b, "\r\n"...)
+}
+
+// WriteFields formats the head from fields, in their order.
+func (s *CGISink) WriteFields(status int, fields []script.Field) error {
+	b := s.startHead(status)
+	for _, f := range fields {
+		b = appendHeader(b, f.Name, f.Value)
+	}
+	s.head = append(b, "\r\n"...)
+	return nil
+}
+
+// WriteHeader formats the head (names sorted).
+func (s *CGISink) WriteHeader(status int, h http.Header) error {
+	b := s.startHead(status)
 	if len(h) == 1 || len(h) == 2 {
 		// common case: avoid sorting
 		for k, vs := range h {
@@ -53,9 +71,7 @@ func (s *CGISink) WriteHeader(status int, h http.Header) error {
 			}
 		}
 	}
-	b = append(b, "\r\n"...)
-	s.head = b
-	s.hp = bp
+	s.head = append(b, "\r\n"...)
 	return nil
 }
 

@@ -80,8 +80,11 @@ type Pool struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // builders
 
-	waiting atomic.Int64
-	busy    atomic.Int64
+	waiting  atomic.Int64
+	busy     atomic.Int64
+	requests atomic.Uint64
+	maxBusy  atomic.Int64
+	spares   atomic.Int64 // len(spare), for prepare's lock-free path
 
 	mu      sync.Mutex // guards stats below and closed
 	closed  bool
@@ -213,12 +216,9 @@ func (p *Pool) Do(ctx context.Context, fn func(Lease) error) (err error) {
 		return err
 	}
 	n := p.busy.Add(1)
-	p.mu.Lock()
-	if int(n) > p.st.MaxBusy {
-		p.st.MaxBusy = int(n)
+	for m := p.maxBusy.Load(); n > m && !p.maxBusy.CompareAndSwap(m, n); m = p.maxBusy.Load() {
 	}
-	p.st.Requests++
-	p.mu.Unlock()
+	p.requests.Add(1)
 	defer p.release(s)
 	defer p.busy.Add(-1)
 
@@ -305,12 +305,22 @@ func (p *Pool) acquire(ctx context.Context) (*slot, error) {
 // takes a spare built ahead, or builds one now (cold path: after a failure
 // or when a reload's VMs have all been taken).
 func (p *Pool) prepare(s *slot) error {
+	// The common case, without the lock: no spare anywhere, and the VM is
+	// of the current version. The generation is read first: Swap stores it
+	// before the spares, so a spare it left is seen here or the VM is
+	// still of the generation read.
+	if g := p.gen.Load(); p.spares.Load() == 0 && s.cur != nil && s.cur.gen == g && s.cur.vm.Healthy() {
+		return nil
+	}
 	// The generation is read with the spare, under p.mu, as Swap stores
 	// both: reading it before could find the new spare, judge it stale
 	// and start a VM of the old version on this request's path.
 	p.mu.Lock()
 	sp := p.spare[s]
-	delete(p.spare, s)
+	if sp != nil {
+		delete(p.spare, s)
+		p.spares.Add(-1)
+	}
 	g := p.gen.Load()
 	p.mu.Unlock()
 	if sp != nil {
@@ -397,6 +407,8 @@ func (p *Pool) rebuild(s *slot, g *generation, own bool) bool {
 		} else {
 			if old := p.spare[s]; old != nil {
 				old.vm.Close()
+			} else {
+				p.spares.Add(1)
 			}
 			p.spare[s] = h
 			p.mu.Unlock()
@@ -470,6 +482,7 @@ drain:
 			p.spare[s] = vms[i]
 		}
 	}
+	p.spares.Store(int64(len(p.spare)))
 	p.mu.Unlock()
 	for s := range owned {
 		p.put(s)
@@ -488,6 +501,8 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	st := p.st
 	p.mu.Unlock()
+	st.Requests = p.requests.Load()
+	st.MaxBusy = int(p.maxBusy.Load())
 	st.Workers = p.opts.Workers
 	st.Busy = int(p.busy.Load())
 	st.Idle = st.Workers - st.Busy
@@ -525,6 +540,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		h.vm.Close()
 	}
 	p.spare = nil
+	p.spares.Store(0)
 	p.mu.Unlock()
 	return err
 }

@@ -54,16 +54,16 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 	if d, ok := parent.Deadline(); ok {
 		c.deadline = d
 	}
-	if parent.Done() != nil {
-		if parent.Err() != nil {
-			c.end(parent.Err(), context.Cause(parent))
-			return c
-		}
-		if a, ok := parent.(afterFuncer); ok {
-			c.unparent = a.AfterFunc(c.parentDone) // fcgi's request context: no map
-		} else {
-			c.unparent = context.AfterFunc(parent, c.parentDone)
-		}
+	if parent.Err() != nil {
+		c.end(parent.Err(), context.Cause(parent))
+		return c
+	}
+	if a, ok := parent.(afterFuncer); ok {
+		// fcgi's request context: a slice, no map, and no Done channel
+		// made for nothing.
+		c.unparent = a.AfterFunc(c.parentDone)
+	} else if parent.Done() != nil {
+		c.unparent = context.AfterFunc(parent, c.parentDone)
 	}
 	if limit > 0 {
 		if d := time.Now().Add(limit); c.deadline.IsZero() || d.Before(c.deadline) {

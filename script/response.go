@@ -20,6 +20,30 @@ type Sink interface {
 	Write(p []byte) (int, error)
 }
 
+// FieldSink is a Sink that also takes the head as the list of fields the
+// script set, in order, so that no header map is built per response (the
+// CGI sink writes them out as they are). A Response uses WriteFields
+// instead of WriteHeader when its sink has it.
+type FieldSink interface {
+	Sink
+	WriteFields(status int, fields []Field) error
+}
+
+// Field is one header line of a response: a canonical name and a value.
+// A name appears once per value (Set-Cookie may repeat).
+type Field struct {
+	Name, Value string
+}
+
+// FieldsHeader returns fields as an http.Header.
+func FieldsHeader(fields []Field) http.Header {
+	h := make(http.Header, len(fields))
+	for _, f := range fields {
+		h[f.Name] = append(h[f.Name], f.Value)
+	}
+	return h
+}
+
 // ErrResponseTooLarge is returned by Write once the body passes the app's
 // max response size; the response is cut there.
 var ErrResponseTooLarge = errors.New("response body exceeds max_response")
@@ -39,7 +63,8 @@ const flushThreshold = 64 << 10
 type Response struct {
 	sink    Sink
 	status  int
-	header  http.Header
+	fields  []Field // the head, in the order set
+	fbuf    [4]Field
 	buf     []byte
 	written int64
 	max     int64
@@ -51,15 +76,46 @@ type Response struct {
 // NewResponse makes a Response writing to sink. maxBody ≤ 0 means
 // unlimited; isHead discards the body (HEAD requests).
 func NewResponse(sink Sink, maxBody int64, isHead bool) *Response {
-	return &Response{sink: sink, status: 200, header: http.Header{}, max: maxBody, head: isHead}
+	r := &Response{sink: sink, status: 200, max: maxBody, head: isHead}
+	r.fields = r.fbuf[:0]
+	return r
 }
 
 // Status returns the status so far.
 func (r *Response) Status() int { return r.status }
 
-// Header returns the header map (canonical keys). Changing it after
-// HeadersSent has no effect.
-func (r *Response) Header() http.Header { return r.header }
+// Header returns a copy of the headers set so far (canonical keys).
+func (r *Response) Header() http.Header { return FieldsHeader(r.fields) }
+
+// HeaderValue returns the first value of the named header, or "".
+func (r *Response) HeaderValue(name string) string {
+	k := headerKey(name)
+	for _, f := range r.fields {
+		if f.Name == k {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// set replaces every value of the header with canonical name k by v.
+func (r *Response) set(k, v string) {
+	out := r.fields[:0]
+	placed := false
+	for _, f := range r.fields {
+		if f.Name == k {
+			if placed {
+				continue
+			}
+			f.Value, placed = v, true
+		}
+		out = append(out, f)
+	}
+	if !placed {
+		out = append(out, Field{k, v})
+	}
+	r.fields = out
+}
 
 // HeadersSent reports whether the head went out (the body is streaming).
 func (r *Response) HeadersSent() bool { return r.sent }
@@ -88,7 +144,7 @@ func (r *Response) SetHeader(name, value string) error {
 	if r.sent {
 		return ErrHeadersSent
 	}
-	r.header[headerKey(name)] = []string{value}
+	r.set(headerKey(name), value)
 	return nil
 }
 
@@ -100,8 +156,7 @@ func (r *Response) AddHeader(name, value string) error {
 	if r.sent {
 		return ErrHeadersSent
 	}
-	k := headerKey(name)
-	r.header[k] = append(r.header[k], value)
+	r.fields = append(r.fields, Field{headerKey(name), value})
 	return nil
 }
 
@@ -187,7 +242,7 @@ func (r *Response) JSON(v any) error {
 // WriteJSONBytes writes already-encoded JSON with its content type.
 func (r *Response) WriteJSONBytes(b []byte) error {
 	if !r.sent {
-		r.header.Set("Content-Type", "application/json")
+		r.set("Content-Type", "application/json")
 	}
 	_, err := r.Write(b)
 	return err
@@ -195,6 +250,13 @@ func (r *Response) WriteJSONBytes(b []byte) error {
 
 // WriteString appends s to the body.
 func (r *Response) WriteString(s string) (int, error) {
+	if !r.cut && !r.head && !r.sent && len(r.buf)+len(s) <= flushThreshold &&
+		(r.max <= 0 || r.written+int64(len(s)) <= r.max) {
+		// The common case, buffered, without converting s first.
+		r.buf = append(r.buf, s...)
+		r.written += int64(len(s))
+		return len(s), nil
+	}
 	return r.Write([]byte(s))
 }
 
@@ -233,13 +295,19 @@ func (r *Response) commit(final bool) error {
 		return nil
 	}
 	r.sent = true
-	if r.header.Get("Content-Type") == "" && (r.written > 0 || r.status != 204 && r.status != 304 && r.status/100 != 3) {
-		r.header.Set("Content-Type", "text/html; charset=utf-8")
+	if r.HeaderValue("Content-Type") == "" && (r.written > 0 || r.status != 204 && r.status != 304 && r.status/100 != 3) {
+		r.set("Content-Type", "text/html; charset=utf-8")
 	}
-	if final && r.header.Get("Content-Length") == "" && !r.head {
-		r.header.Set("Content-Length", strconv.Itoa(len(r.buf)))
+	if final && r.HeaderValue("Content-Length") == "" && !r.head {
+		r.set("Content-Length", strconv.Itoa(len(r.buf)))
 	}
-	if err := r.sink.WriteHeader(r.status, r.header); err != nil {
+	var err error
+	if fs, ok := r.sink.(FieldSink); ok {
+		err = fs.WriteFields(r.status, r.fields)
+	} else {
+		err = r.sink.WriteHeader(r.status, FieldsHeader(r.fields))
+	}
+	if err != nil {
 		return err
 	}
 	if len(r.buf) > 0 {
@@ -257,7 +325,7 @@ func (r *Response) Reset() bool {
 		return false
 	}
 	r.status = 200
-	r.header = http.Header{}
+	r.fields = r.fields[:0]
 	r.buf = r.buf[:0]
 	r.written = 0
 	r.cut = false
