@@ -6,7 +6,9 @@ package lua
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -14,24 +16,31 @@ import (
 	glua "github.com/yuin/gopher-lua"
 )
 
-// reqState is one request as a run sees it. Lua tables of it are built on
-// first use and cached, so a request that never reads req.headers never
-// pays for them.
+// reqState is the request a VM is serving. There is one per VM, reused:
+// Serve points it at the request (begin) and clears it when the request
+// ends (end), so that a request costs no allocation for it. Lua tables of
+// the request are built on first use and cached for the request, so a
+// request that never reads req.headers never pays for them.
+//
+// The script sees req and res as userdata that are new for each request
+// (cut from a slab, see nextUDs). Their Value is the reqState, and a
+// method checks that the userdata it was called on is the current
+// request's: a req or res the script kept from an earlier request fails
+// with an error and never reads or writes another request.
 type reqState struct {
 	v    *vm
 	req  *script.Request
 	res  *script.Response
 	cgiw *script.CGIWriter // CGI style
-	done bool              // Serve returned: req/res must not be used
 
-	// req and res as Lua values, allocated with the state (one allocation
-	// per request for all three).
-	reqUD, resUD glua.LUserData
-	body         glua.LValue
-	query        *glua.LTable
-	headers      *glua.LTable
-	params       *glua.LTable
-	cookies      *glua.LTable
+	// The current request's req and res; nil outside Serve.
+	reqUD, resUD *glua.LUserData
+
+	body    glua.LValue
+	query   *glua.LTable
+	headers *glua.LTable
+	params  *glua.LTable
+	cookies *glua.LTable
 
 	formParsed bool
 	fields     map[string]string
@@ -41,16 +50,43 @@ type reqState struct {
 	bodyPos int // CGI style: io.read position
 }
 
-func newReqState(v *vm, req *script.Request, res *script.Response) *reqState {
-	rs := &reqState{v: v, req: req, res: res}
-	rs.reqUD = glua.LUserData{Value: rs, Metatable: v.reqMT}
-	rs.resUD = glua.LUserData{Value: rs, Metatable: v.resMT}
+// udPair is one request's req and res userdata.
+type udPair struct{ req, res glua.LUserData }
+
+// udSlabSize is how many requests' userdata one allocation holds. A slab
+// stays alive while the script keeps any of its userdata (80 bytes each
+// pair), which is harmless.
+const udSlabSize = 16
+
+// nextUDs returns fresh req and res userdata for a request.
+func (v *vm) nextUDs() (*glua.LUserData, *glua.LUserData) {
+	if len(v.udSlab) == 0 {
+		v.udSlab = make([]udPair, udSlabSize)
+	}
+	p := &v.udSlab[0]
+	v.udSlab = v.udSlab[1:]
+	p.req = glua.LUserData{Value: &v.rs, Metatable: v.reqMT}
+	p.res = glua.LUserData{Value: &v.rs, Metatable: v.resMT}
+	return &p.req, &p.res
+}
+
+// begin points the VM's reqState at a request and returns it.
+func (v *vm) begin(req *script.Request, res *script.Response) *reqState {
+	rs := &v.rs
+	rs.v, rs.req, rs.res = v, req, res
+	rs.reqUD, rs.resUD = v.nextUDs()
 	return rs
 }
 
-func (rs *reqState) reqValue() *glua.LUserData { return &rs.reqUD }
+// end forgets the request: its userdata go stale and nothing of it stays
+// reachable from the VM.
+func (rs *reqState) end() {
+	*rs = reqState{v: rs.v}
+}
 
-func (rs *reqState) resValue() *glua.LUserData { return &rs.resUD }
+func (rs *reqState) reqValue() *glua.LUserData { return rs.reqUD }
+
+func (rs *reqState) resValue() *glua.LUserData { return rs.resUD }
 
 // target finds the request a req/res method works on: the userdata in
 // argument 1 (method call, req:json()) or, for a plain call (req.json()),
@@ -58,7 +94,7 @@ func (rs *reqState) resValue() *glua.LUserData { return &rs.resUD }
 func (v *vm) target(L *glua.LState) (*reqState, int) {
 	if ud, ok := L.Get(1).(*glua.LUserData); ok {
 		if rs, ok := ud.Value.(*reqState); ok {
-			if rs.done {
+			if ud != rs.reqUD && ud != rs.resUD {
 				L.RaiseError("req/res used after its request finished")
 			}
 			return rs, 2
@@ -78,6 +114,118 @@ func stringMap(L *glua.LState, m map[string]string) *glua.LTable {
 	return t
 }
 
+// Methods as Lua values boxed once (boxing a string allocates).
+var (
+	lGET     glua.LValue = glua.LString("GET")
+	lPOST    glua.LValue = glua.LString("POST")
+	lHEAD    glua.LValue = glua.LString("HEAD")
+	lPUT     glua.LValue = glua.LString("PUT")
+	lDELETE  glua.LValue = glua.LString("DELETE")
+	lPATCH   glua.LValue = glua.LString("PATCH")
+	lOPTIONS glua.LValue = glua.LString("OPTIONS")
+)
+
+func methodValue(m string) glua.LValue {
+	switch m {
+	case "GET":
+		return lGET
+	case "POST":
+		return lPOST
+	case "HEAD":
+		return lHEAD
+	case "PUT":
+		return lPUT
+	case "DELETE":
+		return lDELETE
+	case "PATCH":
+		return lPATCH
+	case "OPTIONS":
+		return lOPTIONS
+	}
+	return glua.LString(m)
+}
+
+// queryTable is req.query: name → first value of the raw query string,
+// parsed straight into the table as script.Request parses it (lenient: a
+// bad escape is kept as written, ';' is not a separator), without the
+// intermediate url.Values and map copy of Request.Query.
+// TestQueryTable_MatchesRequest keeps the two in step.
+func queryTable(L *glua.LState, raw string) *glua.LTable {
+	if raw == "" {
+		return L.CreateTable(0, 0)
+	}
+	t := L.CreateTable(0, min(strings.Count(raw, "&")+1, 32))
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if t.RawGetString(k) != glua.LNil {
+			continue // the first value wins
+		}
+		if uv, err := url.QueryUnescape(val); err == nil {
+			val = uv
+		}
+		t.RawSetString(k, glua.LString(val))
+	}
+	return t
+}
+
+// maxHeaderNames bounds a VM's cache of header names.
+const maxHeaderNames = 64
+
+// headersTable is req.headers: lower-case name → value, from the HTTP_*
+// params plus content-type and content-length when not empty, as
+// script.Request.Headers makes them, but built straight from the params
+// with the names cached per VM (the same few headers come every time).
+// TestHeadersTable_MatchesRequest keeps the two in step.
+func (v *vm) headersTable(L *glua.LState, params map[string]string) *glua.LTable {
+	n := 0
+	for k := range params {
+		if strings.HasPrefix(k, "HTTP_") || k == "CONTENT_TYPE" || k == "CONTENT_LENGTH" {
+			n++
+		}
+	}
+	t := L.CreateTable(0, n)
+	for k, val := range params {
+		switch {
+		case strings.HasPrefix(k, "HTTP_"):
+			t.RawSetString(v.headerName(k), glua.LString(val))
+		case k == "CONTENT_TYPE":
+			if val != "" {
+				t.RawSetString("content-type", glua.LString(val))
+			}
+		case k == "CONTENT_LENGTH":
+			if val != "" {
+				t.RawSetString("content-length", glua.LString(val))
+			}
+		}
+	}
+	return t
+}
+
+// headerName turns an HTTP_* param name into a header name
+// ("HTTP_X_API_KEY" → "x-api-key").
+func (v *vm) headerName(param string) string {
+	if name, ok := v.hdrNames[param]; ok {
+		return name
+	}
+	name := strings.ToLower(strings.ReplaceAll(param[len("HTTP_"):], "_", "-"))
+	if v.hdrNames == nil {
+		v.hdrNames = make(map[string]string)
+	}
+	if len(v.hdrNames) < maxHeaderNames {
+		// Clones: the cache must not pin the buffers of one request.
+		v.hdrNames[strings.Clone(param)] = strings.Clone(name)
+	}
+	return name
+}
+
 // reqIndex is req's __index: fields are computed on first access.
 func (v *vm) reqIndex(L *glua.LState) int {
 	rs, _ := v.target(L)
@@ -90,7 +238,7 @@ func (v *vm) reqIndex(L *glua.LState) int {
 	var out glua.LValue = glua.LNil
 	switch key {
 	case "method":
-		out = glua.LString(r.Method)
+		out = methodValue(r.Method)
 	case "path":
 		out = glua.LString(r.Path)
 	case "uri":
@@ -104,12 +252,12 @@ func (v *vm) reqIndex(L *glua.LState) int {
 		out = rs.body
 	case "query":
 		if rs.query == nil {
-			rs.query = stringMap(L, r.Query())
+			rs.query = queryTable(L, r.RawQuery)
 		}
 		out = rs.query
 	case "headers":
 		if rs.headers == nil {
-			rs.headers = stringMap(L, r.Headers())
+			rs.headers = v.headersTable(L, r.Params)
 		}
 		out = rs.headers
 	case "params":
@@ -217,11 +365,27 @@ func checkText(L *glua.LState, n int) string {
 	case glua.LString:
 		return string(val)
 	case glua.LNumber:
-		return val.String()
+		return numberString(val)
 	default:
 		L.ArgError(n, "string expected, got "+val.Type().String())
 		return ""
 	}
+}
+
+// numberString is tostring(n) (LNumber.String) without fmt for integers.
+func numberString(n glua.LNumber) string {
+	if f := float64(n); f == float64(int64(f)) { // gopher-lua's isInteger
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return n.String()
+}
+
+// appendNumberText appends tostring(n).
+func appendNumberText(b []byte, n glua.LNumber) []byte {
+	if f := float64(n); f == float64(int64(f)) {
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	return append(b, n.String()...)
 }
 
 func (v *vm) resHeader(L *glua.LState) int {
@@ -281,15 +445,66 @@ func unsafeBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
+// maxScratch bounds the buffer a VM keeps between calls (res:write's
+// gathering, json encoding); a bigger one is dropped after use.
+const maxScratch = 16 << 10
+
+// resWrite is res:write(...): strings and numbers, gathered into one
+// Write (one copy into the response instead of one per argument). A
+// long string goes straight through; a bad argument raises after what
+// came before it is written, as if each were written in turn.
 func (v *vm) resWrite(L *glua.LState) int {
 	rs, a := v.target(L)
 	top := L.GetTop()
+	buf := v.scratch[:0]
 	for i := a; i <= top; i++ {
-		if _, err := rs.res.Write(unsafeBytes(checkText(L, i))); err != nil {
-			return v.fail(fmt.Errorf("res:write: %w", err))
+		switch val := L.Get(i).(type) {
+		case glua.LString:
+			if len(val) <= maxScratch-len(buf) {
+				buf = append(buf, val...)
+				continue
+			}
+			if err := v.writeRes(rs, buf); err != nil {
+				return v.fail(err)
+			}
+			buf = buf[:0]
+			if err := v.writeRes(rs, unsafeBytes(string(val))); err != nil {
+				return v.fail(err)
+			}
+		case glua.LNumber:
+			buf = appendNumberText(buf, val)
+		default:
+			if err := v.writeRes(rs, buf); err != nil {
+				return v.fail(err)
+			}
+			checkText(L, i) // raises
 		}
 	}
+	if err := v.writeRes(rs, buf); err != nil {
+		return v.fail(err)
+	}
+	v.keepScratch(buf)
 	return rs.ret(L)
+}
+
+// writeRes writes p (if any) to the response.
+func (v *vm) writeRes(rs *reqState, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if _, err := rs.res.Write(p); err != nil {
+		return fmt.Errorf("res:write: %w", err)
+	}
+	return nil
+}
+
+// keepScratch keeps b's array for the next use unless it grew too big.
+func (v *vm) keepScratch(b []byte) {
+	if cap(b) <= maxScratch {
+		v.scratch = b[:0]
+	} else {
+		v.scratch = nil
+	}
 }
 
 func (v *vm) resJSON(L *glua.LState) int {

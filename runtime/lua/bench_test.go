@@ -52,6 +52,70 @@ func BenchmarkServe_Hello(b *testing.B) {
 	}
 }
 
+// helloLuaApp is apps/hello.lua: reads req.query.name, sets a header,
+// writes a short body.
+const helloLuaApp = `local hits = 0
+return function(req, res)
+  hits = hits + 1
+  res:header("Content-Type", "text/plain")
+  res:write("hello ", req.query.name or "world", " #", hits)
+end`
+
+// jsonAPIApp is a typical JSON API handler: it reads a header and the
+// query, and answers JSON.
+const jsonAPIApp = `local n = 0
+return function(req, res)
+  n = n + 1
+  local key = req.headers["x-api-key"]
+  if key ~= "secret" then
+    res:status(401)
+    return res:json({ error = "bad key" })
+  end
+  return res:json({ ok = true, id = tonumber(req.query.id), n = n, items = { "a", "b" } })
+end`
+
+// benchServe serves requests made by mk to a handler VM of code.
+func benchServe(b *testing.B, code string, mk func() *script.Request) {
+	v, err := benchApp(b, code).NewVM(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		res := script.NewResponse(nopSink{}, 0, false)
+		if err := v.Serve(ctx, mk(), res); err != nil {
+			b.Fatal(err)
+		}
+		if res.Status() != 200 {
+			b.Fatalf("status %d", res.Status())
+		}
+		res.Finish()
+	}
+}
+
+// BenchmarkServe_HelloApp is apps/hello.lua on a request whose params map
+// is shared (what the engine costs, less the test's request building).
+func BenchmarkServe_HelloApp(b *testing.B) {
+	t := request("GET", "/hello?name=bench", "", nil)
+	benchServe(b, helloLuaApp, func() *script.Request {
+		return &script.Request{Params: t.Params, Method: t.Method, URI: t.URI, Path: t.Path,
+			RawQuery: t.RawQuery, RemoteAddr: t.RemoteAddr}
+	})
+}
+
+// BenchmarkServe_JSONAPI is a JSON API handler reading a header.
+func BenchmarkServe_JSONAPI(b *testing.B) {
+	t := request("GET", "/api?id=42", "", map[string]string{"HTTP_X_API_KEY": "secret",
+		"HTTP_ACCEPT": "application/json", "HTTP_USER_AGENT": "bench/1.0", "HTTP_HOST": "example.com",
+		"HTTP_ACCEPT_ENCODING": "gzip", "HTTP_CONNECTION": "keep-alive"})
+	benchServe(b, jsonAPIApp, func() *script.Request {
+		return &script.Request{Params: t.Params, Method: t.Method, URI: t.URI, Path: t.Path,
+			RawQuery: t.RawQuery, RemoteAddr: t.RemoteAddr}
+	})
+}
+
 // BenchmarkServe_PlainGo is the same work in a plain Go handler, for scale.
 func BenchmarkServe_PlainGo(b *testing.B) {
 	b.ReportAllocs()

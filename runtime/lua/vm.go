@@ -41,10 +41,14 @@ type vm struct {
 	mods    map[string]glua.LValue // module results (CGI style: per request)
 	loading map[string]bool        // modules whose top level is running
 
-	ctx     context.Context // ctx of the current run (NewVM or Serve)
-	cur     *reqState       // current request, nil outside Serve
-	noted   []error         // Go errors raised as Lua errors during this run
-	healthy bool
+	ctx      context.Context   // ctx of the current run (NewVM or Serve)
+	cur      *reqState         // &rs while Serve runs, nil outside
+	rs       reqState          // the request being served (reused, see reqState)
+	udSlab   []udPair          // fresh req/res userdata for coming requests
+	hdrNames map[string]string // HTTP_* param → header name (headersTable)
+	scratch  []byte            // reused buffer (res:write, the handler's result)
+	noted    []error           // Go errors raised as Lua errors during this run
+	healthy  bool
 
 	lctx vmCtx // the context the LState runs with (see stack.go)
 	stackState
@@ -148,7 +152,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 		return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: interruptError(ctx)}
 	}
 	L := v.L
-	rs := newReqState(v, req, res)
+	rs := v.begin(req, res)
 	v.cur, v.ctx, v.noted = rs, ctx, v.noted[:0]
 	v.setContext(ctx)
 	defer func() {
@@ -159,7 +163,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 			L.SetTop(0)
 		}
 		L.RemoveContext()
-		rs.done = true
+		rs.end()
 		v.cur, v.ctx = nil, nil
 	}()
 	if v.cgi {
@@ -174,11 +178,15 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 	switch ret := L.Get(-1).(type) {
 	case *glua.LNilType:
 	case glua.LString:
-		if _, err := res.WriteString(string(ret)); err != nil {
+		// Response.Write copies what it keeps: no copy of the string here.
+		if _, err := res.Write(unsafeBytes(string(ret))); err != nil {
 			return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("write returned body: %w", err)}
 		}
 	case glua.LNumber:
-		if _, err := res.WriteString(ret.String()); err != nil {
+		b := appendNumberText(v.scratch[:0], ret)
+		_, err := res.Write(b)
+		v.keepScratch(b)
+		if err != nil {
 			return &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("write returned body: %w", err)}
 		}
 	case *glua.LUserData:
