@@ -22,8 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	glua "github.com/yuin/gopher-lua"
@@ -111,28 +112,51 @@ func (v *vm) jsonArray(L *glua.LState) int {
 	return 1
 }
 
+// jsonEncoder writes JSON. A VM keeps one (vm.enc) and reuses its
+// buffers; it never runs Lua code, so it is never re-entered.
 type jsonEncoder struct {
 	v    *vm
 	what string
 	buf  []byte
 	max  int64
+	// items holds the members of the objects being written, sorted by
+	// key: one stack for all nesting levels, each level above its
+	// parent's.
+	items []jsonItem
+}
+
+type jsonItem struct {
+	k string
+	v glua.LValue
 }
 
 var errJSONTooLarge = errors.New("too large")
 
-// encodeJSON encodes a Lua value; what names the caller in errors.
+// encodeJSON encodes a Lua value; what names the caller in errors. The
+// result is valid until the next encodeJSON on the VM: use or copy it at
+// once.
 func (v *vm) encodeJSON(val glua.LValue, what string) ([]byte, error) {
-	e := &jsonEncoder{v: v, what: what, max: v.b.opts.Limits.MaxStringSize}
-	if err := e.encode(val, 0); err != nil {
+	e := &v.enc
+	e.v, e.what, e.max = v, what, v.b.opts.Limits.MaxStringSize
+	e.buf, e.items = e.buf[:0], e.items[:0]
+	err := e.encode(val, 0)
+	b := e.buf
+	if cap(e.buf) > maxScratch {
+		e.buf = nil
+	}
+	if cap(e.items) > maxScratch/16 {
+		e.items = nil
+	}
+	if err != nil {
 		if errors.Is(err, errJSONTooLarge) {
-			return nil, v.b.opts.Limits.CheckSize(what, int64(len(e.buf)))
+			return nil, v.b.opts.Limits.CheckSize(what, int64(len(b)))
 		}
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if int64(len(e.buf)) > e.max {
-		return nil, v.b.opts.Limits.CheckSize(what, int64(len(e.buf)))
+	if int64(len(b)) > e.max {
+		return nil, v.b.opts.Limits.CheckSize(what, int64(len(b)))
 	}
-	return e.buf, nil
+	return b, nil
 }
 
 func (e *jsonEncoder) encode(val glua.LValue, depth int) error {
@@ -174,23 +198,36 @@ func isArrayMarked(t *glua.LTable) bool {
 	return ok && mt.RawGetString("__jsontype") == glua.LString("array")
 }
 
+// table writes t as an array when its keys are exactly 1..n (n ≥ 1) or it
+// is empty and marked, else as an object with sorted keys. It walks the
+// array part by index and the hash part with Next, whose keys are the
+// table's own values: no key is boxed again.
 func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
-	n := t.Len()
+	n := t.Len() // the array part holds every integer key 1..n, and only nils after n
 	count := 0
-	var keyErr error
-	t.ForEach(func(k, _ glua.LValue) {
-		count++
+	for i := 1; i <= n; i++ {
+		if t.RawGetInt(i) != glua.LNil {
+			count++
+		}
+	}
+	base := len(e.items)
+	defer func() {
+		clear(e.items[base:]) // do not keep the script's values alive
+		e.items = e.items[:base]
+	}()
+	var k glua.LValue = glua.LNil
+	if n > 0 {
+		k = glua.LNumber(n) // Next after n: the hash part
+	}
+	for k, val := t.Next(k); k != glua.LNil; k, val = t.Next(k) {
 		switch k.(type) {
 		case glua.LString, glua.LNumber:
 		default:
-			if keyErr == nil {
-				keyErr = fmt.Errorf("cannot encode a table key of type %s", k.Type())
-			}
+			return fmt.Errorf("cannot encode a table key of type %s", k.Type())
 		}
-	})
-	if keyErr != nil {
-		return keyErr
+		e.items = append(e.items, jsonItem{glua.LVAsString(k), val})
 	}
+	count += len(e.items) - base
 	if (n > 0 && count == n) || (count == 0 && isArrayMarked(t)) {
 		e.buf = append(e.buf, '[')
 		for i := 1; i <= n; i++ {
@@ -204,18 +241,17 @@ func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
 		e.buf = append(e.buf, ']')
 		return nil
 	}
-	type kv struct {
-		k string
-		v glua.LValue
+	for i := 1; i <= n; i++ {
+		if val := t.RawGetInt(i); val != glua.LNil {
+			e.items = append(e.items, jsonItem{strconv.Itoa(i), val})
+		}
 	}
-	items := make([]kv, 0, count)
-	t.ForEach(func(k, val glua.LValue) {
-		items = append(items, kv{glua.LVAsString(k), val})
-	})
-	sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
+	end := len(e.items)
+	slices.SortFunc(e.items[base:end], func(a, b jsonItem) int { return strings.Compare(a.k, b.k) })
 	e.buf = append(e.buf, '{')
-	for i, it := range items {
-		if i > 0 {
+	for i := base; i < end; i++ {
+		it := e.items[i] // nested tables push above end and pop back
+		if i > base {
 			e.buf = append(e.buf, ',')
 		}
 		e.buf = appendJSONString(e.buf, it.k)

@@ -47,6 +47,7 @@ type vm struct {
 	udSlab   []udPair          // fresh req/res userdata for coming requests
 	hdrNames map[string]string // HTTP_* param → header name (headersTable)
 	scratch  []byte            // reused buffer (res:write, the handler's result)
+	enc      jsonEncoder       // reused by encodeJSON
 	noted    []error           // Go errors raised as Lua errors during this run
 	healthy  bool
 
