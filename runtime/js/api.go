@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,23 +24,30 @@ import (
 // object. Their methods are shared per VM and find their exchange through
 // `this` (or, called detached, the request being served).
 
-// exchange is one request's state as the script sees it.
+// exchange is one request's state as the script sees it. It is made per
+// request (the req and res objects point at it, so a reference a script
+// keeps after its request ended still sees that request, never a later
+// one); everything reusable lives in the jsVM instead.
 type exchange struct {
 	v              *jsVM
 	req            *script.Request
 	res            *script.Response
 	reqObj, resObj *goja.Object
 	done           bool // the request ended; the objects are stale
+	stdinUse       bool // CGI stdin already read
 
-	cache    [nReqKeys]goja.Value
-	jsonVal  goja.Value
-	formDone bool
-	fields   map[string]string
-	files    map[string]*script.File
-	formErr  error
-	stdinUse bool // CGI stdin already read
+	cache   [nReqKeys]goja.Value
+	jsonVal goja.Value
+	form    *formState // req.form()/req.files(), parsed on first use
 
 	reqExtra, resExtra map[string]goja.Value // properties the script set
+}
+
+// formState is the parsed form body of one request.
+type formState struct {
+	fields map[string]string
+	files  map[string]*script.File
+	err    error
 }
 
 type (
@@ -80,6 +89,26 @@ type apiFuncs struct {
 	jsonStringify goja.Callable // the original JSON.stringify
 }
 
+// reqScratch is per-VM working memory of the request path, reused from one
+// request to the next (never holding a value a script can see).
+type reqScratch struct {
+	args   [2]goja.Value // the handler's arguments
+	pairs  []queryPair   // req.query being built
+	buf    []byte        // a string being written to the response
+	method struct {      // the last req.method value (strings are immutable)
+		s string
+		v goja.Value
+	}
+}
+
+type queryPair struct{ k, v string }
+
+// Bounds on what reqScratch keeps between requests.
+const (
+	maxKeptPairs = 256
+	maxKeptBuf   = 16 << 10
+)
+
 func (v *jsVM) newExchange(req *script.Request, res *script.Response) *exchange {
 	x := &exchange{v: v, req: req, res: res}
 	x.reqObj = v.rt.NewDynamicObject((*reqView)(x))
@@ -90,13 +119,6 @@ func (v *jsVM) newExchange(req *script.Request, res *script.Response) *exchange 
 func (x *exchange) str(k int, s string) goja.Value {
 	if x.cache[k] == nil {
 		x.cache[k] = x.v.rt.ToValue(s)
-	}
-	return x.cache[k]
-}
-
-func (x *exchange) obj(k int, m func() map[string]string) goja.Value {
-	if x.cache[k] == nil {
-		x.cache[k] = x.v.stringMap(m())
 	}
 	return x.cache[k]
 }
@@ -112,7 +134,10 @@ func (r *reqView) Get(key string) goja.Value {
 	a := &x.v.api
 	switch key {
 	case "method":
-		return x.str(kMethod, x.req.Method)
+		if x.cache[kMethod] == nil {
+			x.cache[kMethod] = x.v.methodValue(x.req.Method)
+		}
+		return x.cache[kMethod]
 	case "path":
 		return x.str(kPath, x.req.Path)
 	case "uri":
@@ -125,13 +150,25 @@ func (r *reqView) Get(key string) goja.Value {
 		}
 		return x.cache[kBody]
 	case "query":
-		return x.obj(kQuery, x.req.Query)
+		if x.cache[kQuery] == nil {
+			x.cache[kQuery] = x.v.queryObject(x.req.RawQuery)
+		}
+		return x.cache[kQuery]
 	case "headers":
-		return x.obj(kHeaders, x.req.Headers)
+		if x.cache[kHeaders] == nil {
+			x.cache[kHeaders] = x.v.stringMap(x.req.Headers())
+		}
+		return x.cache[kHeaders]
 	case "params":
-		return x.obj(kParams, func() map[string]string { return x.req.Params })
+		if x.cache[kParams] == nil {
+			x.cache[kParams] = x.v.stringMap(x.req.Params)
+		}
+		return x.cache[kParams]
 	case "cookies":
-		return x.obj(kCookies, x.req.Cookies)
+		if x.cache[kCookies] == nil {
+			x.cache[kCookies] = x.v.stringMap(x.req.Cookies())
+		}
+		return x.cache[kCookies]
 	case "queryAll":
 		return a.queryAll
 	case "bytes":
@@ -263,9 +300,15 @@ func (v *jsVM) stringMap(m map[string]string) *goja.Object {
 	return o
 }
 
-// thisExchange finds the exchange a req/res method was called on.
-func (v *jsVM) thisExchange(this goja.Value, res bool) *exchange {
-	var x *exchange
+// thisExchange finds the exchange a req/res method was called on: the
+// request being served when `this` is its req or res (the usual case, no
+// lookup) or when the method was called detached; otherwise the exchange
+// behind `this`, which must not have ended.
+func (v *jsVM) thisExchange(this goja.Value) *exchange {
+	x := v.cur
+	if x != nil && (this == goja.Value(x.resObj) || this == goja.Value(x.reqObj)) {
+		return x
+	}
 	if o, ok := this.(*goja.Object); ok {
 		switch o.ExportType() {
 		case typeResView:
@@ -274,13 +317,60 @@ func (v *jsVM) thisExchange(this goja.Value, res bool) *exchange {
 			x = (*exchange)(o.Export().(*reqView))
 		}
 	}
-	if x == nil {
-		x = v.cur
-	}
 	if x == nil || x.done {
 		panic(v.errorObject("Error", errors.New("the request has ended: req and res may not be used after their handler finished")))
 	}
 	return x
+}
+
+// methodValue is s as a JS string, the same value as last time when the
+// method is the same.
+func (v *jsVM) methodValue(s string) goja.Value {
+	m := &v.scratch.method
+	if m.v == nil || m.s != s {
+		m.s, m.v = s, v.rt.ToValue(s)
+	}
+	return m.v
+}
+
+// queryObject builds req.query from the raw query string: name → first
+// value, names sorted, parsed exactly as script.Request parses it (pieces
+// split on "&", empty ones skipped, name and value unescaped where the
+// escapes are valid and kept as written where not). It goes straight from
+// the string to the object, without the two Go maps of Request.Query;
+// TestQueryObjectMatchesRequest holds it to Request.Query.
+func (v *jsVM) queryObject(raw string) *goja.Object {
+	pairs := v.scratch.pairs[:0]
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if uv, err := url.QueryUnescape(val); err == nil {
+			val = uv
+		}
+		pairs = append(pairs, queryPair{k, val})
+	}
+	// Stable: of repeated names, the first value stays first.
+	slices.SortStableFunc(pairs, func(a, b queryPair) int { return strings.Compare(a.k, b.k) })
+	o := v.rt.NewObject()
+	for i, p := range pairs {
+		if i > 0 && pairs[i-1].k == p.k {
+			continue
+		}
+		_ = o.Set(p.k, p.v)
+	}
+	clear(pairs)
+	if cap(pairs) > maxKeptPairs {
+		pairs = nil
+	}
+	v.scratch.pairs = pairs[:0]
+	return o
 }
 
 // errorObject makes a JS error of the given name carrying err (so an
@@ -305,7 +395,7 @@ func (v *jsVM) installReqRes() {
 	a.jsonParse, _ = goja.AssertFunction(jsonObj.Get("parse"))
 
 	a.queryAll = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, false)
+		x := v.thisExchange(c.This)
 		vals := x.req.QueryAll(c.Argument(0).String())
 		items := make([]any, len(vals))
 		for i, s := range vals {
@@ -314,32 +404,31 @@ func (v *jsVM) installReqRes() {
 		return rt.NewArray(items...)
 	})
 	a.bytes = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, false)
+		x := v.thisExchange(c.This)
 		return v.newUint8Array(append([]byte(nil), x.req.Body...))
 	})
 	a.json = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, false)
+		x := v.thisExchange(c.This)
 		if x.jsonVal == nil {
 			x.jsonVal = v.parseRequestJSON(x.req)
 		}
 		return x.jsonVal
 	})
 	a.form = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, false)
-		x.parseForm()
-		return v.stringMap(x.fields)
+		x := v.thisExchange(c.This)
+		return v.stringMap(x.parseForm().fields)
 	})
 	a.files = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, false)
-		x.parseForm()
+		x := v.thisExchange(c.This)
+		files := x.parseForm().files
 		o := rt.NewObject()
-		names := make([]string, 0, len(x.files))
-		for n := range x.files {
+		names := make([]string, 0, len(files))
+		for n := range files {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			f := x.files[n]
+			f := files[n]
 			fo := rt.NewObject()
 			_ = fo.Set("filename", f.Filename)
 			_ = fo.Set("type", f.Type)
@@ -351,7 +440,7 @@ func (v *jsVM) installReqRes() {
 	})
 
 	a.status = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, true)
+		x := v.thisExchange(c.This)
 		code := c.Argument(0).ToFloat()
 		if code != math.Trunc(code) || code < 100 || code > 999 {
 			panic(rt.NewTypeError("res.status: %s is not an HTTP status code (100–999)", c.Argument(0).String()))
@@ -362,21 +451,21 @@ func (v *jsVM) installReqRes() {
 		return x.resObj
 	})
 	a.header = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, true)
+		x := v.thisExchange(c.This)
 		if err := x.res.SetHeader(c.Argument(0).String(), headerValue(c.Argument(1))); err != nil {
 			v.throw("TypeError", fmt.Errorf("res.header: %w", err))
 		}
 		return x.resObj
 	})
 	a.addHeader = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, true)
+		x := v.thisExchange(c.This)
 		if err := x.res.AddHeader(c.Argument(0).String(), headerValue(c.Argument(1))); err != nil {
 			v.throw("TypeError", fmt.Errorf("res.addHeader: %w", err))
 		}
 		return x.resObj
 	})
 	a.cookie = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, true)
+		x := v.thisExchange(c.This)
 		opts := v.cookieOptions(c.Argument(2))
 		if err := x.res.SetCookie(c.Argument(0).String(), c.Argument(1).String(), opts); err != nil {
 			v.throw("TypeError", fmt.Errorf("res.cookie: %w", err))
@@ -385,22 +474,21 @@ func (v *jsVM) installReqRes() {
 	})
 	a.write = rt.ToValue(func(c goja.FunctionCall) goja.Value {
 		v.maybeDeliverStack()
-		x := v.thisExchange(c.This, true)
+		x := v.thisExchange(c.This)
 		for _, arg := range c.Arguments {
 			v.writeValue("res.write", x.res, arg, true)
 		}
 		return x.resObj
 	})
 	a.resJSON = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, true)
-		b := v.stringify(c.Argument(0))
-		if err := x.res.WriteJSONBytes(b); err != nil {
+		x := v.thisExchange(c.This)
+		if err := v.writeJSON(x.res, v.stringify(c.Argument(0))); err != nil {
 			v.throw("Error", fmt.Errorf("res.json: %w", err))
 		}
 		return x.resObj
 	})
 	a.redirect = rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		x := v.thisExchange(c.This, true)
+		x := v.thisExchange(c.This)
 		code := 0
 		if arg := c.Argument(1); !goja.IsUndefined(arg) && !goja.IsNull(arg) {
 			code = int(arg.ToInteger())
@@ -446,7 +534,9 @@ func (v *jsVM) writeValue(what string, w interface{ Write([]byte) (int, error) }
 			}
 		}
 		s := arg.String()
-		if sw, ok := w.(interface{ WriteString(string) (int, error) }); ok {
+		if r, ok := w.(*script.Response); ok {
+			err = v.writeString(r, s)
+		} else if sw, ok := w.(interface{ WriteString(string) (int, error) }); ok {
 			_, err = sw.WriteString(s)
 		} else {
 			_, err = w.Write([]byte(s))
@@ -455,6 +545,32 @@ func (v *jsVM) writeValue(what string, w interface{ Write([]byte) (int, error) }
 	if err != nil {
 		v.throw("Error", fmt.Errorf("%s: %w", what, err))
 	}
+}
+
+// writeString writes s to r through the VM's scratch buffer (Response.Write
+// copies or sends what it is given and keeps nothing), so a short string
+// costs no allocation.
+func (v *jsVM) writeString(r *script.Response, s string) error {
+	if len(s) > maxKeptBuf {
+		_, err := r.Write([]byte(s))
+		return err
+	}
+	b := append(v.scratch.buf[:0], s...)
+	_, err := r.Write(b)
+	v.scratch.buf = b[:0]
+	return err
+}
+
+// writeJSON writes JSON text s with its content type, through the scratch
+// buffer as writeString does.
+func (v *jsVM) writeJSON(r *script.Response, s string) error {
+	if len(s) > maxKeptBuf {
+		return r.WriteJSONBytes([]byte(s))
+	}
+	b := append(v.scratch.buf[:0], s...)
+	err := r.WriteJSONBytes(b)
+	v.scratch.buf = b[:0]
+	return err
 }
 
 func (v *jsVM) cookieOptions(arg goja.Value) script.CookieOptions {
@@ -588,14 +704,16 @@ func jsonDepthOK[T string | []byte](s T) bool {
 	return true
 }
 
-func (x *exchange) parseForm() {
-	if !x.formDone {
-		x.formDone = true
-		x.fields, x.files, x.formErr = x.req.Form()
+func (x *exchange) parseForm() *formState {
+	if x.form == nil {
+		f := &formState{}
+		f.fields, f.files, f.err = x.req.Form()
+		x.form = f
 	}
-	if x.formErr != nil {
-		x.v.throw("Error", fmt.Errorf("req.form: %w", x.formErr))
+	if x.form.err != nil {
+		x.v.throw("Error", fmt.Errorf("req.form: %w", x.form.err))
 	}
+	return x.form
 }
 
 // goToJS converts a generic Go value (JSON-shaped) into a JS value.

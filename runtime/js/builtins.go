@@ -83,9 +83,9 @@ func (v *jsVM) formatArgs(args []goja.Value) string {
 		}
 		if o, ok := a.(*goja.Object); ok {
 			if cls := o.ClassName(); cls == "Object" || cls == "Array" {
-				var out []byte
+				var out string
 				if v.catch(func() { out = v.stringify(o) }) == nil {
-					b.Write(out)
+					b.WriteString(out)
 					continue
 				}
 			}
@@ -133,12 +133,12 @@ func (v *jsVM) checkSize(what string, n int64) {
 
 // stringify is JSON.stringify with the output size bounded (see
 // boundedStringify); undefined becomes "null".
-func (v *jsVM) stringify(val goja.Value) []byte {
+func (v *jsVM) stringify(val goja.Value) string {
 	out := v.boundedStringify(val, goja.Undefined(), goja.Undefined())
 	if out == nil || goja.IsUndefined(out) {
-		return []byte("null")
+		return "null"
 	}
-	return []byte(out.String())
+	return out.String()
 }
 
 var errNotConfigured = func(what string) error {

@@ -70,6 +70,11 @@ type limitState struct {
 	bindDepth  *goja.Symbol
 	reflectCon goja.Callable
 	comma      goja.String
+
+	json         *jsonBound // the boundedStringify in progress
+	jsonTop      jsonBound  // reused by the outermost one
+	jsonReplacer goja.Value // boundJSON
+	jsonArgs     [3]goja.Value
 }
 
 func (v *jsVM) tooLarge(what string, n int64) {
@@ -420,6 +425,7 @@ func (v *jsVM) installSandbox() {
 	jsonObj := g.Get("JSON").(*goja.Object)
 	orig := jsonObj.Get("stringify")
 	v.api.jsonStringify, _ = goja.AssertFunction(orig)
+	v.lim.jsonReplacer = rt.ToValue(v.boundJSON)
 	v.replace(jsonObj, "stringify", orig, func(c goja.FunctionCall) goja.Value {
 		return v.boundedStringify(c.Argument(0), c.Argument(1), c.Argument(2))
 	})
@@ -711,79 +717,117 @@ func itoa(i int64) string {
 // levels. A user replacer function runs first; a replacer array (key
 // allowlist) is emulated for the bounded pass, then the real call runs
 // with it (same keys and values, so the same size).
+//
+// The bounding replacer is one native function per VM (jsonReplacer); the
+// state of the call in progress is v.lim.json. A stringify inside another
+// (a toJSON or a user replacer calling JSON.stringify) gets its own state
+// and restores the outer one when it returns.
 func (v *jsVM) boundedStringify(val, replacer, space goja.Value) goja.Value {
-	limit := v.b.opts.Limits.MaxStringSize
-	gap := int64(0)
+	prev := v.lim.json
+	st := &v.lim.jsonTop
+	if prev != nil {
+		st = &jsonBound{}
+	}
+	st.limit = v.b.opts.Limits.MaxStringSize
+	st.gap = 0
 	switch s := space.Export().(type) {
 	case int64:
-		gap = min(max(s, 0), 10)
+		st.gap = min(max(s, 0), 10)
 	case float64:
-		gap = int64(math.Min(math.Max(s, 0), 10))
+		st.gap = int64(math.Min(math.Max(s, 0), 10))
 	case string:
-		gap = int64(min(len(s), 10))
+		st.gap = int64(min(len(s), 10))
 	}
-	var userFn goja.Callable
-	var allow map[string]bool
 	if fn, ok := goja.AssertFunction(replacer); ok {
-		userFn = fn
+		st.userFn = fn
 	} else if o, ok := replacer.(*goja.Object); ok && o.ClassName() == "Array" {
-		allow = map[string]bool{}
+		st.allow = map[string]bool{}
 		for i, l := int64(0), lengthOf(o); i < l && i < v.lim.maxElems; i++ {
 			if e := o.Get(itoa(i)); e != nil && !goja.IsUndefined(e) {
-				allow[e.String()] = true
+				st.allow[e.String()] = true
 			}
 		}
 	}
-	var stack []*goja.Object
-	size := int64(0)
-	bounded := v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
-		holder, _ := c.This.(*goja.Object)
-		key, value := c.Argument(0), c.Argument(1)
-		if userFn != nil {
-			r, err := userFn(c.This, key, value)
-			if err != nil {
-				panic(err)
-			}
-			value = r
+	v.lim.json = st
+	defer func() {
+		v.lim.json = prev
+		clear(st.stack)
+		if cap(st.stack) > maxKeptPairs {
+			st.stack = nil
 		}
-		for len(stack) > 0 && stack[len(stack)-1] != holder {
-			stack = stack[:len(stack)-1]
-		}
-		if allow != nil && len(stack) > 0 && holder.ClassName() != "Array" && !allow[key.String()] {
-			return goja.Undefined()
-		}
-		depth := int64(len(stack))
-		if depth > maxJSONNest {
-			v.throw("RangeError", fmt.Errorf("JSON.stringify: value nested more than %d levels: %w", maxJSONNest, sandbox.ErrTooLarge))
-		}
-		size += strLen(key) + 4 + gap*depth
-		switch t := value.(type) {
-		case *goja.Object:
-			if _, isFn := goja.AssertFunction(t); !isFn {
-				stack = append(stack, t)
-			}
-			size += 2
-		case goja.String:
-			size += int64(t.Length()) + 2
-		default:
-			size += 24
-		}
-		if size > limit {
-			v.tooLarge("JSON.stringify", size)
-		}
-		return value
-	})
-	r, err := v.api.jsonStringify(goja.Undefined(), val, bounded, space)
+		st.stack, st.size, st.userFn, st.allow = st.stack[:0], 0, nil, nil
+	}()
+	var r goja.Value
+	var err error
+	if prev == nil {
+		args := &v.lim.jsonArgs
+		args[0], args[1], args[2] = val, v.lim.jsonReplacer, space
+		r, err = v.api.jsonStringify(goja.Undefined(), args[:]...)
+		*args = [3]goja.Value{}
+	} else {
+		r, err = v.api.jsonStringify(goja.Undefined(), val, v.lim.jsonReplacer, space)
+	}
 	if err != nil {
 		panic(err)
 	}
-	if allow != nil {
+	if st.allow != nil {
 		r, err = v.api.jsonStringify(goja.Undefined(), val, replacer, space)
 		if err != nil {
 			panic(err)
 		}
 	}
 	return r
+}
+
+// jsonBound is the state of one boundedStringify call.
+type jsonBound struct {
+	userFn           goja.Callable
+	allow            map[string]bool
+	stack            []*goja.Object
+	size, gap, limit int64
+}
+
+// boundJSON is the replacer boundedStringify passes to JSON.stringify.
+func (v *jsVM) boundJSON(c goja.FunctionCall) goja.Value {
+	st := v.lim.json
+	key, value := c.Argument(0), c.Argument(1)
+	if st == nil {
+		return value // called outside a stringify: not bounding anything
+	}
+	holder, _ := c.This.(*goja.Object)
+	if st.userFn != nil {
+		r, err := st.userFn(c.This, key, value)
+		if err != nil {
+			panic(err)
+		}
+		value = r
+	}
+	for len(st.stack) > 0 && st.stack[len(st.stack)-1] != holder {
+		st.stack = st.stack[:len(st.stack)-1]
+	}
+	if st.allow != nil && len(st.stack) > 0 && holder.ClassName() != "Array" && !st.allow[key.String()] {
+		return goja.Undefined()
+	}
+	depth := int64(len(st.stack))
+	if depth > maxJSONNest {
+		v.throw("RangeError", fmt.Errorf("JSON.stringify: value nested more than %d levels: %w", maxJSONNest, sandbox.ErrTooLarge))
+	}
+	st.size += strLen(key) + 4 + st.gap*depth
+	switch t := value.(type) {
+	case *goja.Object:
+		if _, isFn := goja.AssertFunction(t); !isFn {
+			st.stack = append(st.stack, t)
+		}
+		st.size += 2
+	case goja.String:
+		st.size += int64(t.Length()) + 2
+	default:
+		st.size += 24
+	}
+	if st.size > st.limit {
+		v.tooLarge("JSON.stringify", st.size)
+	}
+	return value
 }
 
 // functionProtos evaluates to the prototypes of async and generator

@@ -40,8 +40,10 @@ type jsVM struct {
 	// cgi is the CGI-style writer of the request being served.
 	cgi *script.CGIWriter
 
-	api apiFuncs
-	lim limitState
+	api     apiFuncs
+	lim     limitState
+	scratch reqScratch
+	serveFn func() error // callHandler, bound once
 
 	stack stackState // CurrentStack requests from the slow log
 }
@@ -83,6 +85,7 @@ func (b *bundle) newJSVM() *jsVM {
 		v.rt.Interrupt(errInterrupted)
 		v.interruptDone <- struct{}{}
 	}
+	v.serveFn = v.callHandler
 	v.installSandbox()
 	v.installAPI()
 	return v
@@ -177,13 +180,20 @@ func (v *handlerVM) Serve(ctx context.Context, req *script.Request, res *script.
 		x.done = true
 		v.cur = nil
 	}()
-	return v.run(ctx, func() error {
-		ret, err := v.handler(v.handlerThis, x.reqObj, x.resObj)
-		if err != nil {
-			return err
-		}
-		return v.finish(x, ret)
-	})
+	return v.run(ctx, v.serveFn)
+}
+
+// callHandler calls the handler for the request being served (v.cur).
+func (v *jsVM) callHandler() error {
+	x := v.cur
+	args := &v.scratch.args
+	args[0], args[1] = x.reqObj, x.resObj
+	ret, err := v.handler(v.handlerThis, args[:]...)
+	*args = [2]goja.Value{}
+	if err != nil {
+		return err
+	}
+	return v.finish(x, ret)
 }
 
 // finish applies what the handler returned: a string is the body, a plain
@@ -208,9 +218,8 @@ func (v *jsVM) finish(x *exchange, ret goja.Value) error {
 		return nil
 	}
 	if !isObj {
-		if s, ok := ret.Export().(string); ok {
-			_, err := x.res.WriteString(s)
-			return v.writeErr(err)
+		if s, ok := ret.(goja.String); ok {
+			return v.writeErr(v.writeString(x.res, s.String()))
 		}
 		return nil
 	}
@@ -224,7 +233,7 @@ func (v *jsVM) finish(x *exchange, ret goja.Value) error {
 		_, err := x.res.Write(b)
 		return v.writeErr(err)
 	}
-	var out []byte
+	var out string
 	if err := v.catch(func() { out = v.stringify(o) }); err != nil {
 		se, _ := v.scriptError(err)
 		if se.File == "" {
@@ -232,7 +241,7 @@ func (v *jsVM) finish(x *exchange, ret goja.Value) error {
 		}
 		return se
 	}
-	return v.writeErr(x.res.WriteJSONBytes(out))
+	return v.writeErr(v.writeJSON(x.res, out))
 }
 
 func (v *jsVM) writeErr(err error) error {

@@ -1,0 +1,217 @@
+package js
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/dop251/goja"
+
+	"github.com/fcgihost/fcgihost/script"
+)
+
+// queryCases are raw query strings with every shape the parser treats
+// specially.
+var queryCases = []string{
+	"",
+	"a=1",
+	"b=2&a=1&a=3",
+	"a",
+	"a=",
+	"=x",
+	"=x&=y",
+	"&&a=1&&",
+	"a=%zz&%zz=b",
+	"%41=%42&A=c",
+	"a+b=c+d&a%20b=e",
+	"a=1;b=2",
+	"é=ü&%C3%A9=x",
+	"10=a&2=b&x=y&1=c",
+	"__proto__=x&constructor=y&toString=z&hasOwnProperty=w",
+	"a=%",
+	"a==b&c=d=e",
+	"z=1&y=2&x=3&w=4&v=5&u=6&t=7&s=8&r=9&q=10&z=11",
+	// More pairs than an insertion sort takes, names repeated: the first
+	// value of each must win.
+	"m=1&k=1&m=2&a=1&k=2&m=3&b=1&k=3&c=1&m=4&d=1&k=4&e=1&m=5&f=1&k=5&g=1&m=6&h=1&k=6&i=1&m=7&j=1&k=7&a=2&b=2&c=2&d=2&e=2&f=2&g=2&h=2",
+}
+
+// queryShape runs in vm: keys, values, prototype and a lookup of each key
+// of the object o, as one JSON text.
+const queryShape = `(o) => JSON.stringify([Object.keys(o), Object.values(o),
+  Object.getPrototypeOf(o) === Object.prototype, Object.keys(o).map(k => o[k]), String(o.__proto__ === Object.prototype)])`
+
+// TestQueryObjectMatchesRequest holds req.query, built straight from the
+// raw string, to the object built from script.Request.Query.
+func TestQueryObjectMatchesRequest(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `module.exports = () => "";`})
+	b := a.mustCompile("app.js").(*bundle)
+	v := b.newJSVM()
+	shapeVal, err := v.rt.RunString(queryShape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, _ := goja.AssertFunction(shapeVal)
+	check := func(t *testing.T, raw string) {
+		t.Helper()
+		req := &script.Request{RawQuery: raw}
+		got, err := shape(goja.Undefined(), v.queryObject(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := shape(goja.Undefined(), v.stringMap(req.Query()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("query %q:\n got  %s\n want %s", raw, got, want)
+		}
+	}
+	for _, raw := range queryCases {
+		check(t, raw)
+	}
+	// A long query leaves no more scratch than the bound, and the next one
+	// sees none of it.
+	long := strings.Repeat("k=v&", 2*maxKeptPairs) + "last=1"
+	check(t, long)
+	if c := cap(v.scratch.pairs); c > maxKeptPairs {
+		t.Errorf("scratch pairs kept cap %d, want ≤ %d", c, maxKeptPairs)
+	}
+	check(t, "only=1")
+}
+
+func FuzzQueryObject(f *testing.F) {
+	for _, q := range queryCases {
+		f.Add(q)
+	}
+	a := newApp(&testing.T{}, map[string]string{"app.js": `module.exports = () => "";`})
+	b, err := a.compile("app.js")
+	if err != nil {
+		f.Fatal(err)
+	}
+	v := b.(*bundle).newJSVM()
+	shapeVal, err := v.rt.RunString(queryShape)
+	if err != nil {
+		f.Fatal(err)
+	}
+	shape, _ := goja.AssertFunction(shapeVal)
+	f.Fuzz(func(t *testing.T, raw string) {
+		req := &script.Request{RawQuery: raw}
+		got, err1 := shape(goja.Undefined(), v.queryObject(raw))
+		want, err2 := shape(goja.Undefined(), v.stringMap(req.Query()))
+		if (err1 == nil) != (err2 == nil) || err1 == nil && got.String() != want.String() {
+			t.Errorf("query %q:\n got  %v %v\n want %v %v", raw, got, err1, want, err2)
+		}
+	})
+}
+
+// TestRequestsDoNotShare serves different requests in a row on one VM:
+// each sees its own members and nothing of the one before, whichever
+// members the one before read or set.
+func TestRequestsDoNotShare(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `module.exports = (req, res) => {
+  const out = [req.method, JSON.stringify(req.query), req.headers["x-n"], req.cookies.c, req.user, res.mark, req.body];
+  req.user = "u" + req.query.n;
+  res.mark = "m" + req.query.n;
+  if (req.query.n === "1") res.header("X-Only-First", "1");
+  res.write(out.map(String).join("|"));
+};`})
+	vm := a.mustVM("app.js")
+	first := get("/?n=1&a=x&b=y")
+	first.Params["HTTP_X_N"] = "one"
+	first.Params["HTTP_COOKIE"] = "c=first"
+	second := post("/?n=2", "text/plain", []byte("body2"))
+	third := get("/?n=3")
+	cases := []struct {
+		req        *script.Request
+		want       string
+		wantHeader string
+	}{
+		{first, `GET|{"a":"x","b":"y","n":"1"}|one|first|undefined|undefined|`, "1"},
+		{second, `POST|{"n":"2"}|undefined|undefined|undefined|undefined|body2`, ""},
+		{third, `GET|{"n":"3"}|undefined|undefined|undefined|undefined|`, ""},
+		{first, `GET|{"a":"x","b":"y","n":"1"}|one|first|undefined|undefined|`, "1"},
+	}
+	for i, c := range cases {
+		r := serve(vm, c.req)
+		if r.err != nil || r.body != c.want {
+			t.Errorf("request %d: %q %v, want %q", i+1, r.body, r.err, c.want)
+		}
+		if got := r.header.Get("X-Only-First"); got != c.wantHeader {
+			t.Errorf("request %d: X-Only-First = %q, want %q", i+1, got, c.wantHeader)
+		}
+	}
+}
+
+// TestStaleRequestKeepsItsData: a req kept past its request still reads
+// that request's data (never a later one's), and its res and its methods
+// throw.
+func TestStaleRequestKeepsItsData(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `let saved, savedRes;
+module.exports = (req, res) => {
+  if (!saved) { saved = req; savedRes = res; return "kept " + req.query.n; }
+  const out = [saved === req, saved.method, saved.query.n, saved.headers["x-n"], saved.path, saved.body, req.query.n];
+  for (const f of [() => saved.queryAll("n"), () => saved.json(), () => savedRes.write("x"), () => savedRes.header("X-Late", "1"),
+                   () => savedRes.status(500), () => savedRes.json({}), () => res.write.call(savedRes, "y")]) {
+    try { f(); out.push("no error"); } catch (e) { out.push(e.message.includes("request has ended") ? "ended" : e.message); }
+  }
+  return out.join("|");
+};`})
+	vm := a.mustVM("app.js")
+	first := post("/one?n=1", "application/json", []byte(`{"a":1}`))
+	first.Params["HTTP_X_N"] = "h1"
+	if r := serve(vm, first); r.body != "kept 1" {
+		t.Fatalf("first: %q %v", r.body, r.err)
+	}
+	second := get("/two?n=2")
+	second.Params["HTTP_X_N"] = "h2"
+	r := serve(vm, second)
+	want := `false|POST|1|h1|/one|{"a":1}|2|ended|ended|ended|ended|ended|ended|ended`
+	if r.err != nil || r.body != want {
+		t.Errorf("second:\n got  %q %v\n want %q", r.body, r.err, want)
+	}
+	if r.header.Get("X-Late") != "" || r.status != 200 {
+		t.Errorf("the stale res changed the live one: status %d, X-Late %q", r.status, r.header.Get("X-Late"))
+	}
+}
+
+// TestNestedStringify: JSON.stringify inside JSON.stringify (a toJSON, a
+// replacer) and after one that threw keeps each call's bounds and output.
+func TestNestedStringify(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `module.exports = (req, res) => {
+  const inner = {toJSON() { return JSON.stringify({x: [1, {y: 2}]}); }};
+  const out = [JSON.stringify({a: inner, b: [inner]})];
+  out.push(JSON.stringify({p: 1, q: {r: 2}}, (k, v) => k === "p" ? JSON.stringify([v, {s: v}], null, 1) : v));
+  try { JSON.stringify(new Array(100).fill("x".repeat(1e6))); out.push("no error"); } catch (e) { out.push(e.name); }
+  try { JSON.stringify({t: {toJSON() { return new Array(100).fill("x".repeat(1e6)); }}}); out.push("no error"); } catch (e) { out.push(e.name); }
+  try { JSON.stringify([inner, new Array(100).fill("x".repeat(1e6))]); out.push("no error"); } catch (e) { out.push(e.name); }
+  out.push(JSON.stringify({after: [1, 2, {c: "d"}]}));
+  res.json({out});
+};`})
+	a.opts.Limits.MaxStringSize = 8 << 20
+	vm := a.mustVM("app.js")
+	want := `{"out":["{\"a\":\"{\\\"x\\\":[1,{\\\"y\\\":2}]}\",\"b\":[\"{\\\"x\\\":[1,{\\\"y\\\":2}]}\"]}",` +
+		`"{\"p\":\"[\\n 1,\\n {\\n  \\\"s\\\": 1\\n }\\n]\",\"q\":{\"r\":2}}","RangeError","RangeError","RangeError","{\"after\":[1,2,{\"c\":\"d\"}]}"]}`
+	for i := range 2 { // the second time on state left by the first
+		r := serve(vm, get("/"))
+		if r.err != nil || r.body != want {
+			t.Errorf("request %d:\n got  %s %v\n want %s", i+1, r.body, r.err, want)
+		}
+	}
+}
+
+// TestServeWithPlainContext: contexts without an AfterFunc method still
+// interrupt and still serve in a row.
+func TestServeWithPlainContext(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `module.exports = (req) => "n=" + req.query.n;`})
+	vm := a.mustVM("app.js")
+	for i, q := range []string{"1", "2", "3"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := serveCtx(ctx, vm, get("/?n="+url.QueryEscape(q)))
+		cancel()
+		if r.err != nil || r.body != "n="+q {
+			t.Errorf("request %d: %q %v", i+1, r.body, r.err)
+		}
+	}
+}
