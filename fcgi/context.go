@@ -29,6 +29,7 @@ type reqContext struct {
 	mu     sync.Mutex
 	err    error
 	afters []*afterFunc
+	abuf   [2]*afterFunc // afters' first array
 }
 
 type afterFunc struct{ f func() }
@@ -41,6 +42,7 @@ func init() { close(closedchan) }
 
 func newReqContext() *reqContext {
 	c := &reqContext{}
+	c.afters = c.abuf[:0]
 	c.causeCtx, c.causeCancel = context.WithCancelCause(context.Background())
 	return c
 }

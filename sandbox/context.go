@@ -15,8 +15,10 @@ import (
 // It exists for speed. Deriving the usual way — a timeout context, a
 // cancel context for the watchdog, an AfterFunc for the engine — costs a
 // timer, three registrations and a map in each parent, more than the call
-// into the VM for a small handler. A Context costs one timer and one
-// registration with its parent, and contexts and context.AfterFunc
+// into the VM for a small handler. A Context costs two links in a list
+// that one timer serves for every request with the same limit (see
+// deadlineList) and one registration with its parent, and contexts and
+// context.AfterFunc
 // derived from it register with its AfterFunc method (a slice, no map, no
 // goroutine).
 //
@@ -27,14 +29,19 @@ type Context struct {
 	deadline time.Time
 	limit    time.Duration
 	done     chan struct{}
-	timer    *time.Timer
 	unparent func() bool
 	ended    atomic.Bool
+
+	// The list of Contexts with the same limit (see deadlineList).
+	dl         *deadlineList
+	prev, next *Context
+	expires    time.Time
 
 	mu     sync.Mutex
 	err    error
 	cause  error
 	afters []*afterFunc
+	abuf   [1]*afterFunc // afters' first array
 }
 
 type afterFunc struct{ f func() }
@@ -51,6 +58,7 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 		parent = context.Background()
 	}
 	c := &Context{parent: parent, done: make(chan struct{}), limit: limit}
+	c.afters = c.abuf[:0]
 	if d, ok := parent.Deadline(); ok {
 		c.deadline = d
 	}
@@ -66,10 +74,11 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 		c.unparent = context.AfterFunc(parent, c.parentDone)
 	}
 	if limit > 0 {
-		if d := time.Now().Add(limit); c.deadline.IsZero() || d.Before(c.deadline) {
-			c.deadline = d
+		c.expires = time.Now().Add(limit)
+		if c.deadline.IsZero() || c.expires.Before(c.deadline) {
+			c.deadline = c.expires
 		}
-		c.timer = time.AfterFunc(limit, c.expire)
+		listFor(limit).add(c)
 	}
 	return c
 }
@@ -90,8 +99,8 @@ func (c *Context) Stop(cause error) {
 // Release ends the context (context.Canceled) if it has not ended, and
 // frees its timer and its registration with the parent.
 func (c *Context) Release() {
-	if c.timer != nil {
-		c.timer.Stop()
+	if c.dl != nil {
+		c.dl.remove(c)
 	}
 	if c.unparent != nil {
 		c.unparent()
@@ -176,6 +185,97 @@ func (c *Context) AfterFunc(f func()) (stop func() bool) {
 			}
 		}
 		return false
+	}
+}
+
+// deadlineList expires the Contexts of one time limit. Their deadlines
+// come in the order they start, so the earliest is the list's head and one
+// timer, armed for the head, serves them all: a request costs a lock and
+// two links instead of a timer of its own. A Context that ends leaves the
+// list at once; the timer, if it was armed for it, fires for nothing and
+// is armed again for the new head.
+type deadlineList struct {
+	limit      time.Duration
+	mu         sync.Mutex
+	head, tail *Context
+	timer      *time.Timer
+	armed      bool
+}
+
+var deadlineLists sync.Map // time.Duration → *deadlineList
+
+func listFor(limit time.Duration) *deadlineList {
+	if l, ok := deadlineLists.Load(limit); ok {
+		return l.(*deadlineList)
+	}
+	l, _ := deadlineLists.LoadOrStore(limit, &deadlineList{limit: limit})
+	return l.(*deadlineList)
+}
+
+func (l *deadlineList) add(c *Context) {
+	l.mu.Lock()
+	c.dl = l
+	c.prev, c.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+	if !l.armed {
+		l.armed = true
+		d := time.Until(c.expires)
+		if l.timer == nil {
+			l.timer = time.AfterFunc(d, l.fire)
+		} else {
+			l.timer.Reset(d)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// remove takes c off the list (if still on it).
+func (l *deadlineList) remove(c *Context) {
+	l.mu.Lock()
+	if c.dl == l {
+		l.unlinkLocked(c)
+	}
+	l.mu.Unlock()
+}
+
+func (l *deadlineList) unlinkLocked(c *Context) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.prev, c.next, c.dl = nil, nil, nil
+}
+
+// fire expires the Contexts whose deadline has passed and arms the timer
+// for the next.
+func (l *deadlineList) fire() {
+	var expired []*Context
+	l.mu.Lock()
+	now := time.Now()
+	for l.head != nil && !l.head.expires.After(now) {
+		c := l.head
+		l.unlinkLocked(c)
+		expired = append(expired, c)
+	}
+	if l.head != nil {
+		l.timer.Reset(l.head.expires.Sub(now))
+	} else {
+		l.armed = false
+	}
+	l.mu.Unlock()
+	for _, c := range expired {
+		c.expire()
 	}
 }
 

@@ -96,3 +96,42 @@ func TestContextRelease(t *testing.T) {
 		t.Fatal("Cause of a plain context")
 	}
 }
+
+// Contexts of one limit share a timer: each still ends at its own
+// deadline, in order, and one that ends early leaves the list.
+func TestContextDeadlineList(t *testing.T) {
+	const limit = 40 * time.Millisecond
+	a := NewContext(context.Background(), limit)
+	b := NewContext(context.Background(), limit)
+	a.Release() // the head leaves early
+	time.Sleep(limit / 2)
+	c := NewContext(context.Background(), limit)
+	other := NewContext(context.Background(), time.Hour) // another list
+	defer other.Release()
+	<-b.Done()
+	if !errors.Is(Cause(b), context.DeadlineExceeded) {
+		t.Fatalf("b: %v", Cause(b))
+	}
+	if c.Err() != nil {
+		// c started limit/2 later; it may only end at its own deadline.
+		if time.Until(c.expires) > 0 {
+			t.Fatalf("c ended %v before its deadline", time.Until(c.expires))
+		}
+	}
+	<-c.Done()
+	if !errors.Is(Cause(c), context.DeadlineExceeded) || Cause(a) != context.Canceled || other.Err() != nil {
+		t.Fatalf("a %v, c %v, other %v", Cause(a), Cause(c), other.Err())
+	}
+	// The list is empty and its timer idle; a new Context arms it again.
+	d := NewContext(context.Background(), limit)
+	<-d.Done()
+	if !errors.Is(Cause(d), context.DeadlineExceeded) {
+		t.Fatalf("d: %v", Cause(d))
+	}
+	l := listFor(limit)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.head != nil || l.tail != nil || l.armed {
+		t.Fatalf("list not empty: head %p tail %p armed %v", l.head, l.tail, l.armed)
+	}
+}
