@@ -447,7 +447,7 @@ func unsafeBytes(s string) []byte {
 
 // maxScratch bounds the buffer a VM keeps between calls (res:write's
 // gathering, json encoding); a bigger one is dropped after use.
-const maxScratch = 16 << 10
+const maxScratch = 8 << 10
 
 // resWrite is res:write(...): strings and numbers, gathered into one
 // Write (one copy into the response instead of one per argument). A

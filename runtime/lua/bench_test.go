@@ -9,11 +9,13 @@ import (
 	"github.com/fcgihost/fcgihost/script"
 )
 
-// nopSink discards a response.
+// nopSink discards a response. Like the host's CGI sink it takes the
+// head as a field list (no header map).
 type nopSink struct{}
 
-func (nopSink) WriteHeader(int, http.Header) error { return nil }
-func (nopSink) Write(p []byte) (int, error)        { return len(p), nil }
+func (nopSink) WriteHeader(int, http.Header) error    { return nil }
+func (nopSink) WriteFields(int, []script.Field) error { return nil }
+func (nopSink) Write(p []byte) (int, error)           { return len(p), nil }
 
 const helloApp = `local hits = 0
 return function(req, res)

@@ -26,16 +26,20 @@ const maxStackFrames = 50
 
 // vmCtx is the context the LState runs with: the request context, plus the
 // safe point for stack captures.
+// Done is asked before every instruction, so the channel is read once
+// (a context's Done returns the same channel every time) instead of
+// through a second interface call each time.
 type vmCtx struct {
 	context.Context
-	v *vm
+	v    *vm
+	done <-chan struct{}
 }
 
 func (c *vmCtx) Done() <-chan struct{} {
 	if c.v.stackWanted.Load() {
 		c.v.deliverStack()
 	}
-	return c.Context.Done()
+	return c.done
 }
 
 // stackState is the VM's side of CurrentStack.

@@ -62,7 +62,7 @@ var (
 
 // setContext binds ctx to the state for a run.
 func (v *vm) setContext(ctx context.Context) {
-	v.lctx = vmCtx{Context: ctx, v: v}
+	v.lctx = vmCtx{Context: ctx, v: v, done: ctx.Done()}
 	v.L.SetContext(&v.lctx)
 }
 
