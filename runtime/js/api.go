@@ -99,14 +99,18 @@ type reqScratch struct {
 		s string
 		v goja.Value
 	}
+	hdrNames map[string]string // HTTP_* param → header name, bounded
 }
 
-type queryPair struct{ k, v string }
+// queryPair is a name and its value; for req.headers, param is the param
+// it came from.
+type queryPair struct{ k, v, param string }
 
 // Bounds on what reqScratch keeps between requests.
 const (
-	maxKeptPairs = 256
-	maxKeptBuf   = 16 << 10
+	maxKeptPairs   = 256
+	maxKeptBuf     = 16 << 10
+	maxHeaderNames = 64
 )
 
 func (v *jsVM) newExchange(req *script.Request, res *script.Response) *exchange {
@@ -156,7 +160,7 @@ func (r *reqView) Get(key string) goja.Value {
 		return x.cache[kQuery]
 	case "headers":
 		if x.cache[kHeaders] == nil {
-			x.cache[kHeaders] = x.v.stringMap(x.req.Headers())
+			x.cache[kHeaders] = x.v.headersObject(x.req.Params)
 		}
 		return x.cache[kHeaders]
 	case "params":
@@ -295,7 +299,7 @@ func (v *jsVM) stringMap(m map[string]string) *goja.Object {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		_ = o.Set(k, m[k])
+		_ = o.Set(k, v.rt.ToValue(m[k]))
 	}
 	return o
 }
@@ -333,6 +337,70 @@ func (v *jsVM) methodValue(s string) goja.Value {
 	return m.v
 }
 
+// headersObject builds req.headers from the params: lower-case name →
+// value from the HTTP_* params, plus content-type and content-length when
+// not empty, names sorted — what script.Request.Headers holds, without its
+// map, and with the names converted once per VM. Where two params give the
+// same name (CONTENT_TYPE and HTTP_CONTENT_TYPE) the CGI one wins.
+// TestHeadersObjectMatchesRequest holds it to Request.Headers.
+func (v *jsVM) headersObject(params map[string]string) *goja.Object {
+	pairs := v.scratch.pairs[:0]
+	for k, val := range params {
+		switch {
+		case strings.HasPrefix(k, "HTTP_"):
+			pairs = append(pairs, queryPair{v.headerName(k), val, k})
+		case k == "CONTENT_TYPE" || k == "CONTENT_LENGTH":
+			if val != "" {
+				pairs = append(pairs, queryPair{v.headerName(k), val, k})
+			}
+		}
+	}
+	// By header name, then param name (CONTENT_* before HTTP_*): map
+	// iteration order must not show.
+	slices.SortFunc(pairs, func(a, b queryPair) int {
+		if c := strings.Compare(a.k, b.k); c != 0 {
+			return c
+		}
+		return strings.Compare(a.param, b.param)
+	})
+	o := v.rt.NewObject()
+	for i, p := range pairs {
+		if i > 0 && pairs[i-1].k == p.k {
+			continue
+		}
+		_ = o.Set(p.k, v.rt.ToValue(p.v))
+	}
+	v.keepPairs(pairs)
+	return o
+}
+
+// headerName is the header name of a param of req.headers
+// ("HTTP_X_API_KEY" → "x-api-key", "CONTENT_TYPE" → "content-type").
+func (v *jsVM) headerName(param string) string {
+	if name, ok := v.scratch.hdrNames[param]; ok {
+		return name
+	}
+	name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(param, "HTTP_"), "_", "-"))
+	if v.scratch.hdrNames == nil {
+		v.scratch.hdrNames = make(map[string]string)
+	}
+	if len(v.scratch.hdrNames) < maxHeaderNames {
+		// Clones: the cache must not pin one request's memory.
+		v.scratch.hdrNames[strings.Clone(param)] = strings.Clone(name)
+	}
+	return name
+}
+
+// keepPairs keeps pairs' memory for the next request, emptied, unless it
+// grew past maxKeptPairs.
+func (v *jsVM) keepPairs(pairs []queryPair) {
+	clear(pairs)
+	if cap(pairs) > maxKeptPairs {
+		pairs = nil
+	}
+	v.scratch.pairs = pairs[:0]
+}
+
 // queryObject builds req.query from the raw query string: name → first
 // value, names sorted, parsed exactly as script.Request parses it (pieces
 // split on "&", empty ones skipped, name and value unescaped where the
@@ -354,7 +422,7 @@ func (v *jsVM) queryObject(raw string) *goja.Object {
 		if uv, err := url.QueryUnescape(val); err == nil {
 			val = uv
 		}
-		pairs = append(pairs, queryPair{k, val})
+		pairs = append(pairs, queryPair{k: k, v: val})
 	}
 	// Stable: of repeated names, the first value stays first.
 	slices.SortStableFunc(pairs, func(a, b queryPair) int { return strings.Compare(a.k, b.k) })
@@ -363,13 +431,9 @@ func (v *jsVM) queryObject(raw string) *goja.Object {
 		if i > 0 && pairs[i-1].k == p.k {
 			continue
 		}
-		_ = o.Set(p.k, p.v)
+		_ = o.Set(p.k, v.rt.ToValue(p.v))
 	}
-	clear(pairs)
-	if cap(pairs) > maxKeptPairs {
-		pairs = nil
-	}
-	v.scratch.pairs = pairs[:0]
+	v.keepPairs(pairs)
 	return o
 }
 

@@ -81,6 +81,75 @@ func TestQueryObjectMatchesRequest(t *testing.T) {
 	check(t, "only=1")
 }
 
+// TestHeadersObjectMatchesRequest holds req.headers, built straight from
+// the params, to the object built from script.Request.Headers.
+func TestHeadersObjectMatchesRequest(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `module.exports = () => "";`})
+	v := a.mustCompile("app.js").(*bundle).newJSVM()
+	shapeVal, err := v.rt.RunString(queryShape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, _ := goja.AssertFunction(shapeVal)
+	many := map[string]string{}
+	for i := range 2 * maxHeaderNames {
+		many["HTTP_X_H"+itoa(int64(i))] = itoa(int64(i))
+	}
+	tests := []struct {
+		name   string
+		params map[string]string
+	}{
+		{"none", map[string]string{"REQUEST_METHOD": "GET"}},
+		{"browser", map[string]string{
+			"REQUEST_METHOD": "GET", "QUERY_STRING": "a=1", "HTTP_HOST": "example.org", "HTTP_USER_AGENT": "Mozilla/5.0",
+			"HTTP_ACCEPT": "text/html", "HTTP_ACCEPT_LANGUAGE": "en", "HTTP_ACCEPT_ENCODING": "gzip", "HTTP_COOKIE": "a=b",
+			"HTTP_X_FORWARDED_FOR": "10.0.0.1", "HTTP_CONNECTION": "keep-alive", "HTTP_UPGRADE_INSECURE_REQUESTS": "1",
+			"HTTP_SEC_FETCH_MODE": "navigate", "HTTP_CACHE_CONTROL": "no-cache", "HTTP_PRAGMA": "no-cache", "HTTP_DNT": "1"}},
+		{"body", map[string]string{"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "12", "HTTP_HOST": "h"}},
+		{"empty content type", map[string]string{"CONTENT_TYPE": "", "CONTENT_LENGTH": "", "HTTP_X": ""}},
+		{"both spellings", map[string]string{"CONTENT_TYPE": "text/plain", "HTTP_CONTENT_TYPE": "text/plain",
+			"CONTENT_LENGTH": "3", "HTTP_CONTENT_LENGTH": "3"}},
+		{"odd names", map[string]string{"HTTP_": "empty", "HTTP_10": "ten", "HTTP_2": "two", "HTTP___PROTO__": "p",
+			"HTTP_CONSTRUCTOR": "c", "HTTP_UTF": "é"}},
+		{"more names than the cache", many},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 2 { // cold and warm name cache
+				got, err := shape(goja.Undefined(), v.headersObject(tt.params))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := shape(goja.Undefined(), v.stringMap((&script.Request{Params: tt.params}).Headers()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.String() != want.String() {
+					t.Errorf("got  %s\nwant %s", got, want)
+				}
+			}
+		})
+	}
+	if n := len(v.scratch.hdrNames); n > maxHeaderNames {
+		t.Errorf("header name cache holds %d names, want ≤ %d", n, maxHeaderNames)
+	}
+}
+
+// TestHeadersCGIWins: of CONTENT_TYPE and HTTP_CONTENT_TYPE, which
+// disagree, req.headers always shows the CGI one.
+func TestHeadersCGIWins(t *testing.T) {
+	a := newApp(t, map[string]string{"app.js": `module.exports = (req) => req.headers["content-type"] + " " + req.headers["content-length"];`})
+	vm := a.mustVM("app.js")
+	req := post("/", "text/cgi", []byte("abc"))
+	req.Params["HTTP_CONTENT_TYPE"] = "text/http"
+	req.Params["HTTP_CONTENT_LENGTH"] = "999"
+	for i := range 20 { // map order varies from one iteration to the next
+		if r := serve(vm, req); r.body != "text/cgi 3" {
+			t.Fatalf("request %d: %q %v, want %q", i, r.body, r.err, "text/cgi 3")
+		}
+	}
+}
+
 func FuzzQueryObject(f *testing.F) {
 	for _, q := range queryCases {
 		f.Add(q)
