@@ -183,30 +183,52 @@ const maxHeaderNames = 64
 // params plus content-type and content-length when not empty, as
 // script.Request.Headers makes them, but built straight from the params
 // with the names cached per VM (the same few headers come every time).
-// TestHeadersTable_MatchesRequest keeps the two in step.
+// Where two params give one name (CONTENT_TYPE and HTTP_CONTENT_TYPE), the
+// smaller param name wins, as in the JS engine, so that map order never
+// shows. TestHeadersTable_MatchesRequest keeps it in step with
+// script.Request.
 func (v *vm) headersTable(L *glua.LState, params map[string]string) *glua.LTable {
 	n := 0
-	for k := range params {
-		if strings.HasPrefix(k, "HTTP_") || k == "CONTENT_TYPE" || k == "CONTENT_LENGTH" {
+	for k, val := range params {
+		if _, ok := v.headerOf(k, val); ok {
 			n++
 		}
 	}
 	t := L.CreateTable(0, n)
+	clash := false
 	for k, val := range params {
-		switch {
-		case strings.HasPrefix(k, "HTTP_"):
-			t.RawSetString(v.headerName(k), glua.LString(val))
-		case k == "CONTENT_TYPE":
-			if val != "" {
-				t.RawSetString("content-type", glua.LString(val))
+		if name, ok := v.headerOf(k, val); ok {
+			clash = clash || t.RawGetString(name) != glua.LNil
+			t.RawSetString(name, glua.LString(val))
+		}
+	}
+	if clash { // rare: settle each name on its smallest param
+		winner := map[string]string{}
+		for k, val := range params {
+			if name, ok := v.headerOf(k, val); ok {
+				if w, seen := winner[name]; !seen || k < w {
+					winner[name] = k
+				}
 			}
-		case k == "CONTENT_LENGTH":
-			if val != "" {
-				t.RawSetString("content-length", glua.LString(val))
-			}
+		}
+		for name, k := range winner {
+			t.RawSetString(name, glua.LString(params[k]))
 		}
 	}
 	return t
+}
+
+// headerOf reports the header a param gives, if any.
+func (v *vm) headerOf(param, val string) (string, bool) {
+	switch {
+	case strings.HasPrefix(param, "HTTP_"):
+		return v.headerName(param), true
+	case param == "CONTENT_TYPE" && val != "":
+		return "content-type", true
+	case param == "CONTENT_LENGTH" && val != "":
+		return "content-length", true
+	}
+	return "", false
 }
 
 // headerName turns an HTTP_* param name into a header name

@@ -192,6 +192,21 @@ func TestHeadersTable_MatchesRequest(t *testing.T) {
 			}
 		}
 	}
+	// Two params for one name: the smaller param name wins, every time.
+	for _, tc := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"CONTENT_TYPE": "cgi", "HTTP_CONTENT_TYPE": "http"}, "content-type=cgi"},
+		{map[string]string{"CONTENT_TYPE": "", "HTTP_CONTENT_TYPE": "http"}, "content-type=http"},
+		{map[string]string{"HTTP_X_A": "underscore", "HTTP_X-A": "dash", "HTTP_x_a": "lower", "HTTP_B": "b"}, "b=b&x-a=dash"},
+	} {
+		for range 20 { // map order varies from run to run
+			if got := luaTableDump(v.headersTable(v.L, tc.params)); got != tc.want {
+				t.Fatalf("params %v: %q, want %q", tc.params, got, tc.want)
+			}
+		}
+	}
 	many := map[string]string{}
 	for i := range 2 * maxHeaderNames {
 		many[fmt.Sprintf("HTTP_X_H%d", i)] = fmt.Sprint(i)
