@@ -246,7 +246,11 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	if method == "" {
 		method = "GET"
 	}
-	req := &script.Request{
+	// The request and the response in one allocation.
+	c := &struct {
+		req script.Request
+		res script.Response
+	}{req: script.Request{
 		Params:     x.Params,
 		Method:     method,
 		URI:        x.Params["REQUEST_URI"],
@@ -254,8 +258,9 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		RawQuery:   x.Params["QUERY_STRING"],
 		RemoteAddr: x.Params["REMOTE_ADDR"],
 		Body:       body,
-	}
-	res := script.NewResponse(x.Sink, lim.MaxResponse, method == "HEAD")
+	}}
+	req, res := &c.req, &c.res
+	res.Init(x.Sink, lim.MaxResponse, method == "HEAD")
 	var vmID uint64
 	err = p.Do(rc, func(l pool.Lease) error {
 		vmID = l.VMID

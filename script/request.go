@@ -57,17 +57,28 @@ func (r *Request) parseQuery() {
 func (r *Request) parseHeaders() {
 	r.honce.Do(func() {
 		r.headers = make(map[string]string)
+		// Two params may give one header (CONTENT_TYPE and
+		// HTTP_CONTENT_TYPE): the smaller param name wins, whatever the
+		// map's order, as in both engines.
+		from := make(map[string]string)
+		put := func(param, name, v string) {
+			if prev, ok := from[name]; ok && prev < param {
+				return
+			}
+			from[name] = param
+			r.headers[name] = v
+		}
 		for k, v := range r.Params {
 			switch {
 			case strings.HasPrefix(k, "HTTP_"):
-				r.headers[strings.ToLower(strings.ReplaceAll(k[5:], "_", "-"))] = v
+				put(k, strings.ToLower(strings.ReplaceAll(k[5:], "_", "-")), v)
 			case k == "CONTENT_TYPE":
 				if v != "" {
-					r.headers["content-type"] = v
+					put(k, "content-type", v)
 				}
 			case k == "CONTENT_LENGTH":
 				if v != "" {
-					r.headers["content-length"] = v
+					put(k, "content-length", v)
 				}
 			}
 		}

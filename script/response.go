@@ -66,6 +66,7 @@ type Response struct {
 	fields  []Field // the head, in the order set
 	fbuf    [4]Field
 	buf     []byte
+	bbuf    [256]byte // buf's first array
 	written int64
 	max     int64
 	head    bool // HEAD request: body discarded
@@ -76,9 +77,17 @@ type Response struct {
 // NewResponse makes a Response writing to sink. maxBody ≤ 0 means
 // unlimited; isHead discards the body (HEAD requests).
 func NewResponse(sink Sink, maxBody int64, isHead bool) *Response {
-	r := &Response{sink: sink, status: 200, max: maxBody, head: isHead}
-	r.fields = r.fbuf[:0]
+	r := &Response{}
+	r.Init(sink, maxBody, isHead)
 	return r
+}
+
+// Init makes r a new Response, as NewResponse does, for a Response held
+// inside a larger struct (one allocation per request instead of two).
+func (r *Response) Init(sink Sink, maxBody int64, isHead bool) {
+	*r = Response{sink: sink, status: 200, max: maxBody, head: isHead}
+	r.fields = r.fbuf[:0]
+	r.buf = r.bbuf[:0]
 }
 
 // Status returns the status so far.

@@ -128,3 +128,19 @@ func TestResponseBodyLimits(t *testing.T) {
 		t.Fatalf("after Reset: %d %q %q", s.status, s.fields, s.body)
 	}
 }
+
+func TestRequestHeadersCollision(t *testing.T) {
+	for i := 0; i < 20; i++ { // map order varies
+		r := &Request{Params: map[string]string{
+			"CONTENT_TYPE": "text/plain", "HTTP_CONTENT_TYPE": "application/json",
+			"HTTP_X_A": "underscore", "HTTP_X-A": "dash", "HTTP_COOKIE": "a=1; b=2; a=3",
+		}}
+		h := r.Headers()
+		if h["content-type"] != "text/plain" || h["x-a"] != "dash" {
+			t.Fatalf("headers %v", h)
+		}
+		if c := r.Cookies(); c["a"] != "1" || c["b"] != "2" {
+			t.Fatalf("cookies %v", c)
+		}
+	}
+}
