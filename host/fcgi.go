@@ -1,6 +1,8 @@
 package host
 
 import (
+	"sync"
+
 	"github.com/fcgihost/fcgihost/fcgi"
 )
 
@@ -14,15 +16,22 @@ func (h *Host) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
 
 // Serve adapts one FastCGI request to h.Serve.
 func Serve(h *Host, w fcgi.ResponseWriter, r *fcgi.Request) {
-	x := FCGIExchange(w, r)
-	sink := x.Sink.(*CGISink) // h.Serve wraps x.Sink
-	h.Serve(r.Context(), x)
-	sink.Close()
+	fx := newFCGIExchange(w, r)
+	h.Serve(r.Context(), &fx.Exchange)
+	fx.sink.Close()
+	*fx = fcgiExchange{}
+	exchangePool.Put(fx)
 }
 
 // FCGIExchange builds the Exchange of a FastCGI request. The caller
 // serves it, then closes its Sink (a *CGISink).
 func FCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *Exchange {
+	return &newFCGIExchange(w, r).Exchange
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(fcgiExchange) }}
+
+func newFCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *fcgiExchange {
 	role := "RESPONDER"
 	if r.Role == fcgi.RoleAuthorizer {
 		role = "AUTHORIZER"
@@ -30,10 +39,10 @@ func FCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *Exchange {
 	if _, ok := r.Params["FCGI_ROLE"]; !ok {
 		r.Params["FCGI_ROLE"] = role
 	}
-	fx := &fcgiExchange{}
+	fx := exchangePool.Get().(*fcgiExchange)
 	fx.sink.w = w
 	fx.Exchange = Exchange{Params: r.Params, Body: r.Stdin, Sink: &fx.sink, Stderr: w.Stderr(), Role: role}
-	return &fx.Exchange
+	return fx
 }
 
 // fcgiExchange is an Exchange and its sink in one allocation.

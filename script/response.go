@@ -64,7 +64,7 @@ type Response struct {
 	sink    Sink
 	status  int
 	fields  []Field // the head, in the order set
-	fbuf    [4]Field
+	fbuf    [3]Field
 	buf     []byte
 	bbuf    [256]byte // buf's first array
 	written int64
