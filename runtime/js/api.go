@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"reflect"
 	"slices"
 	"sort"
@@ -38,7 +37,9 @@ type exchange struct {
 
 	cache   [nReqKeys]goja.Value
 	jsonVal goja.Value
-	form    *formState // req.form()/req.files(), parsed on first use
+	form    *formState  // req.form()/req.files(), parsed on first use
+	queryIx *queryIndex // req.query parsed, when it had to be
+	queryOv *overlay    // the script's own changes to req.query
 
 	reqExtra, resExtra map[string]goja.Value // properties the script set
 }
@@ -93,7 +94,7 @@ type apiFuncs struct {
 // request to the next (never holding a value a script can see).
 type reqScratch struct {
 	args   [2]goja.Value // the handler's arguments
-	pairs  []queryPair   // req.query being built
+	pairs  []headerPair  // req.headers being built
 	buf    []byte        // a string being written to the response
 	method struct {      // the last req.method value (strings are immutable)
 		s string
@@ -102,9 +103,8 @@ type reqScratch struct {
 	hdrNames map[string]string // HTTP_* param → header name, bounded
 }
 
-// queryPair is a name and its value; for req.headers, param is the param
-// it came from.
-type queryPair struct{ k, v, param string }
+// headerPair is a header name, its value and the param it came from.
+type headerPair struct{ k, v, param string }
 
 // Bounds on what reqScratch keeps between requests.
 const (
@@ -155,7 +155,7 @@ func (r *reqView) Get(key string) goja.Value {
 		return x.cache[kBody]
 	case "query":
 		if x.cache[kQuery] == nil {
-			x.cache[kQuery] = x.v.queryObject(x.req.RawQuery)
+			x.cache[kQuery] = x.v.rt.NewDynamicObject((*queryView)(x))
 		}
 		return x.cache[kQuery]
 	case "headers":
@@ -348,16 +348,16 @@ func (v *jsVM) headersObject(params map[string]string) *goja.Object {
 	for k, val := range params {
 		switch {
 		case strings.HasPrefix(k, "HTTP_"):
-			pairs = append(pairs, queryPair{v.headerName(k), val, k})
+			pairs = append(pairs, headerPair{v.headerName(k), val, k})
 		case k == "CONTENT_TYPE" || k == "CONTENT_LENGTH":
 			if val != "" {
-				pairs = append(pairs, queryPair{v.headerName(k), val, k})
+				pairs = append(pairs, headerPair{v.headerName(k), val, k})
 			}
 		}
 	}
 	// By header name, then param name (CONTENT_* before HTTP_*): map
 	// iteration order must not show.
-	slices.SortFunc(pairs, func(a, b queryPair) int {
+	slices.SortFunc(pairs, func(a, b headerPair) int {
 		if c := strings.Compare(a.k, b.k); c != 0 {
 			return c
 		}
@@ -393,48 +393,12 @@ func (v *jsVM) headerName(param string) string {
 
 // keepPairs keeps pairs' memory for the next request, emptied, unless it
 // grew past maxKeptPairs.
-func (v *jsVM) keepPairs(pairs []queryPair) {
+func (v *jsVM) keepPairs(pairs []headerPair) {
 	clear(pairs)
 	if cap(pairs) > maxKeptPairs {
 		pairs = nil
 	}
 	v.scratch.pairs = pairs[:0]
-}
-
-// queryObject builds req.query from the raw query string: name → first
-// value, names sorted, parsed exactly as script.Request parses it (pieces
-// split on "&", empty ones skipped, name and value unescaped where the
-// escapes are valid and kept as written where not). It goes straight from
-// the string to the object, without the two Go maps of Request.Query;
-// TestQueryObjectMatchesRequest holds it to Request.Query.
-func (v *jsVM) queryObject(raw string) *goja.Object {
-	pairs := v.scratch.pairs[:0]
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
-		}
-		k, val, _ := strings.Cut(part, "=")
-		if uk, err := url.QueryUnescape(k); err == nil {
-			k = uk
-		}
-		if uv, err := url.QueryUnescape(val); err == nil {
-			val = uv
-		}
-		pairs = append(pairs, queryPair{k: k, v: val})
-	}
-	// Stable: of repeated names, the first value stays first.
-	slices.SortStableFunc(pairs, func(a, b queryPair) int { return strings.Compare(a.k, b.k) })
-	o := v.rt.NewObject()
-	for i, p := range pairs {
-		if i > 0 && pairs[i-1].k == p.k {
-			continue
-		}
-		_ = o.Set(p.k, v.rt.ToValue(p.v))
-	}
-	v.keepPairs(pairs)
-	return o
 }
 
 // errorObject makes a JS error of the given name carrying err (so an

@@ -42,43 +42,79 @@ var queryCases = []string{
 const queryShape = `(o) => JSON.stringify([Object.keys(o), Object.values(o),
   Object.getPrototypeOf(o) === Object.prototype, Object.keys(o).map(k => o[k]), String(o.__proto__ === Object.prototype)])`
 
-// TestQueryObjectMatchesRequest holds req.query, built straight from the
-// raw string, to the object built from script.Request.Query.
-func TestQueryObjectMatchesRequest(t *testing.T) {
+// queryOps runs in vm: what a script can see of an object o, after each of
+// a series of changes, one JSON text per line.
+const queryOps = `(o) => {
+  const out = [];
+  const look = ["a", "A", "%41", "a b", "a+b", "%zz", "é", "__proto__", "10", "2", "constructor", "", "toString", "zzz"];
+  const snap = () => out.push(JSON.stringify([
+    Object.keys(o), Object.values(o), Object.entries(o), Object.getOwnPropertyNames(o),
+    (() => { const r = []; for (const k in o) r.push(k); return r; })(),
+    JSON.stringify(o), {...o}, Object.assign({}, o),
+    look.map(k => [String(o[k]), k in o, Object.prototype.hasOwnProperty.call(o, k), Object.getOwnPropertyDescriptor(o, k)]),
+    Object.getPrototypeOf(o) === Object.prototype, typeof o,
+    (() => { try { return String(o); } catch (e) { return e.name; } })(), Object.isExtensible(o), Object.isFrozen(o)]));
+  snap();
+  o.x = "1"; o.a = "changed"; snap();
+  delete o.b; delete o.x; delete o.nothing; snap();
+  o.b = "back"; o[5] = 5; o["07"] = 7; o.z = undefined; o[""] = "empty"; snap();
+  delete o.a; o.a = "again"; delete o.z; o.z = "z"; snap();
+  for (let i = 0; i < 20; i++) o["n" + i] = i;
+  delete o.n3; o.n3 = 3; delete o.n5; o.b = "b2"; delete o.b; o.b = "b3"; snap();
+  o.__proto__ = {inherited: 1}; snap(); out.push(String(o.inherited));
+  return out.join("\n");
+}`
+
+// TestQueryViewMatchesObject holds req.query, a view over the raw query
+// string, to the plain object built from script.Request.Query, through
+// reads, enumeration and changes.
+func TestQueryViewMatchesObject(t *testing.T) {
 	a := newApp(t, map[string]string{"app.js": `module.exports = () => "";`})
-	b := a.mustCompile("app.js").(*bundle)
-	v := b.newJSVM()
-	shapeVal, err := v.rt.RunString(queryShape)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, _ := goja.AssertFunction(shapeVal)
-	check := func(t *testing.T, raw string) {
-		t.Helper()
-		req := &script.Request{RawQuery: raw}
-		got, err := shape(goja.Undefined(), v.queryObject(raw))
+	v := a.mustCompile("app.js").(*bundle).newJSVM()
+	for _, fnSrc := range []string{queryShape, queryOps} {
+		fnVal, err := v.rt.RunString(fnSrc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := shape(goja.Undefined(), v.stringMap(req.Query()))
-		if err != nil {
-			t.Fatal(err)
+		fn, _ := goja.AssertFunction(fnVal)
+		long := strings.Repeat("k%00=v&", maxScan) + "a=1&%zz=2&b=3&a=4&\xff=5&\xfe=6&10=7"
+		for _, raw := range append(queryCases, long) {
+			for _, indexed := range []bool{false, true} { // read by scanning the string, and from the index
+				req := &script.Request{RawQuery: raw}
+				x := &exchange{v: v, req: req}
+				if indexed {
+					x.queryIx = indexQuery(raw)
+				}
+				got, err := fn(goja.Undefined(), v.rt.NewDynamicObject((*queryView)(x)))
+				if err != nil {
+					t.Fatalf("query %q: view: %v", raw, err)
+				}
+				want, err := fn(goja.Undefined(), v.stringMap(req.Query()))
+				if err != nil {
+					t.Fatalf("query %q: object: %v", raw, err)
+				}
+				if got.String() != want.String() {
+					t.Errorf("query %q (indexed %v):\n got  %s\n want %s", raw, indexed, got, want)
+				}
+			}
 		}
-		if got.String() != want.String() {
-			t.Errorf("query %q:\n got  %s\n want %s", raw, got, want)
+	}
+}
+
+func TestArrayIndex(t *testing.T) {
+	tests := []struct {
+		s  string
+		ok bool
+	}{
+		{"0", true}, {"7", true}, {"10", true}, {"4294967294", true},
+		{"", false}, {"-1", false}, {"01", false}, {"+1", false}, {"1.0", false}, {"1e3", false},
+		{"4294967295", false}, {"4294967296", false}, {"99999999999", false}, {"a", false}, {" 1", false},
+	}
+	for _, tt := range tests {
+		if _, ok := arrayIndex(tt.s); ok != tt.ok {
+			t.Errorf("arrayIndex(%q) = %v, want %v", tt.s, ok, tt.ok)
 		}
 	}
-	for _, raw := range queryCases {
-		check(t, raw)
-	}
-	// A long query leaves no more scratch than the bound, and the next one
-	// sees none of it.
-	long := strings.Repeat("k=v&", 2*maxKeptPairs) + "last=1"
-	check(t, long)
-	if c := cap(v.scratch.pairs); c > maxKeptPairs {
-		t.Errorf("scratch pairs kept cap %d, want ≤ %d", c, maxKeptPairs)
-	}
-	check(t, "only=1")
 }
 
 // TestHeadersObjectMatchesRequest holds req.headers, built straight from
@@ -150,7 +186,7 @@ func TestHeadersCGIWins(t *testing.T) {
 	}
 }
 
-func FuzzQueryObject(f *testing.F) {
+func FuzzQueryView(f *testing.F) {
 	for _, q := range queryCases {
 		f.Add(q)
 	}
@@ -160,15 +196,15 @@ func FuzzQueryObject(f *testing.F) {
 		f.Fatal(err)
 	}
 	v := b.(*bundle).newJSVM()
-	shapeVal, err := v.rt.RunString(queryShape)
+	fnVal, err := v.rt.RunString(queryOps)
 	if err != nil {
 		f.Fatal(err)
 	}
-	shape, _ := goja.AssertFunction(shapeVal)
+	fn, _ := goja.AssertFunction(fnVal)
 	f.Fuzz(func(t *testing.T, raw string) {
 		req := &script.Request{RawQuery: raw}
-		got, err1 := shape(goja.Undefined(), v.queryObject(raw))
-		want, err2 := shape(goja.Undefined(), v.stringMap(req.Query()))
+		got, err1 := fn(goja.Undefined(), v.rt.NewDynamicObject((*queryView)(&exchange{v: v, req: req})))
+		want, err2 := fn(goja.Undefined(), v.stringMap(req.Query()))
 		if (err1 == nil) != (err2 == nil) || err1 == nil && got.String() != want.String() {
 			t.Errorf("query %q:\n got  %v %v\n want %v %v", raw, got, err1, want, err2)
 		}
