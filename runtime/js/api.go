@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,11 +34,13 @@ type exchange struct {
 	done           bool // the request ended; the objects are stale
 	stdinUse       bool // CGI stdin already read
 
-	cache   [nReqKeys]goja.Value
-	jsonVal goja.Value
-	form    *formState  // req.form()/req.files(), parsed on first use
-	queryIx *queryIndex // req.query parsed, when it had to be
-	queryOv *overlay    // the script's own changes to req.query
+	cache     [nReqKeys]goja.Value
+	jsonVal   goja.Value
+	form      *formState   // req.form()/req.files(), parsed on first use
+	queryIx   *queryIndex  // req.query parsed, when it had to be
+	queryOv   *overlay     // the script's own changes to req.query
+	headersIx *headerIndex // req.headers gathered from the params
+	headersOv *overlay     // the script's own changes to req.headers
 
 	reqExtra, resExtra map[string]goja.Value // properties the script set
 }
@@ -160,7 +161,7 @@ func (r *reqView) Get(key string) goja.Value {
 		return x.cache[kQuery]
 	case "headers":
 		if x.cache[kHeaders] == nil {
-			x.cache[kHeaders] = x.v.headersObject(x.req.Params)
+			x.cache[kHeaders] = x.v.rt.NewDynamicObject((*headersView)(x))
 		}
 		return x.cache[kHeaders]
 	case "params":
@@ -335,43 +336,6 @@ func (v *jsVM) methodValue(s string) goja.Value {
 		m.s, m.v = s, v.rt.ToValue(s)
 	}
 	return m.v
-}
-
-// headersObject builds req.headers from the params: lower-case name →
-// value from the HTTP_* params, plus content-type and content-length when
-// not empty, names sorted — what script.Request.Headers holds, without its
-// map, and with the names converted once per VM. Where two params give the
-// same name (CONTENT_TYPE and HTTP_CONTENT_TYPE) the CGI one wins.
-// TestHeadersObjectMatchesRequest holds it to Request.Headers.
-func (v *jsVM) headersObject(params map[string]string) *goja.Object {
-	pairs := v.scratch.pairs[:0]
-	for k, val := range params {
-		switch {
-		case strings.HasPrefix(k, "HTTP_"):
-			pairs = append(pairs, headerPair{v.headerName(k), val, k})
-		case k == "CONTENT_TYPE" || k == "CONTENT_LENGTH":
-			if val != "" {
-				pairs = append(pairs, headerPair{v.headerName(k), val, k})
-			}
-		}
-	}
-	// By header name, then param name (CONTENT_* before HTTP_*): map
-	// iteration order must not show.
-	slices.SortFunc(pairs, func(a, b headerPair) int {
-		if c := strings.Compare(a.k, b.k); c != 0 {
-			return c
-		}
-		return strings.Compare(a.param, b.param)
-	})
-	o := v.rt.NewObject()
-	for i, p := range pairs {
-		if i > 0 && pairs[i-1].k == p.k {
-			continue
-		}
-		_ = o.Set(p.k, v.rt.ToValue(p.v))
-	}
-	v.keepPairs(pairs)
-	return o
 }
 
 // headerName is the header name of a param of req.headers

@@ -20,12 +20,13 @@
 //     on first read. Scripts may add their own properties (req.user = …).
 //     A req kept after its request ended still reads that request's data;
 //     calling a req/res method on it, or using its res, throws.
-//   - req.query is a dynamic object too, over the raw query string (a name
-//     is looked up when read; nothing is built for names never read). It
-//     reads, enumerates (names sorted, array indexes first) and takes
-//     changes like a plain object; like req and res it cannot be frozen,
-//     sealed or given non-default property attributes or symbol keys.
-//     req.headers, req.cookies and req.params are plain objects.
+//   - req.query and req.headers are dynamic objects too, over the raw query
+//     string and the params (a value becomes a JS string only when read).
+//     They read, enumerate (names sorted, array indexes first) and take
+//     changes like plain objects; like req and res they cannot be frozen,
+//     sealed or given non-default property attributes or symbol keys. Of
+//     CONTENT_TYPE and HTTP_CONTENT_TYPE (or _LENGTH), req.headers shows the
+//     first. req.cookies and req.params are plain objects.
 //   - req.json() parses with JSON.parse (key order kept); a body it refuses
 //     throws a SyntaxError wrapping script.ErrBadRequest (400 uncaught), as
 //     does a malformed form in req.form()/req.files(). Invalid UTF-8 in

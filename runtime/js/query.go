@@ -3,22 +3,17 @@ package js
 import (
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
 )
 
-// req.query is a dynamic object over the raw query string: reading
-// req.query.name scans the string for the first "name" and makes only that
-// value a JS string, so a handler that reads one or two names builds no
-// object, map or list of pairs. It behaves as the plain object the engine
-// used to build (name → first value, names sorted, array-index names
-// first; see TestQueryViewMatchesObject), with the limits of goja's dynamic
-// objects, which req and res share: it cannot be frozen, sealed or made
-// non-extensible, every property is a writable, enumerable, configurable
-// data property, and it cannot hold symbol-keyed properties.
+// req.query is a dynamic object (see props.go) over the raw query string:
+// reading req.query.name scans the string for the first "name" and makes
+// only that value a JS string, so a handler that reads one or two names
+// builds no object, map or list of pairs. TestQueryViewMatchesObject holds
+// it to the plain object of script.Request.Query.
 //
 // The names and values are parsed exactly as script.Request parses them:
 // pieces split on "&", empty ones skipped, name and value unescaped where
@@ -26,30 +21,6 @@ import (
 
 // queryView is the exchange seen as req.query.
 type queryView exchange
-
-// overlay is what a script set on and deleted from an object whose own
-// properties come from elsewhere (req.query).
-type overlay struct {
-	vals  map[string]goja.Value // set by the script
-	gone  map[string]bool       // underlying names deleted (and not set again)
-	added []string              // names set that were not (or no longer) underlying, in order
-
-	inAdded map[string]bool // added as a set, made when needed
-}
-
-// isAdded reports whether name is in ov.added.
-func (ov *overlay) isAdded(name string) bool {
-	if len(ov.added) < 16 {
-		return slices.Contains(ov.added, name)
-	}
-	if ov.inAdded == nil {
-		ov.inAdded = make(map[string]bool, len(ov.added))
-		for _, k := range ov.added {
-			ov.inAdded[k] = true
-		}
-	}
-	return ov.inAdded[name]
-}
 
 // maxScan is the longest raw query that Get scans; a longer one (or a
 // name that needs it, or an enumeration) is indexed once, so no script
@@ -151,121 +122,14 @@ func (q *queryView) base(name string) (string, bool) {
 	return s, ok
 }
 
-// Get implements goja.DynamicObject.
-func (q *queryView) Get(name string) goja.Value {
-	if ov := q.queryOv; ov != nil {
-		if v, ok := ov.vals[name]; ok {
-			return v
-		}
-		if ov.gone[name] {
-			return nil
-		}
-	}
-	if s, ok := q.base(name); ok {
-		return q.v.rt.ToValue(s)
-	}
-	return nil
-}
-
-func (q *queryView) Has(name string) bool { return q.Get(name) != nil }
-
+// Get, Has, Set, Delete and Keys implement goja.DynamicObject.
+func (q *queryView) Get(name string) goja.Value { return getProp(q.queryOv, q, q.v.rt, name) }
+func (q *queryView) Has(name string) bool       { return q.Get(name) != nil }
 func (q *queryView) Set(name string, val goja.Value) bool {
-	ov := q.queryOv
-	if ov == nil {
-		ov = &overlay{vals: map[string]goja.Value{}, gone: map[string]bool{}}
-		q.queryOv = ov
-	}
-	if !q.Has(name) {
-		// New, or back after a delete: it goes last, as on a plain object.
-		ov.added = append(ov.added, name)
-		if ov.inAdded != nil {
-			ov.inAdded[name] = true
-		}
-		delete(ov.gone, name)
-	}
-	ov.vals[name] = val
-	return true
+	return setProp(&q.queryOv, q, q.v.rt, name, val)
 }
+func (q *queryView) Delete(name string) bool { return deleteProp(&q.queryOv, q, q.v.rt, name) }
+func (q *queryView) Keys() []string          { return keysOf(q.queryOv, q) }
 
-func (q *queryView) Delete(name string) bool {
-	if !q.Has(name) {
-		return true
-	}
-	ov := q.queryOv
-	if ov == nil {
-		ov = &overlay{vals: map[string]goja.Value{}, gone: map[string]bool{}}
-		q.queryOv = ov
-	}
-	delete(ov.vals, name)
-	if ov.isAdded(name) {
-		ov.added = slices.DeleteFunc(ov.added, func(k string) bool { return k == name })
-		delete(ov.inAdded, name)
-	}
-	if _, ok := q.base(name); ok {
-		ov.gone[name] = true
-	}
-	return true
-}
-
-// Keys lists the own names in a plain object's order: array indexes
-// ascending, then the query's names sorted, then the ones the script added,
-// in the order it added them.
-func (q *queryView) Keys() []string {
-	ov := q.queryOv
-	names := q.index().names
-	keys := make([]string, 0, len(names))
-	for _, k := range names {
-		if ov != nil && (ov.gone[k] || ov.isAdded(k)) {
-			continue
-		}
-		keys = append(keys, k)
-	}
-	if ov != nil {
-		keys = append(keys, ov.added...)
-	}
-	return arrayIndexesFirst(keys)
-}
-
-// arrayIndexesFirst moves the names that are array indexes to the front,
-// ascending, keeping the order of the others.
-func arrayIndexesFirst(keys []string) []string {
-	n := 0
-	for _, k := range keys {
-		if _, ok := arrayIndex(k); ok {
-			n++
-		}
-	}
-	if n == 0 {
-		return keys
-	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		if _, ok := arrayIndex(k); ok {
-			out = append(out, k)
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int {
-		x, _ := arrayIndex(a)
-		y, _ := arrayIndex(b)
-		return int(x) - int(y)
-	})
-	for _, k := range keys {
-		if _, ok := arrayIndex(k); !ok {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// arrayIndex reports whether s is the canonical form of an array index
-// (0 … 2³²−2).
-func arrayIndex(s string) (uint32, bool) {
-	if s == "" || len(s) > 10 || len(s) > 1 && s[0] == '0' {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n == 1<<32-1 || strconv.FormatUint(n, 10) != s {
-		return 0, false
-	}
-	return uint32(n), true
-}
+// baseNames lists the query's names as the plain object had them.
+func (q *queryView) baseNames() []string { return q.index().names }
