@@ -25,7 +25,7 @@ type propBase interface {
 }
 
 // overlay is what a script set on and deleted from an object whose own
-// properties come from elsewhere (req.query).
+// properties come from elsewhere (req.query, req.headers).
 type overlay struct {
 	vals  map[string]goja.Value // set by the script
 	gone  map[string]bool       // underlying names deleted (and not set again)
