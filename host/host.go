@@ -246,11 +246,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	if method == "" {
 		method = "GET"
 	}
-	// The request and the response in one allocation.
-	c := &struct {
-		req script.Request
-		res script.Response
-	}{req: script.Request{
+	req := &script.Request{
 		Params:     x.Params,
 		Method:     method,
 		URI:        x.Params["REQUEST_URI"],
@@ -258,8 +254,12 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		RawQuery:   x.Params["QUERY_STRING"],
 		RemoteAddr: x.Params["REMOTE_ADDR"],
 		Body:       body,
-	}}
-	req, res := &c.req, &c.res
+	}
+	// The response is reused: once Serve has returned no engine touches
+	// it (a res a script kept fails as used after its request). The
+	// request is not: a req a JS script kept still reads its own request.
+	res := responsePool.Get().(*script.Response)
+	defer releaseResponse(res)
 	res.Init(x.Sink, lim.MaxResponse, method == "HEAD")
 	var vmID uint64
 	err = p.Do(rc, func(l pool.Lease) error {
@@ -280,6 +280,13 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	}
 	h.fail(rc, x, app, res, req, err, set.Debug, m)
 	return vmID
+}
+
+var responsePool = sync.Pool{New: func() any { return new(script.Response) }}
+
+func releaseResponse(r *script.Response) {
+	r.Init(nil, 0, false)
+	responsePool.Put(r)
 }
 
 var probePool = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}

@@ -135,3 +135,32 @@ func TestContextDeadlineList(t *testing.T) {
 		t.Fatalf("list not empty: head %p tail %p armed %v", l.head, l.tail, l.armed)
 	}
 }
+
+func TestContextInterrupt(t *testing.T) {
+	c := NewContext(context.Background(), 0)
+	ran := make(chan struct{})
+	if !c.SetInterrupt(func() { close(ran) }) {
+		t.Fatal("SetInterrupt on a running context")
+	}
+	if !c.ClearInterrupt() {
+		t.Fatal("ClearInterrupt did not find the hook")
+	}
+	c.Stop(nil)
+	select {
+	case <-ran:
+		t.Fatal("a cleared hook ran")
+	case <-time.After(20 * time.Millisecond):
+	}
+	if c.SetInterrupt(func() {}) {
+		t.Fatal("SetInterrupt on an ended context")
+	}
+
+	c = NewContext(context.Background(), 0)
+	ran = make(chan struct{})
+	c.SetInterrupt(func() { close(ran) })
+	c.Stop(ErrMemoryLimit)
+	<-ran
+	if c.ClearInterrupt() {
+		t.Fatal("ClearInterrupt after the hook started")
+	}
+}

@@ -96,7 +96,7 @@ type WatchdogStats struct {
 // request is watched; Close stops it for good.
 type Watchdog struct {
 	o           WatchdogOptions
-	defaultRead bool // o.ReadMem is ReadMem: read the GC cycles alone, cheaply
+	defaultRead bool                     // o.ReadMem is ReadMem: read the GC cycles alone, cheaply
 	last        atomic.Pointer[sampleAt] // the latest sample (see startSample)
 
 	mu      sync.Mutex

@@ -60,6 +60,9 @@ const flushThreshold = 64 << 10
 // Response is what a script builds. It buffers the head and the first
 // flushThreshold bytes of the body, then streams. Not safe for concurrent
 // use (one VM owns it).
+//
+// The host reuses a Response once VM.Serve has returned: an engine must
+// not use it after that (a res object a script kept must fail).
 type Response struct {
 	sink    Sink
 	status  int

@@ -55,11 +55,6 @@ var (
 
 var errInterrupted = errors.New("script interrupted")
 
-// afterFuncer is a context with its own AfterFunc (sandbox.Context).
-type afterFuncer interface {
-	AfterFunc(func()) (stop func() bool)
-}
-
 // newJSVM makes a runtime with the script API and the sandbox installed.
 func (b *bundle) newJSVM() *jsVM {
 	rt := goja.New()
@@ -96,9 +91,14 @@ func (b *bundle) newJSVM() *jsVM {
 // unhealthy, as does an interrupt or a stack overflow.
 func (v *jsVM) run(ctx context.Context, fn func() error) (err error) {
 	v.ctx = ctx
+	// The interrupt: the request's sandbox.Context takes it in a slot,
+	// without allocating; any other context through AfterFunc.
 	var stop func() bool
-	if a, ok := ctx.(afterFuncer); ok {
-		stop = a.AfterFunc(v.onCancel) // sandbox.Context: no map, no goroutine
+	sc, _ := ctx.(*sandbox.Context)
+	if sc != nil {
+		if !sc.SetInterrupt(v.onCancel) {
+			go v.onCancel() // ended already
+		}
 	} else {
 		stop = context.AfterFunc(ctx, v.onCancel)
 	}
@@ -107,7 +107,13 @@ func (v *jsVM) run(ctx context.Context, fn func() error) (err error) {
 			v.healthy = false
 			err = &script.ScriptError{App: v.b.src.App, File: v.b.src.Entry, Err: fmt.Errorf("internal error (Go panic): %v", p)}
 		}
-		if !stop() {
+		var stopped bool
+		if sc != nil {
+			stopped = sc.ClearInterrupt()
+		} else {
+			stopped = stop()
+		}
+		if !stopped {
 			// The interrupt fired (or is firing): wait for it, then clear
 			// the flag it may have left. The VM is not reused.
 			<-v.interruptDone
