@@ -75,7 +75,15 @@ type conn struct {
 	dlKind        deadlineKind // of the state, for the timeout's log line
 	dl            time.Time    // the deadline armed on the socket
 	doneClosed    bool
+	// spareParams is the params map of a finished request, cleared and
+	// given to the next one: a map of a few dozen params is the largest
+	// allocation of a request.
+	spareParams map[string]string
 }
+
+// maxSpareParams bounds the maps kept for reuse: a request that sent
+// thousands of params does not pin their memory to the connection.
+const maxSpareParams = 128
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{
@@ -336,7 +344,13 @@ func (c *conn) paramsEnd(r *request) error {
 		c.refuseParams(r, "more params than MaxParams", "max_params", c.cfg.maxParams)
 		return nil
 	}
-	m := make(map[string]string, n)
+	c.mu.Lock()
+	m := c.spareParams
+	c.spareParams = nil
+	c.mu.Unlock()
+	if m == nil {
+		m = make(map[string]string, n)
+	}
 	if err := decodePairs(r.pbuf, m); err != nil {
 		return protoErrorf("malformed FCGI_PARAMS of request %d: %v", r.ID, err)
 	}
@@ -713,6 +727,11 @@ func (c *conn) finishRequest(r *request, panicked any) {
 	r.body.close()
 	c.mu.Lock()
 	delete(c.reqs, r.ID)
+	if m := r.Params; m != nil && len(m) <= maxSpareParams && panicked == nil {
+		clear(m)
+		c.spareParams = m
+		r.Params = nil
+	}
 	if !r.stdinDone {
 		r.stdinDone = true
 		c.nStdin--

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -115,7 +116,7 @@ func (h *interopHandler) ServeFCGI(w ResponseWriter, r *Request) {
 		return
 	}
 	h.mu.Lock()
-	h.seen = append(h.seen, seenReq{keep: r.KeepConn, params: r.Params})
+	h.seen = append(h.seen, seenReq{keep: r.KeepConn, params: maps.Clone(r.Params)}) // the server reuses the map
 	h.mu.Unlock()
 	if strings.Contains(r.Params["QUERY_STRING"], "stderr") {
 		io.WriteString(w.Stderr(), "fcgi-interop-stderr-marker")

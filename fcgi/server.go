@@ -64,7 +64,10 @@ type Request struct {
 	Role     Role
 	KeepConn bool
 	// Params holds every param as sent (FCGI_APACHE_ROLE included when
-	// mod_fcgid sends it). Later duplicates win.
+	// mod_fcgid sends it). Later duplicates win. The map is valid until the
+	// handler returns: the server clears it and reuses it for a later
+	// request (copy what must outlive the handler; the strings themselves
+	// stay valid).
 	Params map[string]string
 	// Stdin is the body as it streams in. Read returns io.EOF at its end,
 	// ErrRequestAborted after FCGI_ABORT_REQUEST and ErrConnClosed when

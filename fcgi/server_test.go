@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -66,7 +68,7 @@ func TestServer_SplitRecords(t *testing.T) {
 	h := HandlerFunc(func(w ResponseWriter, r *Request) {
 		b, _ := io.ReadAll(r.Stdin)
 		mu.Lock()
-		got = r.Params
+		got = maps.Clone(r.Params) // the server reuses the map
 		mu.Unlock()
 		w.Write([]byte("\r\n"))
 		w.Write(b)
@@ -990,5 +992,40 @@ func TestServer_SlotFreedBeforeEndRequest(t *testing.T) {
 		if res := c.readResponse(1); res.proto != StatusRequestComplete {
 			t.Fatalf("request %d: %s", i, StatusName(res.proto))
 		}
+	}
+}
+
+// A keep-conn connection reuses the params map of a finished request for
+// the next one, cleared: the second request sees its own params only.
+func TestServer_ParamsMapReused(t *testing.T) {
+	type seen struct {
+		params map[string]string
+		ptr    uintptr
+	}
+	ch := make(chan seen, 2)
+	s := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		ch <- seen{maps.Clone(r.Params), reflect.ValueOf(r.Params).Pointer()}
+		io.WriteString(w, "Status: 200 OK\r\n\r\nok")
+	})}
+	addr := startServer(t, s, "unix")
+	c := &Client{Addr: addr, KeepConn: true, MaxIdle: 1}
+	defer c.Close()
+	for _, p := range []map[string]string{
+		{"REQUEST_METHOD": "GET", "A": "1", "ONLY_FIRST": "x"},
+		{"REQUEST_METHOD": "POST", "B": "2"},
+	} {
+		resp, err := c.Do(context.Background(), &ClientRequest{Params: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.ReadAll()
+	}
+	first, second := <-ch, <-ch
+	if !maps.Equal(first.params, map[string]string{"REQUEST_METHOD": "GET", "A": "1", "ONLY_FIRST": "x"}) ||
+		!maps.Equal(second.params, map[string]string{"REQUEST_METHOD": "POST", "B": "2"}) {
+		t.Fatalf("params: %v then %v", first.params, second.params)
+	}
+	if first.ptr != second.ptr {
+		t.Errorf("the second request on the connection got a new params map")
 	}
 }

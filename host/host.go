@@ -246,7 +246,11 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	if method == "" {
 		method = "GET"
 	}
-	req := &script.Request{
+	// The request and the response are reused: once Serve has returned
+	// neither engine touches them (a req or res a script kept throws).
+	c := callPool.Get().(*call)
+	defer c.release()
+	c.req = script.Request{
 		Params:     x.Params,
 		Method:     method,
 		URI:        x.Params["REQUEST_URI"],
@@ -255,11 +259,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		RemoteAddr: x.Params["REMOTE_ADDR"],
 		Body:       body,
 	}
-	// The response is reused: once Serve has returned no engine touches
-	// it (a res a script kept fails as used after its request). The
-	// request is not: a req a JS script kept still reads its own request.
-	res := responsePool.Get().(*script.Response)
-	defer releaseResponse(res)
+	req, res := &c.req, &c.res
 	res.Init(x.Sink, lim.MaxResponse, method == "HEAD")
 	var vmID uint64
 	err = p.Do(rc, func(l pool.Lease) error {
@@ -282,11 +282,18 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	return vmID
 }
 
-var responsePool = sync.Pool{New: func() any { return new(script.Response) }}
+// call is one request's script.Request and script.Response.
+type call struct {
+	req script.Request
+	res script.Response
+}
 
-func releaseResponse(r *script.Response) {
-	r.Init(nil, 0, false)
-	responsePool.Put(r)
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+func (c *call) release() {
+	c.req = script.Request{}
+	c.res.Init(nil, 0, false)
+	callPool.Put(c)
 }
 
 var probePool = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}

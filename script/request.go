@@ -16,7 +16,9 @@ import (
 
 // Request is what a script sees of one request. The host fills it from the
 // FastCGI params (or the dev HTTP listener's translation into the same
-// params); engines only read it. Params the front end did not send read as
+// params); engines only read it. The host reuses a Request (and its Params)
+// once VM.Serve has returned: an engine must not read it after that (a req
+// object a script kept must fail). Params the front end did not send read as
 // "".
 type Request struct {
 	// Params is every FastCGI param as sent (the CGI environment).

@@ -131,6 +131,7 @@ func (x *exchange) str(k int, s string) goja.Value {
 // Get implements goja.DynamicObject for req.
 func (r *reqView) Get(key string) goja.Value {
 	x := (*exchange)(r)
+	x.live()
 	if x.reqExtra != nil {
 		if v, ok := x.reqExtra[key]; ok {
 			return v
@@ -210,7 +211,23 @@ func (r *reqView) Delete(key string) bool {
 	return true
 }
 
-func (r *reqView) Keys() []string { return keysWith(reqKeys, r.reqExtra) }
+func (r *reqView) Keys() []string {
+	(*exchange)(r).live()
+	return keysWith(reqKeys, r.reqExtra)
+}
+
+// errEnded is what a req or res a script kept throws once its request is
+// over.
+var errEnded = errors.New("the request has ended: req and res may not be used after their handler finished")
+
+// live throws errEnded when x's request is over. The host reuses a
+// request's memory (its params, its script.Request and Response) for later
+// requests, so a req a script kept must not read any of it, as in Lua.
+func (x *exchange) live() {
+	if x.done {
+		panic(x.v.errorObject("Error", errEnded))
+	}
+}
 
 // Get implements goja.DynamicObject for res.
 func (r *resView) Get(key string) goja.Value {
@@ -323,7 +340,7 @@ func (v *jsVM) thisExchange(this goja.Value) *exchange {
 		}
 	}
 	if x == nil || x.done {
-		panic(v.errorObject("Error", errors.New("the request has ended: req and res may not be used after their handler finished")))
+		panic(v.errorObject("Error", errEnded))
 	}
 	return x
 }

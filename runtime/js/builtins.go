@@ -440,6 +440,7 @@ func (v *jsVM) installCGI(x *exchange) {
 	_ = g.Set("env", v.stringMap(x.req.Params))
 	stdin := rt.NewObject()
 	readOnce := func() []byte {
+		x.live()
 		if x.stdinUse {
 			return nil
 		}

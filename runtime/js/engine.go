@@ -18,8 +18,10 @@
 // Script API notes (SPEC §4), where the contract leaves a choice:
 //   - req and res are dynamic objects built per request; members are made
 //     on first read. Scripts may add their own properties (req.user = …).
-//     A req kept after its request ended still reads that request's data;
-//     calling a req/res method on it, or using its res, throws.
+//     A req or res kept after its request ended throws on any use ("the
+//     request has ended"), as in Lua: the host reuses a request's memory,
+//     so it can never show a later request's data. Values read from it
+//     during its request (a string, a parsed body) stay valid.
 //   - req.query and req.headers are dynamic objects too, over the raw query
 //     string and the params (a value becomes a JS string only when read).
 //     They read, enumerate (names sorted, array indexes first) and take

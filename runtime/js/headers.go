@@ -87,6 +87,7 @@ func (v *jsVM) indexHeaders(params map[string]string) *headerIndex {
 }
 
 func (h *headersView) index() *headerIndex {
+	(*exchange)(h).live()
 	if h.headersIx == nil {
 		h.headersIx = h.v.indexHeaders(h.req.Params)
 	}

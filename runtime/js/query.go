@@ -107,6 +107,7 @@ func jsName(name string) string {
 }
 
 func (q *queryView) index() *queryIndex {
+	(*exchange)(q).live()
 	if q.queryIx == nil {
 		q.queryIx = indexQuery(q.req.RawQuery)
 	}
@@ -115,6 +116,7 @@ func (q *queryView) index() *queryIndex {
 
 // base reports the query's value of name.
 func (q *queryView) base(name string) (string, bool) {
+	(*exchange)(q).live()
 	if q.queryIx == nil && len(q.req.RawQuery) <= maxScan && name != "__proto__" && !strings.Contains(name, "\uFFFD") {
 		return queryFirst(q.req.RawQuery, name)
 	}
