@@ -15,13 +15,14 @@ import (
 // contexts registers in a map that each request's context would allocate;
 // one derived from reqContext registers through its AfterFunc method (a
 // short slice), as context.WithCancel and context.AfterFunc do for any
-// parent that has one. The cause is kept in a cancel context of the
-// context package with no parent, which is what context.Cause reads
-// (through Value); its Done channel is never made, so derived contexts do
-// not take it for their parent.
+// parent that has one. The cause is kept, once cancelled, in a cancel
+// context of the context package with no parent, which is what
+// context.Cause reads (through Value); derived contexts never take it for
+// their parent, as its Done channel is not reqContext's.
 type reqContext struct {
-	causeCtx    context.Context // holds the cause for context.Cause
-	causeCancel context.CancelCauseFunc
+	// causeCtx holds the cause for context.Cause once cancelled (made
+	// then: most requests are never cancelled but by their own end).
+	causeCtx atomic.Value // context.Context
 
 	ended atomic.Bool
 	done  atomic.Value // chan struct{}, made on first use
@@ -43,7 +44,6 @@ func init() { close(closedchan) }
 func newReqContext() *reqContext {
 	c := &reqContext{}
 	c.afters = c.abuf[:0]
-	c.causeCtx, c.causeCancel = context.WithCancelCause(context.Background())
 	return c
 }
 
@@ -59,7 +59,9 @@ func (c *reqContext) cancel(cause error) {
 		return
 	}
 	c.err = context.Canceled
-	c.causeCancel(cause)
+	cc, cancel := context.WithCancelCause(context.Background())
+	cancel(cause)
+	c.causeCtx.Store(cc)
 	c.ended.Store(true)
 	if d, _ := c.done.Load().(chan struct{}); d != nil {
 		close(d)
@@ -99,7 +101,12 @@ func (c *reqContext) Err() error {
 	return c.err
 }
 
-func (c *reqContext) Value(key any) any { return c.causeCtx.Value(key) }
+func (c *reqContext) Value(key any) any {
+	if cc, _ := c.causeCtx.Load().(context.Context); cc != nil {
+		return cc.Value(key)
+	}
+	return nil
+}
 
 // AfterFunc runs f in its own goroutine once the context has ended, like
 // context.AfterFunc; stop unregisters it and reports whether it did so
