@@ -27,7 +27,12 @@
 //
 // Each connection has one read-loop goroutine that owns its request table
 // and decodes every record, and each request runs its handler in a
-// goroutine of its own, started when its params are complete. Writes are
+// goroutine of its own, handed the request when its params are complete.
+// Those goroutines are kept (up to 128 idle) and reused for later
+// requests, so a handler that grows a deep stack (a script engine) does
+// not grow it again on every request; Shutdown stops the idle ones. A
+// request's Params map is reused too, for a later request on the same
+// connection, once its handler has returned. Writes are
 // serialised by a per-connection mutex, each write holding whole records,
 // so no record is torn. A response is gathered in a pooled buffer and
 // sent when a 65535-byte record is full, on Flush, or at the end together
