@@ -224,24 +224,14 @@ func (r *Request) Form() (fields map[string]string, files map[string]*File, err 
 func parseQueryOrdered(q string) (url.Values, []string) {
 	vals := url.Values{}
 	var order []string
-	for q != "" {
-		var part string
-		part, q, _ = strings.Cut(q, "&")
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		if uk, err := url.QueryUnescape(k); err == nil {
-			k = uk
-		}
-		if uv, err := url.QueryUnescape(v); err == nil {
-			v = uv
-		}
+	QueryParts(q, func(k, v string) bool {
+		k, v = QueryUnescape(k), QueryUnescape(v)
 		if _, ok := vals[k]; !ok {
 			order = append(order, k)
 		}
 		vals[k] = append(vals[k], v)
-	}
+		return true
+	})
 	return vals, order
 }
 

@@ -1,12 +1,13 @@
 package js
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
+
+	"github.com/fcgihost/fcgihost/script"
 )
 
 // req.query is a dynamic object (see props.go) over the raw query string:
@@ -36,22 +37,15 @@ type queryIndex struct {
 
 // queryFirst returns the first value of name in the raw query string, when
 // name is valid UTF-8 without U+FFFD (so exactly one query name can be it).
-func queryFirst(raw, name string) (string, bool) {
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
+func queryFirst(raw, name string) (val string, found bool) {
+	script.QueryParts(raw, func(k, v string) bool {
+		if script.QueryUnescape(k) == name {
+			val, found = script.QueryUnescape(v), true
+			return false
 		}
-		k, val, _ := strings.Cut(part, "=")
-		if strings.ContainsAny(k, "%+") { // else unescaping cannot change it
-			k = queryUnescape(k)
-		}
-		if k == name {
-			return queryUnescape(val), true
-		}
-	}
-	return "", false
+		return true
+	})
+	return val, found
 }
 
 // indexQuery makes what the plain object was: the first value of each
@@ -61,19 +55,14 @@ func queryFirst(raw, name string) (string, bool) {
 func indexQuery(raw string) *queryIndex {
 	first := map[string]string{}
 	var order []string
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
-		}
-		k, val, _ := strings.Cut(part, "=")
-		k = queryUnescape(k)
+	script.QueryParts(raw, func(k, val string) bool {
+		k = script.QueryUnescape(k)
 		if _, ok := first[k]; !ok {
-			first[k] = queryUnescape(val)
+			first[k] = script.QueryUnescape(val)
 			order = append(order, k)
 		}
-	}
+		return true
+	})
 	slices.Sort(order)
 	ix := &queryIndex{vals: make(map[string]string, len(order))}
 	for _, k := range order {
@@ -87,14 +76,6 @@ func indexQuery(raw string) *queryIndex {
 		ix.vals[name] = first[k]
 	}
 	return ix
-}
-
-// queryUnescape unescapes s if its escapes are valid, else keeps it.
-func queryUnescape(s string) string {
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	return s
 }
 
 // jsName is name as a JS property name: each byte that is not valid

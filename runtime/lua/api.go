@@ -6,14 +6,14 @@ package lua
 import (
 	"bytes"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
 
-	"github.com/fcgihost/fcgihost/script"
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/fcgihost/fcgihost/script"
 )
 
 // reqState is the request a VM is serving. There is one per VM, reused:
@@ -155,24 +155,13 @@ func queryTable(L *glua.LState, raw string) *glua.LTable {
 		return L.CreateTable(0, 0)
 	}
 	t := L.CreateTable(0, min(strings.Count(raw, "&")+1, 32))
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
+	script.QueryParts(raw, func(k, val string) bool {
+		k = script.QueryUnescape(k)
+		if t.RawGetString(k) == glua.LNil { // the first value wins
+			t.RawSetString(k, glua.LString(script.QueryUnescape(val)))
 		}
-		k, val, _ := strings.Cut(part, "=")
-		if uk, err := url.QueryUnescape(k); err == nil {
-			k = uk
-		}
-		if t.RawGetString(k) != glua.LNil {
-			continue // the first value wins
-		}
-		if uv, err := url.QueryUnescape(val); err == nil {
-			val = uv
-		}
-		t.RawSetString(k, glua.LString(val))
-	}
+		return true
+	})
 	return t
 }
 
