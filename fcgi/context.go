@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fcgihost/fcgihost/internal/hooks"
 )
 
 // reqContext is a request's context (Request.Context). It is cancelled
@@ -27,13 +29,10 @@ type reqContext struct {
 	ended atomic.Bool
 	done  atomic.Value // chan struct{}, made on first use
 
-	mu     sync.Mutex
-	err    error
-	afters []*afterFunc
-	abuf   [2]*afterFunc // afters' first array
+	mu    sync.Mutex
+	err   error
+	hooks hooks.List // AfterFunc's
 }
-
-type afterFunc struct{ f func() }
 
 // closedchan is the Done channel of a context that ended before anyone
 // asked for it.
@@ -42,9 +41,7 @@ var closedchan = make(chan struct{})
 func init() { close(closedchan) }
 
 func newReqContext() *reqContext {
-	c := &reqContext{}
-	c.afters = c.abuf[:0]
-	return c
+	return &reqContext{}
 }
 
 // cancel ends the context with cause (nil: context.Canceled). Later calls
@@ -68,12 +65,8 @@ func (c *reqContext) cancel(cause error) {
 	} else {
 		c.done.Store(closedchan)
 	}
-	afters := c.afters
-	c.afters = nil
 	c.mu.Unlock()
-	for _, a := range afters {
-		go a.f()
-	}
+	c.hooks.Fire()
 }
 
 func (c *reqContext) Deadline() (time.Time, bool) { return time.Time{}, false }
@@ -111,27 +104,6 @@ func (c *reqContext) Value(key any) any {
 // AfterFunc runs f in its own goroutine once the context has ended, like
 // context.AfterFunc; stop unregisters it and reports whether it did so
 // before f started.
-func (c *reqContext) AfterFunc(f func()) (stop func() bool) {
-	a := &afterFunc{f: f}
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		go f()
-		return func() bool { return false }
-	}
-	c.afters = append(c.afters, a)
-	c.mu.Unlock()
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for i, x := range c.afters {
-			if x == a {
-				c.afters = append(c.afters[:i], c.afters[i+1:]...)
-				return true
-			}
-		}
-		return false
-	}
-}
+func (c *reqContext) AfterFunc(f func()) (stop func() bool) { return c.hooks.AfterFunc(f) }
 
 func (c *reqContext) String() string { return "fcgi.Request.Context" }

@@ -26,10 +26,7 @@ func TestReqContext(t *testing.T) {
 	if !stop() {
 		t.Fatal("stop of a pending AfterFunc returned false")
 	}
-	c.mu.Lock()
-	n := len(c.afters)
-	c.mu.Unlock()
-	if n != 3 {
+	if n := c.hooks.Len(); n != 3 {
 		t.Fatalf("%d AfterFuncs registered with the request context, want 3 (child, timed, fired)", n)
 	}
 

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fcgihost/fcgihost/internal/hooks"
 )
 
 // Context is the one context a request runs with. It ends when its parent
@@ -37,16 +39,13 @@ type Context struct {
 	prev, next *Context
 	expires    time.Time
 
-	mu     sync.Mutex
-	err    error
-	cause  error
-	afters []*afterFunc
-	abuf   [1]*afterFunc // afters' first array
+	mu    sync.Mutex
+	err   error
+	cause error
+	hooks hooks.List // AfterFunc's
 	// interrupt is the one hook an engine sets (SetInterrupt).
 	interrupt func()
 }
-
-type afterFunc struct{ f func() }
 
 // afterFuncer is a context with an AfterFunc method of its own.
 type afterFuncer interface {
@@ -60,7 +59,6 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 		parent = context.Background()
 	}
 	c := &Context{parent: parent, done: make(chan struct{}), limit: limit}
-	c.afters = c.abuf[:0]
 	if d, ok := parent.Deadline(); ok {
 		c.deadline = d
 	}
@@ -121,15 +119,11 @@ func (c *Context) end(err, cause error) {
 	}
 	c.err, c.cause = err, cause
 	c.ended.Store(true)
-	afters := c.afters
-	c.afters = nil
 	interrupt := c.interrupt
 	c.interrupt = nil
 	c.mu.Unlock()
 	close(c.done)
-	for _, a := range afters {
-		go a.f()
-	}
+	c.hooks.Fire()
 	if interrupt != nil {
 		go interrupt()
 	}
@@ -197,28 +191,7 @@ func (c *Context) Value(key any) any { return c.parent.Value(key) }
 // has ended, like context.AfterFunc (which, with contexts derived from c,
 // calls it). stop unregisters f; it reports whether it did so before f was
 // started.
-func (c *Context) AfterFunc(f func()) (stop func() bool) {
-	a := &afterFunc{f: f}
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		go f()
-		return func() bool { return false }
-	}
-	c.afters = append(c.afters, a)
-	c.mu.Unlock()
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for i, x := range c.afters {
-			if x == a {
-				c.afters = append(c.afters[:i], c.afters[i+1:]...)
-				return true
-			}
-		}
-		return false
-	}
-}
+func (c *Context) AfterFunc(f func()) (stop func() bool) { return c.hooks.AfterFunc(f) }
 
 // deadlineList expires the Contexts of one time limit. Their deadlines
 // come in the order they start, so the earliest is the list's head and one
