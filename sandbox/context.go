@@ -19,18 +19,17 @@ import (
 // timer, three registrations and a map in each parent, more than the call
 // into the VM for a small handler. A Context costs two links in a list
 // that one timer serves for every request with the same limit (see
-// deadlineList) and one registration with its parent, and contexts and
-// context.AfterFunc
-// derived from it register with its AfterFunc method (a slice, no map, no
-// goroutine).
+// deadlineList) and one registration with its parent; its Done channel is
+// made only if asked for (the JS engine uses SetInterrupt instead), and
+// contexts and context.AfterFunc derived from it register with its
+// AfterFunc method (a slice, no map, no goroutine).
 //
 // context.Cause cannot see the cause of a Context that is not one of the
 // context package's own; use Cause (this package's) or the method.
 type Context struct {
 	parent   context.Context
-	deadline time.Time
 	limit    time.Duration
-	done     chan struct{}
+	done     atomic.Value // chan struct{}, made on first use
 	unparent func() bool
 	ended    atomic.Bool
 
@@ -58,10 +57,7 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 	if parent == nil {
 		parent = context.Background()
 	}
-	c := &Context{parent: parent, done: make(chan struct{}), limit: limit}
-	if d, ok := parent.Deadline(); ok {
-		c.deadline = d
-	}
+	c := &Context{parent: parent, limit: limit}
 	if parent.Err() != nil {
 		c.end(parent.Err(), context.Cause(parent))
 		return c
@@ -75,9 +71,6 @@ func NewContext(parent context.Context, limit time.Duration) *Context {
 	}
 	if limit > 0 {
 		c.expires = time.Now().Add(limit)
-		if c.deadline.IsZero() || c.expires.Before(c.deadline) {
-			c.deadline = c.expires
-		}
 		listFor(limit).add(c)
 	}
 	return c
@@ -121,8 +114,13 @@ func (c *Context) end(err, cause error) {
 	c.ended.Store(true)
 	interrupt := c.interrupt
 	c.interrupt = nil
+	// Under mu, as Done makes the channel under it.
+	if d, _ := c.done.Load().(chan struct{}); d != nil {
+		close(d)
+	} else {
+		c.done.Store(closedchan)
+	}
 	c.mu.Unlock()
-	close(c.done)
 	c.hooks.Fire()
 	if interrupt != nil {
 		go interrupt()
@@ -155,10 +153,34 @@ func (c *Context) ClearInterrupt() bool {
 }
 
 // Deadline is the earlier of the parent's deadline and the time limit.
-func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+func (c *Context) Deadline() (time.Time, bool) {
+	d, ok := c.parent.Deadline()
+	if c.limit > 0 && (!ok || c.expires.Before(d)) {
+		return c.expires, true
+	}
+	return d, ok
+}
 
 // Done is closed when the context ends.
-func (c *Context) Done() <-chan struct{} { return c.done }
+func (c *Context) Done() <-chan struct{} {
+	if d, _ := c.done.Load().(chan struct{}); d != nil {
+		return d
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, _ := c.done.Load().(chan struct{})
+	if d == nil {
+		d = make(chan struct{})
+		c.done.Store(d)
+	}
+	return d
+}
+
+// closedchan is the Done channel of a Context that ended before anyone
+// asked for it.
+var closedchan = make(chan struct{})
+
+func init() { close(closedchan) }
 
 // Err is nil until the context ends; then context.DeadlineExceeded for the
 // time limit, the parent's Err when the parent ended, and

@@ -164,3 +164,32 @@ func TestContextInterrupt(t *testing.T) {
 		t.Fatal("ClearInterrupt after the hook started")
 	}
 }
+
+// Done is made on first use: asked before, during or after the end, it is
+// closed once the context has ended.
+func TestContextDoneLazy(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		c := NewContext(context.Background(), 0)
+		got := make(chan (<-chan struct{}), 1)
+		go func() { got <- c.Done() }()
+		c.Stop(nil)
+		select {
+		case <-<-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a Done channel asked for during the end was never closed")
+		}
+		<-c.Done()
+	}
+	p, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Hour))
+	defer cancel()
+	c := NewContext(p, time.Minute)
+	defer c.Release()
+	if d, ok := c.Deadline(); !ok || time.Until(d) > time.Minute {
+		t.Fatalf("Deadline %v %v: want the time limit's, the earlier", d, ok)
+	}
+	c2 := NewContext(p, 2*time.Hour)
+	defer c2.Release()
+	if d, _ := c2.Deadline(); time.Until(d) > time.Hour {
+		t.Fatalf("Deadline %v: want the parent's, the earlier", d)
+	}
+}
