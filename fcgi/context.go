@@ -27,18 +27,12 @@ type reqContext struct {
 	causeCtx atomic.Value // context.Context
 
 	ended atomic.Bool
-	done  atomic.Value // chan struct{}, made on first use
+	done  hooks.Done
 
 	mu    sync.Mutex
 	err   error
 	hooks hooks.List // AfterFunc's
 }
-
-// closedchan is the Done channel of a context that ended before anyone
-// asked for it.
-var closedchan = make(chan struct{})
-
-func init() { close(closedchan) }
 
 func newReqContext() *reqContext {
 	return &reqContext{}
@@ -60,30 +54,14 @@ func (c *reqContext) cancel(cause error) {
 	cancel(cause)
 	c.causeCtx.Store(cc)
 	c.ended.Store(true)
-	if d, _ := c.done.Load().(chan struct{}); d != nil {
-		close(d)
-	} else {
-		c.done.Store(closedchan)
-	}
+	c.done.Close()
 	c.mu.Unlock()
 	c.hooks.Fire()
 }
 
 func (c *reqContext) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-func (c *reqContext) Done() <-chan struct{} {
-	if d, _ := c.done.Load().(chan struct{}); d != nil {
-		return d
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d, _ := c.done.Load().(chan struct{})
-	if d == nil {
-		d = make(chan struct{})
-		c.done.Store(d)
-	}
-	return d
-}
+func (c *reqContext) Done() <-chan struct{} { return c.done.Chan() }
 
 func (c *reqContext) Err() error {
 	if !c.ended.Load() {

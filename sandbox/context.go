@@ -29,7 +29,7 @@ import (
 type Context struct {
 	parent   context.Context
 	limit    time.Duration
-	done     atomic.Value // chan struct{}, made on first use
+	done     hooks.Done
 	unparent func() bool
 	ended    atomic.Bool
 
@@ -114,12 +114,7 @@ func (c *Context) end(err, cause error) {
 	c.ended.Store(true)
 	interrupt := c.interrupt
 	c.interrupt = nil
-	// Under mu, as Done makes the channel under it.
-	if d, _ := c.done.Load().(chan struct{}); d != nil {
-		close(d)
-	} else {
-		c.done.Store(closedchan)
-	}
+	c.done.Close()
 	c.mu.Unlock()
 	c.hooks.Fire()
 	if interrupt != nil {
@@ -162,25 +157,7 @@ func (c *Context) Deadline() (time.Time, bool) {
 }
 
 // Done is closed when the context ends.
-func (c *Context) Done() <-chan struct{} {
-	if d, _ := c.done.Load().(chan struct{}); d != nil {
-		return d
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d, _ := c.done.Load().(chan struct{})
-	if d == nil {
-		d = make(chan struct{})
-		c.done.Store(d)
-	}
-	return d
-}
-
-// closedchan is the Done channel of a Context that ended before anyone
-// asked for it.
-var closedchan = make(chan struct{})
-
-func init() { close(closedchan) }
+func (c *Context) Done() <-chan struct{} { return c.done.Chan() }
 
 // Err is nil until the context ends; then context.DeadlineExceeded for the
 // time limit, the parent's Err when the parent ended, and

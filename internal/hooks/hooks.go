@@ -1,12 +1,15 @@
-// Package hooks holds the functions a context runs when it ends: the
-// AfterFunc of fcgi's request context and of sandbox.Context. Contexts
-// derived from either register here (context.WithCancel and
-// context.AfterFunc call a parent's AfterFunc method when it has one), in
-// a short slice, instead of the map the context package's own contexts
-// allocate for their children.
+// Package hooks holds what fcgi's request context and sandbox.Context
+// share: the functions a context runs when it ends (their AfterFunc) and a
+// Done channel made only when asked for. Contexts derived from either
+// register in the List (context.WithCancel and context.AfterFunc call a
+// parent's AfterFunc method when it has one), a short slice, instead of
+// the map the context package's own contexts allocate for their children.
 package hooks
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // List is a set of functions to run once, when Fire is called. The zero
 // value is ready to use; it must not be copied after first use.
@@ -70,4 +73,52 @@ func (l *List) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.fns)
+}
+
+// Done is a context's Done channel, made on first use (a context nobody
+// waits on never makes one) and closed by Close. The zero value is ready to
+// use; it must not be copied after first use.
+type Done struct {
+	mu     sync.Mutex
+	ch     atomic.Value // chan struct{}
+	closed bool
+}
+
+// closedchan is the channel of a Done closed before anyone asked for it.
+var closedchan = make(chan struct{})
+
+func init() { close(closedchan) }
+
+// Chan returns the channel, making it if needed; it is closed once Close
+// has been called.
+func (d *Done) Chan() <-chan struct{} {
+	if ch, _ := d.ch.Load().(chan struct{}); ch != nil {
+		return ch
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, _ := d.ch.Load().(chan struct{})
+	if ch == nil {
+		if d.closed {
+			ch = closedchan
+		} else {
+			ch = make(chan struct{})
+		}
+		d.ch.Store(ch)
+	}
+	return ch
+}
+
+// Close closes the channel (now, or as made later). Calls after the first
+// do nothing.
+func (d *Done) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.closed = true
+	if ch, _ := d.ch.Load().(chan struct{}); ch != nil {
+		close(ch)
+	}
 }

@@ -44,3 +44,33 @@ func TestList(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 }
+
+func TestDone(t *testing.T) {
+	var early Done
+	ch := early.Chan()
+	if early.Chan() != ch {
+		t.Fatal("Chan changed")
+	}
+	select {
+	case <-ch:
+		t.Fatal("closed before Close")
+	default:
+	}
+	early.Close()
+	early.Close()
+	<-ch
+	var late Done
+	late.Close()
+	<-late.Chan()              // made after Close: closed
+	for i := 0; i < 100; i++ { // Chan racing Close
+		var d Done
+		got := make(chan (<-chan struct{}), 1)
+		go func() { got <- d.Chan() }()
+		d.Close()
+		select {
+		case <-<-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a channel made during Close was never closed")
+		}
+	}
+}
