@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"reflect"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -1027,5 +1029,46 @@ func TestServer_ParamsMapReused(t *testing.T) {
 	}
 	if first.ptr != second.ptr {
 		t.Errorf("the second request on the connection got a new params map")
+	}
+}
+
+// Handler goroutines are kept for later requests, and Shutdown stops them.
+func TestServer_WorkersReusedAndStopped(t *testing.T) {
+	workers := func() int {
+		var b strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&b, 1)
+		return strings.Count(b.String(), "fcgi.(*workers).loop")
+	}
+	base := workers()
+	s := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		io.WriteString(w, "Status: 200 OK\r\n\r\nok")
+	})}
+	l, err := Listen("unix:"+filepath.Join(shortTempDir(t), "s.sock"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	c := &Client{Addr: "unix:" + l.Addr().String(), KeepConn: true, MaxIdle: 1}
+	for i := 0; i < 20; i++ {
+		resp, err := c.Do(context.Background(), &ClientRequest{Params: map[string]string{"REQUEST_METHOD": "GET"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.ReadAll()
+	}
+	c.Close()
+	// Sequential requests: one worker served them all and waits for more.
+	if n := workers() - base; n < 1 || n > 2 {
+		t.Errorf("%d worker goroutines after 20 sequential requests, want 1 (or 2 while one hands over)", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if n := workers() - base; n != 0 {
+		t.Errorf("%d worker goroutines left after Shutdown", n)
 	}
 }
