@@ -23,14 +23,10 @@ func Serve(h *Host, w fcgi.ResponseWriter, r *fcgi.Request) {
 	exchangePool.Put(fx)
 }
 
-// FCGIExchange builds the Exchange of a FastCGI request. The caller
-// serves it, then closes its Sink (a *CGISink).
-func FCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *Exchange {
-	return &newFCGIExchange(w, r).Exchange
-}
-
 var exchangePool = sync.Pool{New: func() any { return new(fcgiExchange) }}
 
+// newFCGIExchange builds the Exchange of a FastCGI request and its CGI
+// sink, from a pool: Serve returns them once the request is over.
 func newFCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *fcgiExchange {
 	role := "RESPONDER"
 	if r.Role == fcgi.RoleAuthorizer {
@@ -45,7 +41,7 @@ func newFCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *fcgiExchange {
 	return fx
 }
 
-// fcgiExchange is an Exchange and its sink in one allocation.
+// fcgiExchange is an Exchange and its sink in one object.
 type fcgiExchange struct {
 	Exchange
 	sink CGISink

@@ -280,8 +280,9 @@ func (w *Watchdog) Begin(s Stopper, app string, limit int64) *Watched {
 	if limit <= 0 {
 		return nil
 	}
-	wt := &watch{w: w, app: app, limit: limit, start: time.Now(), stop: s}
-	ms := w.startSample()
+	start := time.Now()
+	wt := &watch{w: w, app: app, limit: limit, start: start, stop: s}
+	ms := w.startSample(start)
 	h := ms.HeapObjects
 	w.mu.Lock()
 	if w.closed {
@@ -343,11 +344,11 @@ type sampleAt struct {
 // startSample is the heap a request starts with: a fresh sample, or one
 // taken within sampleReuse (only with the default ReadMem: a test's heap
 // moves by hand).
-func (w *Watchdog) startSample() MemSample {
+func (w *Watchdog) startSample(t time.Time) MemSample {
 	if !w.defaultRead {
 		return w.o.ReadMem()
 	}
-	now := nanotime()
+	now := nanotime(t)
 	if s := w.last.Load(); s != nil && now-s.at < int64(sampleReuse) {
 		return s.ms
 	}
@@ -359,12 +360,12 @@ func (w *Watchdog) startSample() MemSample {
 // remember keeps a sample for startSample.
 func (w *Watchdog) remember(ms MemSample) {
 	if w.defaultRead {
-		w.last.Store(&sampleAt{ms: ms, at: nanotime()})
+		w.last.Store(&sampleAt{ms: ms, at: nanotime(time.Now())})
 	}
 }
 
-// nanotime is a monotonic clock in nanoseconds.
-func nanotime() int64 { return int64(time.Since(clockBase)) }
+// nanotime is t on a monotonic clock, in nanoseconds.
+func nanotime(t time.Time) int64 { return int64(t.Sub(clockBase)) }
 
 var clockBase = time.Now()
 

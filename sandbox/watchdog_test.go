@@ -338,3 +338,39 @@ func TestReadMem(t *testing.T) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+// With the real heap reader, requests that start within sampleReuse of a
+// sample share it; a later one takes a new sample.
+func TestWatchdog_StartSampleReuse(t *testing.T) {
+	w := NewWatchdog(WatchdogOptions{Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(w.Close)
+	c := NewContext(context.Background(), 0)
+	defer c.Release()
+	for {
+		a := w.Begin(c, "a", 64*mib)
+		first := w.last.Load()
+		b := w.Begin(c, "b", 64*mib)
+		second := w.last.Load()
+		a.End()
+		b.End()
+		if first == nil {
+			t.Fatal("Begin took no sample")
+		}
+		if time.Duration(nanotime(time.Now())-first.at) >= sampleReuse {
+			continue // this machine paused between the two: try again
+		}
+		if second != first {
+			t.Fatalf("two requests started within %v took two samples", sampleReuse)
+		}
+		if a.base != b.base {
+			t.Fatalf("bases %d and %d from one sample", a.base, b.base)
+		}
+		break
+	}
+	time.Sleep(2 * sampleReuse)
+	before := w.last.Load()
+	w.Begin(c, "c", 64*mib).End()
+	if w.last.Load() == before {
+		t.Fatal("a request started after sampleReuse reused an old sample")
+	}
+}

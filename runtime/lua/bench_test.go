@@ -37,21 +37,7 @@ func benchApp(b *testing.B, code string) script.Bundle {
 // BenchmarkServe_Hello measures one request through a preloaded VM,
 // Response included (what the engine adds to a request).
 func BenchmarkServe_Hello(b *testing.B) {
-	v, err := benchApp(b, helloApp).NewVM(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		r := request("GET", "/hello?name=bench", "", nil)
-		res := script.NewResponse(nopSink{}, 0, false)
-		if err := v.Serve(ctx, r, res); err != nil {
-			b.Fatal(err)
-		}
-		res.Finish()
-	}
+	benchServe(b, helloApp, func() *script.Request { return request("GET", "/hello?name=bench", "", nil) })
 }
 
 // helloLuaApp is apps/hello.lua: reads req.query.name, sets a header,
@@ -136,21 +122,7 @@ func BenchmarkServe_PlainGo(b *testing.B) {
 
 // BenchmarkServe_CGI measures a CGI-style request (fresh globals each time).
 func BenchmarkServe_CGI(b *testing.B) {
-	v, err := benchApp(b, `io.write("Content-Type: text/plain\n\nhello ", os.getenv("QUERY_STRING"))`).NewVM(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		r := request("GET", "/hello?name=bench", "", nil)
-		res := script.NewResponse(nopSink{}, 0, false)
-		if err := v.Serve(ctx, r, res); err != nil {
-			b.Fatal(err)
-		}
-		res.Finish()
-	}
+	benchServe(b, `io.write("Content-Type: text/plain\n\nhello ", os.getenv("QUERY_STRING"))`, func() *script.Request { return request("GET", "/hello?name=bench", "", nil) })
 }
 
 // BenchmarkNewVM measures instantiating a handler VM (compile excluded).
