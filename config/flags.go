@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -16,6 +18,14 @@ const EnvConfig = "FCGIHOST_CONFIG"
 // BindFlags, parse the FlagSet, then Load the file and Apply the flags.
 type Flags struct {
 	fs *flag.FlagSet
+
+	// EnvFileOptional makes a file named by $FCGIHOST_CONFIG (not by
+	// --config) that does not exist mean "no config file": Load uses the
+	// defaults and Missing reports the path. fcgihost sets it when the web
+	// server started it (mod_fcgid, lighttpd bin-path), whose recipes in
+	// docs/deploy name a file that is optional.
+	EnvFileOptional bool
+	missing         string
 
 	config      string
 	apps        string
@@ -128,7 +138,14 @@ func (f *Flags) ListenersGiven() bool {
 // file of ConfigPath() if any, then the flags; validated.
 func (f *Flags) Load() (*Config, error) {
 	c := Default()
-	if path := f.ConfigPath(); path != "" {
+	f.missing = ""
+	path := f.ConfigPath()
+	if path != "" && f.EnvFileOptional && !f.given("config") {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			f.missing, path = path, ""
+		}
+	}
+	if path != "" {
 		var err error
 		if c, err = Load(path); err != nil {
 			return nil, err
@@ -140,6 +157,10 @@ func (f *Flags) Load() (*Config, error) {
 	}
 	return c, nil
 }
+
+// Missing returns the path of the optional config file the last Load did
+// not find (see EnvFileOptional), or "".
+func (f *Flags) Missing() string { return f.missing }
 
 func (f *Flags) given(name string) bool {
 	found := false

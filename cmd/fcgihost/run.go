@@ -67,9 +67,10 @@ func (m *Main) serveScript(ctx context.Context, file string, l net.Listener) err
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags := config.BindFlags(fs)
+	flags.EnvFileOptional = true
 	cfg, err := flags.Load()
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return m.serveBroken(ctx, l, err)
 	}
 	cfg.Apps, cfg.Roots, cfg.Listen, cfg.HTTP = "", []string{filepath.Dir(real)}, nil, ""
 	logOut, err := server.OpenLogFile(cfg.LogFile)
@@ -78,9 +79,12 @@ func (m *Main) serveScript(ctx context.Context, file string, l net.Listener) err
 	}
 	defer logOut.Close()
 	log := server.NewLogger(cfg, logOut)
+	if msg, ok := missingConfigMessage(flags); ok {
+		log.Warn(msg, "file", flags.Missing())
+	}
 	srv, err := server.New(cfg, server.Options{Logger: log})
 	if err != nil {
-		return fmt.Errorf("serve %s: %w", real, err)
+		return m.serveBroken(ctx, l, fmt.Errorf("serve %s: %w", real, err))
 	}
 	fsrv := srv.NewFCGIServer(cfg)
 	fsrv.Handler = fcgi.HandlerFunc(func(w fcgi.ResponseWriter, r *fcgi.Request) {

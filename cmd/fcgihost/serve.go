@@ -34,8 +34,12 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
+	flags.EnvFileOptional = inherited != nil
 	cfg, err := flags.Load()
 	if err != nil {
+		if inherited != nil {
+			return m.serveBroken(ctx, inherited, err)
+		}
 		return &exitError{code: 2, err: err}
 	}
 	if inherited != nil && cfg.Apps == config.DefaultApps {
@@ -61,6 +65,9 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	defer logOut.Close()
 	log := server.NewLogger(cfg, logOut)
 	slog.SetDefault(log)
+	if msg, ok := missingConfigMessage(flags); ok {
+		log.Warn(msg, "file", flags.Missing())
+	}
 	var access *server.LogFile
 	opts := server.Options{Logger: log, DocRootFallback: inherited != nil && len(cfg.Roots) == 0}
 	if cfg.AccessLog != "" {
@@ -113,6 +120,9 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	start := time.Now()
 	srv, err := server.New(cfg, opts)
 	if err != nil {
+		if inherited != nil {
+			return m.serveBroken(ctx, inherited, err)
+		}
 		closeAll()
 		return err
 	}

@@ -1,0 +1,90 @@
+package e2e
+
+// Tests of issue 20: a newcomer following README.md and docs/ word by word.
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fcgihost/fcgihost/internal/testutil"
+)
+
+// TestRecipesConfigFile runs the mod_fcgid and lighttpd-spawn recipes
+// verbatim, first without creating the fcgihost.toml their FCGIHOST_CONFIG
+// names (the file is optional: the scripts are served with the defaults),
+// then with a file that has a mistake: every request is a 500 and the
+// mistake, with file and line, is in the web server's error log.
+func TestRecipesConfigFile(t *testing.T) {
+	t.Parallel()
+	fcgid := func(t *testing.T, toml string) (*testutil.FrontEnd, string) {
+		testutil.Need(t, "apache2")
+		bin := testutil.PublicBinary(t)
+		root := testutil.OpenDir(t)
+		docroot, private := filepath.Join(root, "www"), filepath.Join(root, "private")
+		testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "front"), docroot)
+		testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "private"), private)
+		auth := authScript(t, filepath.Join(root, "auth"), "js", true)
+		testutil.Open(t, filepath.Dir(auth))
+		dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+		testutil.WriteFile(t, filepath.Join(dir, "htpasswd"), htpasswd(), 0o644)
+		if toml != "" {
+			testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), toml, 0o644)
+		}
+		fcgidDir := mkdir(t, filepath.Join(dir, "fcgid"))
+		if os.Geteuid() == 0 {
+			mustRun(t, "chown", "www-data:www-data", fcgidDir)
+		}
+		conf := testutil.Render(t, "apache-fcgid.conf", map[string]string{
+			"DIR": dir, "PORT": strconv.Itoa(port), "DOCROOT": docroot, "PRIVATE": private, "AUTH": auth, "FCGIHOST": bin})
+		return testutil.StartApache(t, dir, port, conf), dir
+	}
+	lighttpd := func(t *testing.T, toml string) (*testutil.FrontEnd, string) {
+		testutil.Need(t, "lighttpd")
+		bin := testutil.PublicBinary(t)
+		root := testutil.OpenDir(t)
+		docroot := filepath.Join(root, "www")
+		testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "front"), docroot)
+		auth := authScript(t, filepath.Join(root, "auth"), "lua", false)
+		dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+		if toml != "" {
+			testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), toml, 0o644)
+		}
+		conf := testutil.Render(t, "lighttpd-spawn.conf", map[string]string{
+			"DIR": dir, "PORT": strconv.Itoa(port), "DOCROOT": docroot, "AUTH": auth, "FCGIHOST": bin})
+		return testutil.StartLighttpd(t, dir, port, conf), dir
+	}
+	for _, fe := range []struct {
+		name  string
+		start func(*testing.T, string) (*testutil.FrontEnd, string)
+	}{{"apache-fcgid", fcgid}, {"lighttpd-spawn", lighttpd}} {
+		t.Run(fe.name+"/no file", func(t *testing.T) {
+			t.Parallel()
+			s, dir := fe.start(t, "")
+			e := envOf(t, testutil.Get(t, s.URL+"/env.js/a?x=1"))
+			if e.Path != "/a" || e.X != "1" {
+				t.Errorf("path %q x %q", e.Path, e.X)
+			}
+			if fe.name == "apache-fcgid" { // lighttpd does not log its children's stderr
+				want := filepath.Join(dir, "fcgihost.toml")
+				testutil.Eventually(t, 10*time.Second, "the error log names the missing config file", func() bool {
+					return strings.Contains(s.ErrorLog(), "does not exist; using the defaults") && strings.Contains(s.ErrorLog(), want)
+				})
+			}
+		})
+		t.Run(fe.name+"/bad file", func(t *testing.T) {
+			t.Parallel()
+			s, _ := fe.start(t, "workers = 1\nwrokers = 2\n")
+			r := testutil.Get(t, s.URL+"/env.lua/a")
+			if r.StatusCode != 500 {
+				t.Errorf("status %d, want 500", r.StatusCode)
+			}
+			testutil.Eventually(t, 10*time.Second, "the error log names the mistake", func() bool {
+				return strings.Contains(s.ErrorLog(), `fcgihost.toml:2: unknown key "wrokers" (did you mean "workers"?)`)
+			})
+		})
+	}
+}
