@@ -88,3 +88,38 @@ func TestRecipesConfigFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSubcommandHelp: every subcommand answers -h and --help with its
+// usage on stdout and exit 0 (run and check never take --help for a
+// file), and a mistyped flag names the nearest one and exits 2.
+func TestSubcommandHelp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, cmd := range []string{"serve", "run", "check", "request", "bench", "version"} {
+		for _, h := range []string{"-h", "--help"} {
+			out, errOut, code := runBin(t, dir, "", cmd, h)
+			if code != 0 || !strings.HasPrefix(out, "usage: fcgihost "+cmd) || errOut != "" {
+				t.Errorf("fcgihost %s %s: exit %d, stdout %q, stderr %q; want its usage on stdout, exit 0", cmd, h, code, testutil.Tail(out, 200), errOut)
+			}
+		}
+		if out, _, code := runBin(t, dir, "", "help", cmd); code != 0 || !strings.HasPrefix(out, "usage: fcgihost "+cmd) {
+			t.Errorf("fcgihost help %s: exit %d, stdout %q", cmd, code, testutil.Tail(out, 200))
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--wrokers", "2"}, "unknown flag --wrokers (did you mean --workers?)"},
+		{[]string{"serve", "-listne", "x"}, "(did you mean --listen?)"},
+		{[]string{"request", "--conect", "127.0.0.1:1", "/"}, "(did you mean --connect?)"},
+		{[]string{"bench", "--keepconn", "/"}, "(did you mean --keep-conn?)"},
+		{[]string{"check", "--strict"}, "unknown flag --strict"},
+		{[]string{"run", "--verbose"}, "unknown flag --verbose"},
+	} {
+		out, errOut, code := runBin(t, dir, "", tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
+			t.Errorf("fcgihost %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, errOut, tc.want)
+		}
+	}
+}

@@ -339,22 +339,16 @@ func (b *benchFlags) bind(fs *flag.FlagSet) {
 // d duration.
 func (m *Main) bench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
 	var bf benchFlags
 	bf.bind(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "usage: fcgihost bench [flags] PATH\n       fcgihost bench --compare-cgi FILE [flags] [PATH]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2}
+	if err := m.parseFlags(fs, benchUsage, args); err != nil {
+		return err
 	}
 	if bf.cgi != "" {
 		return m.compareCGI(ctx, &bf, fs.Args())
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{code: 2}
+		return m.usageError("bench", "expected one PATH")
 	}
 	params, body, err := bf.req.build(fs.Arg(0), m.Stdin)
 	if err != nil {

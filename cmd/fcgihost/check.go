@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,6 +18,11 @@ import (
 // — entries and modules alike — and prints each error as
 // file:line:col: message. Exit 1 if any failed.
 func (m *Main) check(args []string) error {
+	flags := flag.NewFlagSet("check", flag.ContinueOnError)
+	if err := m.parseFlags(flags, checkUsage, args); err != nil {
+		return err
+	}
+	args = flags.Args()
 	if len(args) == 0 {
 		args = []string{"./apps"}
 	}

@@ -9,10 +9,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/fcgihost/fcgihost/fcgi"
@@ -74,11 +76,45 @@ bin-path, spawn-fcgi), fcgihost serves FastCGI on it, and "fcgihost FILE"
 (or a FILE starting with a "#!/path/to/fcgihost" line) serves FILE alone for
 every request, as a FastCGI Authorizer needs. Under CGI (GATEWAY_INTERFACE
 set) "fcgihost FILE" runs FILE once.
-Run "fcgihost <command> -h" for a command's flags.
+Run "fcgihost <command> -h" (or "fcgihost help <command>") for a command's
+usage and flags.
 `
 
-// Run dispatches on the first argument.
+// Run dispatches on the first argument. A subcommand's -h/--help prints
+// its usage on stdout and succeeds.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if err := m.run(ctx, args); !errors.Is(err, errHelpShown) {
+		return err
+	}
+	return nil
+}
+
+const (
+	runUsage = `usage: fcgihost run FILE
+
+Run FILE (.js or .lua) once as a CGI program: the request is the CGI
+environment (REQUEST_METHOD, QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH,
+PATH_INFO, HTTP_*, ...) and stdin, and the CGI response goes to stdout.
+By hand, what the environment does not give is filled in: a GET of /
+unless REQUEST_METHOD says otherwise, and a body read from stdin when it
+is not a terminal, e.g.
+
+  echo a=1 | REQUEST_METHOD=POST fcgihost run apps/cgi-env.js
+`
+	checkUsage = `usage: fcgihost check [PATH...]
+
+Load every app under each PATH (default ./apps) as serve would, and every
+.js and .lua file: print file:line:col: message for each error and exit 1
+if there was any.
+`
+	versionUsage = `usage: fcgihost version
+
+Print the fcgihost version and commit, the Go toolchain and the versions
+of the script engines.
+`
+)
+
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		if l, err := fcgi.InheritedListener(); err == nil && l != nil {
 			return m.serve(ctx, nil, l)
@@ -98,9 +134,17 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		l, _ := fcgi.InheritedListener()
 		return m.serve(ctx, args[1:], l)
 	case "run":
+		if wantsHelp(args[1:]) {
+			fmt.Fprint(m.Stdout, runUsage)
+			return errHelpShown
+		}
 		if len(args) != 2 {
-			fmt.Fprintln(m.Stderr, "usage: fcgihost run FILE")
-			return &exitError{code: 2}
+			return m.usageError("run", "expected one FILE")
+		}
+		if strings.HasPrefix(args[1], "-") {
+			if _, err := os.Stat(args[1]); err != nil {
+				return m.usageError("run", "unknown flag "+args[1]+" (run takes no flags)")
+			}
 		}
 		return m.runFile(ctx, args[1])
 	case "check":
@@ -110,8 +154,18 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "bench":
 		return m.bench(ctx, args[1:])
 	case "version", "--version", "-v":
+		fs := flag.NewFlagSet("version", flag.ContinueOnError)
+		if err := m.parseFlags(fs, versionUsage, args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return m.usageError("version", "unexpected argument "+fs.Arg(0))
+		}
 		return m.version()
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] != "help" {
+			return m.run(ctx, []string{args[1], "-h"})
+		}
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}

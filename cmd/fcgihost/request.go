@@ -160,18 +160,16 @@ func splitScript(p string) (script, info string) {
 // is 400 or more (as curl -f does).
 func (m *Main) request(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("request", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
 	var rf requestFlags
 	rf.bind(fs)
 	include := fs.Bool("i", false, "print the status line and headers before the body")
 	fail := fs.Bool("f", false, "exit 22 when the status is 400 or more")
 	authorizer := fs.Bool("authorizer", false, "send the request in the FastCGI Authorizer role (no body)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2}
+	if err := m.parseFlags(fs, requestUsage, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(m.Stderr, "usage: fcgihost request [flags] PATH")
-		return &exitError{code: 2}
+		return m.usageError("request", "expected one PATH")
 	}
 	params, body, err := rf.build(fs.Arg(0), m.Stdin)
 	if err != nil {

@@ -29,10 +29,12 @@ const (
 // fd 0 by the web server (nil if none).
 func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
 	flags := config.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2}
+	if err := m.parseFlags(fs, serveUsage, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return m.usageError("serve", "unexpected argument "+fs.Arg(0)+" (serve takes only flags)")
 	}
 	flags.EnvFileOptional = inherited != nil
 	cfg, err := flags.Load()
