@@ -3,7 +3,9 @@ package e2e
 // Tests of issue 20: a newcomer following README.md and docs/ word by word.
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,5 +123,54 @@ func TestSubcommandHelp(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
 			t.Errorf("fcgihost %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, out, errOut, tc.want)
 		}
+	}
+}
+
+// runBinEnv is runBin with extra environment variables.
+func runBinEnv(t *testing.T, dir, stdin string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(testutil.Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "FCGIHOST_CONFIG="}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestRunByHand: `fcgihost run FILE` typed in a shell takes the request
+// from the environment's CGI variables and stdin (README.md, "Command
+// line"), for the bundled CGI-style scripts of both engines and a handler;
+// the host's other variables stay out of the script's env.
+func TestRunByHand(t *testing.T) {
+	t.Parallel()
+	apps := filepath.Join(testutil.RepoRoot(), "apps")
+	for _, f := range []string{"cgi-env.js", "cgi-env.lua"} {
+		out, errOut, code := runBinEnv(t, apps, "a=1", []string{"REQUEST_METHOD=POST", "QUERY_STRING=x=2"}, "run", f)
+		if code != 0 || !strings.Contains(out, "method=POST") || !strings.Contains(out, "query=x=2") || !strings.Contains(out, "body=a=1") {
+			t.Errorf("%s: exit %d stdout %q stderr %q; want method=POST query=x=2 body=a=1", f, code, out, errOut)
+		}
+		out, _, _ = runBinEnv(t, apps, "ignored", nil, "run", f)
+		if !strings.Contains(out, "method=GET") || !strings.Contains(out, "body=\n") {
+			t.Errorf("%s with no CGI variables: %q, want a GET without a body", f, out)
+		}
+	}
+	dir := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(dir, "form.js"), `module.exports = (req, res) => {
+  res.json({method: req.method, path: req.path, uri: req.uri, name: req.form().name, ua: req.headers["user-agent"] || "",
+    type: req.headers["content-type"] || "", secret: req.params.SECRET_TOKEN || ""});
+};
+`, 0o644)
+	out, errOut, code := runBinEnv(t, dir, "name=Ada", []string{"REQUEST_METHOD=post", "PATH_INFO=/p", "HTTP_USER_AGENT=demo", "SECRET_TOKEN=s3cret"}, "run", "form.js")
+	want := `{"method":"POST","path":"/p","uri":"/p","name":"Ada","ua":"demo","type":"application/x-www-form-urlencoded","secret":""}`
+	if code != 0 || !strings.HasSuffix(out, want) {
+		t.Errorf("handler: exit %d stdout %q stderr %q; want the body %s", code, out, errOut, want)
 	}
 }

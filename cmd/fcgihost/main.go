@@ -95,9 +95,11 @@ const (
 Run FILE (.js or .lua) once as a CGI program: the request is the CGI
 environment (REQUEST_METHOD, QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH,
 PATH_INFO, HTTP_*, ...) and stdin, and the CGI response goes to stdout.
-By hand, what the environment does not give is filled in: a GET of /
-unless REQUEST_METHOD says otherwise, and a body read from stdin when it
-is not a terminal, e.g.
+By hand (no GATEWAY_INTERFACE), what the environment does not give is
+filled in: a GET of / from 127.0.0.1 unless REQUEST_METHOD, PATH_INFO,
+QUERY_STRING... say otherwise; another method reads its body from stdin
+(a form unless CONTENT_TYPE says otherwise). The host's other variables
+never reach the script. For example:
 
   echo a=1 | REQUEST_METHOD=POST fcgihost run apps/cgi-env.js
 `

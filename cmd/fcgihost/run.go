@@ -116,8 +116,9 @@ func (m *Main) serveScript(ctx context.Context, file string, l net.Listener) err
 }
 
 // runCGI runs FILE once as a CGI program: the environment and stdin are
-// the request, stdout gets a CGI response. Without a CGI environment it
-// simulates "GET /" so a script can be tried by hand.
+// the request, stdout gets a CGI response. Without GATEWAY_INTERFACE (by
+// hand) the request is what the environment's CGI variables and stdin
+// give, the rest filled in (byHandParams).
 func (m *Main) runCGI(ctx context.Context, file string) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -132,24 +133,22 @@ func (m *Main) runCGI(ctx context.Context, file string) error {
 		return m.cgiFail(abs, err)
 	}
 	params := map[string]string{}
+	lim := sandbox.Limits{}.WithDefaults()
+	var body []byte
 	if m.Getenv("GATEWAY_INTERFACE") != "" {
 		for _, kv := range m.Environ() {
 			if k, v, ok := strings.Cut(kv, "="); ok {
 				params[k] = v
 			}
 		}
-	} else {
-		params = map[string]string{
-			"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "REQUEST_URI": "/",
-			"SCRIPT_NAME": "/", "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
-			"SERVER_NAME": "localhost", "SERVER_SOFTWARE": "fcgihost", "REMOTE_ADDR": "127.0.0.1",
-		}
+	} else if params, body, err = m.byHandParams(lim.MaxBody); err != nil {
+		return m.cgiFail(abs, fmt.Errorf("read request body: %w", err))
+	} else if int64(len(body)) > lim.MaxBody {
+		return m.cgiStatus(http.StatusRequestEntityTooLarge, "request body too large")
 	}
 	params["SCRIPT_FILENAME"] = real
-	lim := sandbox.Limits{}.WithDefaults()
 
-	var body []byte
-	if n, err := strconv.ParseInt(params["CONTENT_LENGTH"], 10, 64); err == nil && n > 0 {
+	if n, err := strconv.ParseInt(params["CONTENT_LENGTH"], 10, 64); err == nil && n > 0 && body == nil {
 		if n > lim.MaxBody {
 			return m.cgiStatus(http.StatusRequestEntityTooLarge, "request body too large")
 		}
