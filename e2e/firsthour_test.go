@@ -174,3 +174,51 @@ func TestRunByHand(t *testing.T) {
 		t.Errorf("handler: exit %d stdout %q stderr %q; want the body %s", code, out, errOut, want)
 	}
 }
+
+// TestCheckLoadsApps: `fcgihost check` fails on what serve would fail on —
+// a require naming no file (at the top level or inside the handler, JS and
+// Lua), top-level code that throws or runs past the app's timeout (from
+// the config) — and passes the bundled apps.
+func TestCheckLoadsApps(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"apps/lazy.js":           "module.exports = function (req, res) {\n  if (req.path === '/x') return require('./missing');\n  return 'ok';\n};\n",
+		"apps/top.lua":           "local m = require('nothere')\nreturn function() return 'x' end\n",
+		"apps/folder/index.lua":  "return function()\n  local u = require 'lib.util'\n  return u.x\nend\n",
+		"apps/folder/lib/ok.lua": "return {}\n",
+		"apps/throws.js":         "throw new Error('boom at load');\nmodule.exports = () => 1;\n",
+		"apps/spins.js":          "while (true) {}\nmodule.exports = () => 1;\n",
+		"apps/good.js":           "const lib = require('./shared/lib');\nmodule.exports = () => lib.x;\n",
+		"apps/shared/lib.js":     "module.exports = {x: 1};\n",
+		"fcgihost.toml":          "apps = \"apps\"\n[app.spins]\ntimeout = \"200ms\"\n",
+	} {
+		testutil.WriteFile(t, filepath.Join(dir, name), content, 0o644)
+	}
+	out, errOut, code := runBinEnv(t, dir, "", nil, "check", "--config", "fcgihost.toml")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		`apps/lazy.js:2:33: require("./missing"): cannot load module: no file`,
+		`apps/top.lua:1: require("nothere"): module not found`,
+		`apps/folder/index.lua:2: require("lib.util"): module not found`,
+		`apps/throws.js:1:`, "boom at load",
+		`apps/spins.js:1:`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+	if strings.Contains(out, "good.js") || strings.Contains(out, "shared") {
+		t.Errorf("a good app was reported:\n%s", out)
+	}
+	if !strings.Contains(errOut, "5 of 6 apps failed to load") {
+		t.Errorf("stderr %q", errOut)
+	}
+	// The bundled apps load.
+	out, errOut, code = runBinEnv(t, testutil.RepoRoot(), "", nil, "check")
+	if code != 0 || !strings.Contains(errOut, "apps loaded") {
+		t.Errorf("bundled apps: exit %d\n%s%s", code, out, errOut)
+	}
+}
