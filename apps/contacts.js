@@ -1,17 +1,26 @@
-// apps/contacts.js — a small JSON API with a form and validation.
+// apps/contacts.js — a small JSON API with a form and validation, its data
+// in kv (shared by every VM of the app, and by every host on one Redis;
+// surviving a restart).
 //
-//   GET  /contacts            → {"contacts": [...]}
-//   GET  /contacts/ID         → one contact, or 404
-//   POST /contacts            → create from a JSON body or a form
-//                               (urlencoded or multipart); 201, or 422 with
-//                               {"errors": {"field": "message"}}
-//   DELETE /contacts/ID       → 204
+//   GET    /contacts/            → {"contacts": [...]}, oldest first
+//   GET    /contacts/ID          → one contact, or 404
+//   POST   /contacts/            → create from a JSON body or a form
+//                                  (urlencoded or multipart): 201 with
+//                                  Location: BASE/ID, or 422 with
+//                                  {"errors": {"field": "message"}}
+//   DELETE /contacts/ID          → 204, or 404
 //
-// The list lives in module state: it persists across requests in one VM
-// and is not shared between VMs (run with workers = 1 to see one list; use
-// kv for real storage).
-const contacts = [];
-let nextId = 1;
+// Storage: kv.incr("seq") hands out ids, atomic across VMs and hosts (two
+// POSTs get 1 and 2 whichever VM serves them); each contact is one key
+// "contact:" + the id zero-padded to 12 digits, so kv.list sorts them by
+// id. req.base is where the app is mounted ("/contacts", or
+// "/app/contacts" under a prefix), so the Location is right behind any
+// front end.
+const LIST_MAX = 100;
+
+function key(id) {
+  return "contact:" + String(id).padStart(12, "0");
+}
 
 function validate(input) {
   const errors = {};
@@ -23,13 +32,24 @@ function validate(input) {
   return { value: { name, email }, errors };
 }
 
+function load(id) {
+  if (!/^[0-9]{1,12}$/.test(id)) return null;
+  const v = kv.get(key(Number(id)));
+  return v === null ? null : JSON.parse(v);
+}
+
 module.exports = function (req, res) {
   const id = req.path.split("/")[1];
   if (req.method === "GET" && !id) {
+    const contacts = [];
+    for (const k of kv.list("contact:", { limit: LIST_MAX })) {
+      const v = kv.get(k);
+      if (v !== null) contacts.push(JSON.parse(v));
+    }
     return { contacts };
   }
   if (req.method === "GET") {
-    const c = contacts.find((c) => String(c.id) === id);
+    const c = load(id);
     if (!c) return res.status(404).json({ error: "no such contact" });
     return c;
   }
@@ -40,15 +60,14 @@ module.exports = function (req, res) {
     if (Object.keys(errors).length > 0) {
       return res.status(422).json({ errors });
     }
-    const c = { id: nextId++, name: value.name, email: value.email };
-    contacts.push(c);
-    res.status(201).header("Location", "/contacts/" + c.id);
+    const c = { id: kv.incr("seq"), name: value.name, email: value.email };
+    kv.set(key(c.id), JSON.stringify(c));
+    res.status(201).header("Location", req.base + "/" + c.id);
     return res.json(c);
   }
   if (req.method === "DELETE" && id) {
-    const i = contacts.findIndex((c) => String(c.id) === id);
-    if (i < 0) return res.status(404).json({ error: "no such contact" });
-    contacts.splice(i, 1);
+    if (!load(id)) return res.status(404).json({ error: "no such contact" });
+    kv.delete(key(Number(id)));
     res.status(204);
     return;
   }

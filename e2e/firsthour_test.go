@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,5 +222,64 @@ func TestCheckLoadsApps(t *testing.T) {
 	out, errOut, code = runBinEnv(t, testutil.RepoRoot(), "", nil, "check")
 	if code != 0 || !strings.Contains(errOut, "apps loaded") {
 		t.Errorf("bundled apps: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestBundledAppsMountPoint runs the bundled apps behind
+// docs/deploy/nginx.conf verbatim, at the root and under /app/: a folder
+// app reached without its trailing slash is redirected to it, the blog's
+// and the wiki's links and contacts.js's Location stay inside the app
+// (req.base), and contacts.js keeps its data in kv: two POSTs get ids 1
+// and 2 although every VM serves one request only (max_requests = 1).
+func TestBundledAppsMountPoint(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "nginx")
+	apps := filepath.Join(testutil.OpenDir(t), "apps")
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "apps"), apps)
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true,
+		Config: "workers = 2\nmax_requests = 1\nsocket_mode = \"0666\"\n"})
+	testutil.Open(t, h.Dir)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	conf := testutil.Render(t, "nginx.conf", map[string]string{
+		"DIR": dir, "PORT": strconv.Itoa(port), "SOCKET": strings.TrimPrefix(h.FCGI, "unix:"), "APPS": apps})
+	fe := testutil.StartNginxConf(t, dir, port, conf)
+	hrefs := regexp.MustCompile(`href="([^"]*)"`)
+	for _, prefix := range []string{"", "/app"} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			for _, app := range []string{"blog", "wiki"} {
+				r := testutil.Get(t, fe.URL+prefix+"/"+app+"?x=1")
+				if loc := r.Header.Get("Location"); r.StatusCode != 301 || loc != prefix+"/"+app+"/?x=1" {
+					t.Errorf("GET %s/%s: status %d Location %q, want 301 to %s/%s/?x=1", prefix, app, r.StatusCode, loc, prefix, app)
+				}
+				r = testutil.Get(t, fe.URL+prefix+"/"+app+"/")
+				links := hrefs.FindAllStringSubmatch(r.Body, -1)
+				if r.StatusCode != 200 || len(links) == 0 {
+					t.Fatalf("GET %s/%s/: status %d, links %q: %s", prefix, app, r.StatusCode, links, r.Body)
+				}
+				for _, l := range links {
+					if !strings.HasPrefix(l[1], prefix+"/"+app+"/") {
+						t.Errorf("%s/%s/ links to %q, outside the app", prefix, app, l[1])
+						continue
+					}
+					if r := testutil.Get(t, fe.URL+l[1]); r.StatusCode != 200 {
+						t.Errorf("link %s: status %d", l[1], r.StatusCode)
+					}
+				}
+			}
+		})
+	}
+	for i, prefix := range []string{"", "/app"} {
+		r := testutil.Do(t, newReq(t, "POST", fe.URL+prefix+"/contacts/", []byte("name=Ada&email=ada@example.org"), "application/x-www-form-urlencoded"))
+		want := fmt.Sprintf("%s/contacts/%d", prefix, i+1)
+		if r.StatusCode != 201 || r.Header.Get("Location") != want || !strings.Contains(r.Body, fmt.Sprintf(`"id":%d`, i+1)) {
+			t.Errorf("POST %s/contacts/: status %d Location %q body %s; want 201 to %s", prefix, r.StatusCode, r.Header.Get("Location"), r.Body, want)
+		}
+		if r := testutil.Get(t, fe.URL+want); r.StatusCode != 200 || !strings.Contains(r.Body, "ada@example.org") {
+			t.Errorf("GET %s: status %d body %s", want, r.StatusCode, r.Body)
+		}
+	}
+	r := testutil.Get(t, fe.URL+"/contacts/")
+	if !strings.Contains(r.Body, `"id":1`) || !strings.Contains(r.Body, `"id":2`) {
+		t.Errorf("GET /contacts/ does not list both contacts: %s", r.Body)
 	}
 }

@@ -176,6 +176,9 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 		return
 	}
 	appName = app.Name
+	if h.folderRedirect(x, app, appPath) {
+		return
+	}
 	m := h.Metrics.App(app.Name)
 	m.InFlight.Add(1)
 	defer func() {
@@ -255,6 +258,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		Method:     method,
 		URI:        x.Params["REQUEST_URI"],
 		Path:       appPath,
+		Base:       BasePath(x.Params, appPath),
 		RawQuery:   x.Params["QUERY_STRING"],
 		RemoteAddr: x.Params["REMOTE_ADDR"],
 		Body:       body,

@@ -29,6 +29,11 @@ type Request struct {
 	URI string
 	// Path is the path within the app, always starting "/".
 	Path string
+	// Base is the URL path the app is mounted at, without a trailing
+	// slash: "/blog" for /blog/post/1, "/app/blog" under a prefix, "" for
+	// an app at the root. Base + Path is the request's path; links and
+	// Location headers built on it stay inside the app.
+	Base string
 	// RawQuery is QUERY_STRING.
 	RawQuery string
 	// RemoteAddr is REMOTE_ADDR.

@@ -1,8 +1,10 @@
 -- apps/wiki — a Lua folder app: require loads render.lua from this folder.
+-- Links between pages are built on req.base, the path the app is mounted
+-- at ("/wiki", or "/app/wiki" under a prefix).
 local render = require("render")
 local pages = {
-  home = "Welcome to the *wiki*.",
-  lua = "Lua apps return a handler function.",
+  home = "Welcome to the *wiki*. See [lua].",
+  lua = "Lua apps return a handler function. Back [home].",
 }
 
 return function(req, res)
@@ -11,7 +13,7 @@ return function(req, res)
   local text = pages[name]
   if not text then
     res:status(404)
-    return render.page("Not found", "No page called " .. name .. ".")
+    return render.page(req.base, "Not found", "No page called " .. name .. ". Go [home].")
   end
-  return render.page(name, text)
+  return render.page(req.base, name, text)
 end

@@ -154,8 +154,12 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 		base := "http://" + hl.Addr().String()
 		fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
 		for _, a := range apps {
-			if a.Kind == 0 || a.Kind == 1 { // apps of the apps dir
-				fmt.Fprintf(m.Stdout, "  %s/%s\n", base, a.Name)
+			if a.Kind == 0 || a.Kind == 1 { // apps of the apps dir; a folder app's URL ends with "/"
+				slash := ""
+				if a.Kind == 1 {
+					slash = "/"
+				}
+				fmt.Fprintf(m.Stdout, "  %s/%s%s\n", base, a.Name, slash)
 			}
 		}
 		wg.Add(1)

@@ -76,7 +76,7 @@ const (
 	nReqKeys
 )
 
-var reqKeys = []string{"method", "path", "uri", "query", "queryAll", "headers", "params", "remoteAddr",
+var reqKeys = []string{"method", "path", "base", "uri", "query", "queryAll", "headers", "params", "remoteAddr",
 	"body", "bytes", "json", "form", "files", "cookies"}
 
 var resKeys = []string{"status", "header", "addHeader", "cookie", "write", "json", "redirect"}
@@ -148,6 +148,8 @@ func (r *reqView) Get(key string) goja.Value {
 		return x.str(kPath, x.req.Path)
 	case "uri":
 		return x.str(kURI, x.req.URI)
+	case "base":
+		return x.v.rt.ToValue(x.req.Base)
 	case "remoteAddr":
 		return x.str(kRemoteAddr, x.req.RemoteAddr)
 	case "body":

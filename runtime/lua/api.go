@@ -254,6 +254,8 @@ func (v *vm) reqIndex(L *glua.LState) int {
 		out = glua.LString(r.Path)
 	case "uri":
 		out = glua.LString(r.URI)
+	case "base":
+		out = glua.LString(r.Base)
 	case "remote_addr":
 		out = glua.LString(r.RemoteAddr)
 	case "body":

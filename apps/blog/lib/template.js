@@ -4,9 +4,9 @@ function esc(s) {
 }
 
 const pages = {
-  list: (d) => "<ul>" + d.posts.map((p) => `<li><a href="${esc(p.slug)}">${esc(p.title)}</a></li>`).join("") + "</ul>",
-  post: (d) => `<article><h2>${esc(d.title)}</h2><p>${esc(d.body)}</p></article>`,
-  missing: (d) => `<p>No post called ${esc(d.slug)}.</p>`,
+  list: (d) => "<ul>" + d.posts.map((p) => `<li><a href="${esc(d.base)}/${esc(p.slug)}">${esc(p.title)}</a></li>`).join("") + "</ul>",
+  post: (d) => `<article><h2>${esc(d.title)}</h2><p>${esc(d.body)}</p></article><p><a href="${esc(d.base)}/">All posts</a></p>`,
+  missing: (d) => `<p>No post called ${esc(d.slug)}. <a href="${esc(d.base)}/">All posts</a></p>`,
 };
 
 module.exports = function render(page, data) {
