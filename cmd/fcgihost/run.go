@@ -184,7 +184,7 @@ func (m *Main) runCGI(ctx context.Context, file string) error {
 		path = "/"
 	}
 	req := &script.Request{Params: params, Method: method, URI: params["REQUEST_URI"], Path: path,
-		Base: strings.TrimSuffix(params["SCRIPT_NAME"], "/"),
+		Base:     strings.TrimSuffix(params["SCRIPT_NAME"], "/"),
 		RawQuery: params["QUERY_STRING"], RemoteAddr: params["REMOTE_ADDR"], Body: body}
 	sink := host.NewCGISink(m.Stdout)
 	res := script.NewResponse(sink, lim.MaxResponse, method == "HEAD")
