@@ -283,3 +283,65 @@ func TestBundledAppsMountPoint(t *testing.T) {
 		t.Errorf("GET /contacts/ does not list both contacts: %s", r.Body)
 	}
 }
+
+// TestReadmeQuickStart follows README.md's quick start: the Go version it
+// states is go.mod's, and in a directory holding the binary as ./fcgihost
+// and the bundled apps, `./fcgihost serve` prints each app's URL and the
+// curl and `./fcgihost request` lines print what the README shows. Only the
+// ports differ (9000 and 8080 may be taken on a shared machine).
+func TestReadmeQuickStart(t *testing.T) {
+	t.Parallel()
+	readme := readFile(t, filepath.Join(testutil.RepoRoot(), "README.md"))
+	gomod := readFile(t, filepath.Join(testutil.RepoRoot(), "go.mod"))
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	if !strings.Contains(readme, "Go "+m[1]+" or newer") {
+		t.Errorf("README does not say \"Go %s or newer\" (go.mod: %s)", m[1], m[0])
+	}
+	qs := readme[strings.Index(readme, "## Quick start"):]
+	qs = qs[:strings.Index(qs[3:], "\n## ")+3]
+	blocks := regexp.MustCompile("(?s)```(sh)?\n(.*?)```").FindAllStringSubmatch(qs, -1)
+	if len(blocks) < 2 {
+		t.Fatalf("quick start: %d code blocks", len(blocks))
+	}
+	cmds := strings.Split(strings.TrimSpace(blocks[0][2]), "\n")
+	if len(cmds) != 2 || cmds[0] != "go build -v -o fcgihost ./cmd/fcgihost" || cmds[1] != "./fcgihost serve" {
+		t.Fatalf("quick start commands changed: %q", cmds)
+	}
+	dir := t.TempDir()
+	bin := readFile(t, testutil.Binary(t))
+	testutil.WriteFile(t, filepath.Join(dir, "fcgihost"), bin, 0o755)
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "apps"), filepath.Join(dir, "apps"))
+	fport, hport := testutil.FreePort(t), testutil.FreePort(t)
+	faddr, haddr := fmt.Sprintf("127.0.0.1:%d", fport), fmt.Sprintf("127.0.0.1:%d", hport)
+	p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG="}, "./fcgihost", "serve", "--listen", faddr, "--http", haddr)
+	testutil.WaitDial(t, haddr, 30*time.Second, p)
+	testutil.Eventually(t, 10*time.Second, "serve prints the apps' URLs", func() bool {
+		out := p.Output()
+		return strings.Contains(out, "http://"+haddr+"/hello\n") && strings.Contains(out, "http://"+haddr+"/blog/\n")
+	})
+	transcript := strings.ReplaceAll(strings.ReplaceAll(blocks[1][2], "127.0.0.1:9000", faddr), "127.0.0.1:8080", haddr)
+	parts := strings.Split(transcript, "$ ")[1:]
+	for _, part := range parts {
+		cmdLine, want, _ := strings.Cut(part, "\n")
+		var got string
+		switch {
+		case strings.HasPrefix(cmdLine, "curl "):
+			url := strings.Trim(strings.TrimPrefix(cmdLine, "curl "), "'")
+			got = testutil.Get(t, url).Body + "\n"
+		case strings.HasPrefix(cmdLine, "./fcgihost "):
+			out, errOut, code := runBin(t, dir, "", strings.Fields(strings.TrimPrefix(cmdLine, "./fcgihost "))...)
+			if code != 0 {
+				t.Errorf("%s: exit %d: %s", cmdLine, code, errOut)
+			}
+			got = strings.ReplaceAll(out, "\r\n", "\n") + "\n"
+		default:
+			t.Fatalf("unknown command in the quick start: %q", cmdLine)
+		}
+		if got != want {
+			t.Errorf("%s printed\n%q\nthe README shows\n%q", cmdLine, got, want)
+		}
+	}
+}
