@@ -61,7 +61,7 @@
 //	kv                string    "embedded"     embedded | redis://HOST:PORT/DB
 //
 // The defaults leave status_path, ping_path and listen empty: the command
-// chooses what no listener means (SPEC §2) and may turn on the status and
+// chooses what no listener means (docs/reference.md §1) and may turn on the status and
 // ping paths in development.
 //
 // # App keys (top level: every app; [app.NAME]: one app)

@@ -82,7 +82,7 @@ func (f *Flags) ConfigPath() string {
 // --max-requests, --debug) sets it for every app: the command line wins
 // over the [app.NAME] tables of the file too. --root replaces the file's
 // roots. When --listen or --http is given, Listen and HTTP become exactly
-// what the command line names (SPEC §2: only those listeners open), so a
+// what the command line names (docs/reference.md §1: only those listeners open), so a
 // lone --http clears the file's listen list.
 func (f *Flags) Apply(c *Config) {
 	if f.ListenersGiven() {

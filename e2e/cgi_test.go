@@ -1,6 +1,6 @@
 package e2e
 
-// This file proves CGI mode (SPEC.md §2, issue 6): the CGI-style example
+// This file proves CGI mode (docs/reference.md §1, issue 6): the CGI-style example
 // apps (apps/cgi-env.js, apps/cgi-env.lua) give the same status, headers
 // and body run once as CGI programs — by "fcgihost run FILE", by the
 // kernel through their "#!" line, and by Apache mod_cgi — as served from a

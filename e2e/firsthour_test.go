@@ -345,3 +345,51 @@ func TestReadmeQuickStart(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsLeadSomewhere: no code comment or doc cites a contract file the
+// repository does not have, every relative link of README.md and docs/
+// names an existing file, and no doc ends with a leftover draft.
+func TestDocsLeadSomewhere(t *testing.T) {
+	t.Parallel()
+	root := testutil.RepoRoot()
+	missing := "SPEC" + ".md"
+	link := regexp.MustCompile(`\]\(([^)#:]+)(#[^)]*)?\)`)
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); name == ".git" || name == "data" || name == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := filepath.Ext(p)
+		if ext != ".go" && ext != ".md" && ext != ".conf" && ext != ".toml" && ext != ".js" && ext != ".lua" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		s := string(b)
+		rel, _ := filepath.Rel(root, p)
+		if _, err := os.Stat(filepath.Join(root, missing)); err != nil && (strings.Contains(s, missing) || strings.Contains(s, "SPEC"+" §")) {
+			t.Errorf("%s cites %s, which is not in the repository (cite docs/reference.md)", rel, missing)
+		}
+		if ext == ".md" {
+			for _, m := range link.FindAllStringSubmatch(s, -1) {
+				if _, err := os.Stat(filepath.Join(filepath.Dir(p), m[1])); err != nil {
+					t.Errorf("%s links to %s, which does not exist", rel, m[1])
+				}
+			}
+			if strings.Contains(s, "(section for README.md)") {
+				t.Errorf("%s has a leftover \"section for README.md\"", rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

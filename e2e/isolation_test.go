@@ -1,4 +1,4 @@
-// This file holds the process-isolation tests (SPEC.md §9, issue 8,
+// This file holds the process-isolation tests (docs/reference.md §7, issue 8,
 // docs/isolation.md) against the built binary: the kernel memory limit
 // kills only the tenant that passes it, children run as their tenant's
 // uid and gid, a crash loop is backed off and reported, max_rss recycles

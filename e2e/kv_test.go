@@ -1,6 +1,6 @@
 package e2e
 
-// End-to-end tests of script storage and outbound calls (SPEC.md §4, issue
+// End-to-end tests of script storage and outbound calls (docs/reference.md §3, issue
 // 9) against the built binary: the kv API from scripts in both languages on
 // both backends (bbolt always, Redis when redis-server is installed),
 // namespace isolation, quotas, many VMs incrementing one key, request

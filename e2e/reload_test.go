@@ -1,4 +1,4 @@
-// This file holds the hot-reload and process-life tests (SPEC.md §7,
+// This file holds the hot-reload and process-life tests (docs/reference.md §5,
 // issue 5): edits, broken edits, atomic saves, apps appearing and
 // vanishing, changed modules, reloads under steady load, SIGTERM draining,
 // SIGHUP config reloads, watch = false and SIGUSR1 log reopening — all

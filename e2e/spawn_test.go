@@ -1,7 +1,7 @@
 package e2e
 
 // This file checks the three ways fcgihost starts on a listening socket
-// passed on fd 0 (SPEC.md §2), with spawn-fcgi doing what mod_fcgid and
+// passed on fd 0 (docs/reference.md §1), with spawn-fcgi doing what mod_fcgid and
 // lighttpd's bin-path do: "fcgihost" alone (scripts of the DOCUMENT_ROOT),
 // "fcgihost serve --apps DIR", and "fcgihost FILE" (one script for every
 // request, as an authorizer is run).

@@ -1,7 +1,7 @@
 package e2e
 
 // End-to-end tests of the status page, metrics, slow log and access log
-// (SPEC.md §8, issue 7) against the built binary, with FastCGI requests
+// (docs/reference.md §6, issue 7) against the built binary, with FastCGI requests
 // sent as a front end sends them and the HTML page rendered by headless
 // Chromium.
 

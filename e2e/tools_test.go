@@ -1,6 +1,6 @@
 package e2e
 
-// This file tests the debugging tools of the binary (SPEC.md §2):
+// This file tests the debugging tools of the binary (docs/reference.md §1):
 // "fcgihost check" and "fcgihost request".
 
 import (

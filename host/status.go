@@ -18,7 +18,7 @@ import (
 	"github.com/fcgihost/fcgihost/isolation"
 )
 
-// StatusReport is the JSON of the status page (SPEC.md §8).
+// StatusReport is the JSON of the status page (docs/reference.md §6).
 type StatusReport struct {
 	StartTime time.Time `json:"start_time"`
 	UptimeS   int64     `json:"uptime_s"`

@@ -1,4 +1,4 @@
-// Package isolation owns process isolation (SPEC.md §9, docs/isolation.md):
+// Package isolation owns process isolation (docs/reference.md §7, docs/isolation.md):
 // an app configured with isolation = "process" is served by a child
 // fcgihost process — the same binary, running `fcgihost serve` on a private
 // unix socket with a generated config limited to that one app (or, for the

@@ -2,7 +2,7 @@
 // in the apps dir (NAME.js, NAME.lua, NAME/index.js, NAME/index.lua) and in
 // the configured roots (every script file there an app of its own, pooled by
 // its real path and created on first use), resolves a request's params to
-// one app (SPEC.md §3), compiles each app version once and keeps each app's
+// one app (docs/reference.md §2), compiles each app version once and keeps each app's
 // pool on its newest good version (reload). It knows nothing of FastCGI.
 package registry
 
@@ -379,7 +379,7 @@ func (r *Registry) App(name string) *App {
 	return r.apps[name]
 }
 
-// Resolve finds the app a request names (SPEC.md §3) and the path within
+// Resolve finds the app a request names (docs/reference.md §2) and the path within
 // it. A request that finds none gets a *ResolveError.
 func (r *Registry) Resolve(params map[string]string) (*App, string, error) {
 	if sf := stripProxyPrefix(params["SCRIPT_FILENAME"]); sf != "" {

@@ -301,7 +301,7 @@ func cgiStatus(out []byte) (int, int64, error) {
 	return status, int64(len(out)) - headLen, nil
 }
 
-// benchFlags are bench's flags. -d is the duration here (SPEC §2); the
+// benchFlags are bench's flags. -d is the duration here (docs/reference.md §1); the
 // body is --body.
 type benchFlags struct {
 	req     requestFlags

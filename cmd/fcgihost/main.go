@@ -1,6 +1,6 @@
 // Command fcgihost serves JavaScript and Lua apps to web servers over
 // FastCGI, runs one script as a CGI program, and offers the tools around
-// them (check, request, bench, version). See README.md and SPEC.md §2.
+// them (check, request, bench, version). See README.md and docs/reference.md §1.
 //
 // main only maps an error to an exit code; each subcommand lives in its own
 // file.

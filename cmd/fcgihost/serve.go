@@ -47,7 +47,7 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	if inherited != nil && cfg.Apps == config.DefaultApps {
 		// Started by the web server (mod_fcgid, lighttpd bin-path) in the
 		// script's directory: no ./apps there means no apps dir, and the
-		// scripts come from the DOCUMENT_ROOT (SPEC.md §3).
+		// scripts come from the DOCUMENT_ROOT (docs/reference.md §2).
 		if _, err := os.Stat(cfg.Apps); errors.Is(err, os.ErrNotExist) {
 			cfg.Apps = ""
 		}

@@ -1,6 +1,6 @@
 // Package js is fcgihost's JavaScript engine: it compiles app sources with
 // goja (github.com/dop251/goja) into immutable Bundles, instantiates
-// sandboxed VMs from them, and binds the script API of SPEC.md §4 (req, res,
+// sandboxed VMs from them, and binds the script API of docs/reference.md §3 (req, res,
 // log/console, crypto, base64, kv, fetch, require, and the CGI-style env,
 // stdin, write and print) to the engine-neutral contract in package script.
 //
@@ -15,7 +15,7 @@
 // compiled program in a fresh goja runtime (fresh globals), with its output
 // parsed by script.CGIWriter.
 //
-// Script API notes (SPEC §4), where the contract leaves a choice:
+// Script API notes (docs/reference.md §3), where the contract leaves a choice:
 //   - req and res are dynamic objects built per request; members are made
 //     on first read. Scripts may add their own properties (req.user = …).
 //     A req or res kept after its request ended throws on any use ("the

@@ -1,7 +1,7 @@
 // Package lua is fcgihost's Lua engine: it compiles app scripts with
 // gopher-lua (Lua 5.1) into FunctionProtos once per app version (a Bundle),
 // instantiates sandboxed VMs (*lua.LState) from them, and binds the script
-// API of SPEC.md §4 (req, res, json, crypto, base64, kv, http, log,
+// API of docs/reference.md §3 (req, res, json, crypto, base64, kv, http, log,
 // require, and the CGI-style env/io/print) to script.Request and
 // script.Response.
 //

@@ -1,4 +1,4 @@
--- auth.lua — a FastCGI Authorizer (SPEC.md §6): the front end asks it before
+-- auth.lua — a FastCGI Authorizer (docs/deploy/README.md): the front end asks it before
 -- serving anything under the protected folder. 200 lets the request through
 -- and every "Variable-NAME: value" header becomes NAME in the environment of
 -- the protected request; any other status is what the client gets.
