@@ -43,7 +43,7 @@ type keyDef struct {
 
 // hostKeys are the keys that exist only at the top level.
 var hostKeys = []keyDef{
-	{name: "apps", kind: kString, field: "Apps", path: true, check: nonEmpty, doc: "directory of the apps: `NAME.js`, `NAME.lua`, `NAME/index.js`, `NAME/index.lua`"},
+	{name: "apps", kind: kString, field: "Apps", path: true, doc: "directory of the apps: `NAME.js`, `NAME.lua`, `NAME/index.js`, `NAME/index.lua`; may be empty (none) when `roots` are set, and the default `./apps` may then be missing"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "globs of document roots (`/var/www/*/public_html`) whose every `.js`/`.lua` file is an app of its own, pooled by its real path"},
 	{name: "only_apps", kind: kList, field: "OnlyApps", check: eachString(checkAppName), doc: "serve only these apps of the apps dir (by name); empty = every app. fcgihost writes it into the config of a process-isolated app's child"},
 	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkAddr), doc: "FastCGI listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock`; a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},

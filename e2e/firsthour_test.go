@@ -393,3 +393,35 @@ func TestDocsLeadSomewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRootsWithoutAppsDir: a shared-hosting config with roots only starts
+// in a directory with no ./apps, and so does one that says apps = "";
+// without roots, apps = "" is refused with the key named.
+func TestRootsWithoutAppsDir(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, apps string }{{"default apps missing", ""}, {"apps empty", "apps = \"\"\n"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			pub := filepath.Join(dir, "www", "alice", "public_html")
+			testutil.WriteFile(t, filepath.Join(pub, "hi.lua"), "return function() return 'hi from alice' end\n", 0o644)
+			conf := tc.apps + fmt.Sprintf("roots = [%q]\nworkers = 1\n", filepath.Join(dir, "www", "*", "public_html"))
+			testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), conf, 0o644)
+			addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+			p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG="}, testutil.Binary(t), "serve", "--config", "fcgihost.toml", "--listen", addr)
+			testutil.WaitDial(t, addr, 30*time.Second, p)
+			out, errOut, code := runBin(t, dir, "", "request", "--connect", addr, "--root", pub, "/hi.lua")
+			if code != 0 || out != "hi from alice" {
+				t.Errorf("exit %d stdout %q stderr %q", code, out, errOut)
+			}
+		})
+	}
+	t.Run("apps empty without roots", func(t *testing.T) {
+		dir := t.TempDir()
+		testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), "apps = \"\"\n", 0o644)
+		_, errOut, code := runBin(t, dir, "", "serve", "--config", "fcgihost.toml", "--listen", "127.0.0.1:0")
+		if code != 2 || !strings.Contains(errOut, `key "apps": must not be empty unless "roots" are set`) {
+			t.Errorf("exit %d stderr %q", code, errOut)
+		}
+	})
+}

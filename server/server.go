@@ -169,7 +169,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 			fetch.New(fetch.Options{Allow: a.FetchAllow, Timeout: a.Timeout})
 	}
 	reg, err := registry.New(registry.Options{
-		AppsDir:         cfg.Apps,
+		AppsDir:         appsDir(cfg),
 		Roots:           cfg.Roots,
 		Only:            cfg.OnlyApps,
 		DocRootFallback: s.opts.DocRootFallback,
