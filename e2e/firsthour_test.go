@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -422,6 +423,71 @@ func TestRootsWithoutAppsDir(t *testing.T) {
 		_, errOut, code := runBin(t, dir, "", "serve", "--config", "fcgihost.toml", "--listen", "127.0.0.1:0")
 		if code != 2 || !strings.Contains(errOut, `key "apps": must not be empty unless "roots" are set`) {
 			t.Errorf("exit %d stderr %q", code, errOut)
+		}
+	})
+}
+
+// TestLogNoise: logs carry one line per event that matters, durations as
+// durations. A reload does not repeat that hello.js and hello.lua share a
+// name; an isolated app's child logs "took=12ms", not nanoseconds; a
+// script served alone on fd 0 next to its socket does not complain it
+// cannot read the socket.
+func TestLogNoise(t *testing.T) {
+	t.Parallel()
+	t.Run("reload and isolated child", func(t *testing.T) {
+		t.Parallel()
+		apps := openApps(t)
+		writeFile(t, filepath.Join(apps, "hello.js"), "module.exports = () => 'js';\n")
+		writeFile(t, filepath.Join(apps, "hello.lua"), "return function() return 'lua' end\n")
+		writeFile(t, filepath.Join(apps, "iso.lua"), "return function() return 'iso' end\n")
+		h, c := startHost(t, apps, "workers = 1\n[app.iso]\nisolation = \"process\"\n")
+		if st, body := get(t, c, "/iso"); st != 200 || body != "iso" {
+			t.Fatalf("/iso: %d %q", st, body)
+		}
+		for i := 0; i < 2; i++ {
+			writeFile(t, filepath.Join(apps, "hello.js"), fmt.Sprintf("module.exports = () => 'js %d';\n", i))
+			want := fmt.Sprintf("js %d", i)
+			testutil.Eventually(t, 10*time.Second, "the change is served", func() bool {
+				_, body := get(t, c, "/hello")
+				return body == want
+			})
+		}
+		out := h.Output()
+		if n := strings.Count(out, "share a name"); n > 0 {
+			t.Errorf("%d lines about hello.js and hello.lua sharing a name at the default level:\n%s", n, testutil.Tail(out, 2000))
+		}
+		if m := regexp.MustCompile(`took=\d+(\s|$)`).FindString(out); m != "" {
+			t.Errorf("a duration logged as a bare number %q:\n%s", m, testutil.Tail(out, 2000))
+		}
+		if !regexp.MustCompile(`took=[0-9.]+(ms|µs|s)`).MatchString(out) {
+			t.Errorf("no took= duration in the log:\n%s", testutil.Tail(out, 2000))
+		}
+	})
+	t.Run("one script on fd 0 next to its socket", func(t *testing.T) {
+		t.Parallel()
+		spawn := testutil.Need(t, "spawn-fcgi")
+		dir := t.TempDir()
+		script := filepath.Join(dir, "one.lua")
+		testutil.WriteFile(t, script, "return function() return 'one' end\n", 0o644)
+		sock := filepath.Join(dir, "one.sock-0")
+		p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG="}, spawn, "-n", "-s", sock, "--", testutil.Binary(t), script)
+		testutil.WaitDial(t, "unix:"+sock, 15*time.Second, p)
+		if out, errOut, code := runBin(t, dir, "", "request", "--connect", "unix:"+sock, "/"); code != 0 || out != "one" {
+			t.Fatalf("exit %d %q %q", code, out, errOut)
+		}
+		// The web server binds its socket anew when it restarts fcgihost.
+		l, err := net.Listen("unix", filepath.Join(dir, "one.sock-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		testutil.WriteFile(t, script, "return function() return 'two' end\n", 0o644)
+		testutil.Eventually(t, 10*time.Second, "the change is served", func() bool {
+			out, _, _ := runBin(t, dir, "", "request", "--connect", "unix:"+sock, "/")
+			return out == "two"
+		})
+		if strings.Contains(p.Output(), "cannot read") {
+			t.Errorf("log:\n%s", testutil.Tail(p.Output(), 2000))
 		}
 	})
 }

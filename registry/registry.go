@@ -267,7 +267,7 @@ func (r *Registry) discover() map[string]*App {
 		if prev, dup := found[app]; dup {
 			// NAME.js and NAME.lua: /NAME is the first (by extension),
 			// /NAME.lua (the file name) reaches the other.
-			r.log.Info("two one-file apps share a name; the second is reached by its file name", "app", app, "first", prev.Entry, "second", name)
+			r.log.Debug("two one-file apps share a name; the second is reached by its file name", "app", app, "first", prev.Entry, "second", name)
 			app = name
 		}
 		found[app] = &App{Name: app, Entry: full, Dir: r.appsDir, Kind: KindFile, Engine: e}

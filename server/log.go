@@ -88,6 +88,9 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "json" {
+		// Durations as "3.915ms", not as nanoseconds: a process-isolated
+		// app's child logs JSON and its parent re-logs the fields.
+		opts.ReplaceAttr = durationString
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -189,4 +192,13 @@ func logEscape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// durationString is a slog ReplaceAttr that writes a time.Duration as its
+// String form ("1.5s") rather than a count of nanoseconds.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }

@@ -26,14 +26,15 @@ const (
 
 // fileState is what the watcher last saw at a path.
 type fileState struct {
-	dir    bool
-	size   int64
-	mtime  int64 // ns
-	ctime  int64 // ns, 0 where unknown
-	ino    uint64
-	racy   bool // taken within racyWindow of mtime: compare by content
-	hashed bool
-	hash   [sha256.Size]byte
+	dir     bool
+	special bool // a socket, FIFO or device: compared by metadata, never read
+	size    int64
+	mtime   int64 // ns
+	ctime   int64 // ns, 0 where unknown
+	ino     uint64
+	racy    bool // taken within racyWindow of mtime: compare by content
+	hashed  bool
+	hash    [sha256.Size]byte
 }
 
 // statPath returns the state of path (following symbolic links, without
@@ -46,7 +47,7 @@ func statPath(path string) (st fileState, ok bool, err error) {
 		}
 		return fileState{}, false, err
 	}
-	st = fileState{dir: fi.IsDir(), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	st = fileState{dir: fi.IsDir(), special: !fi.IsDir() && !fi.Mode().IsRegular(), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	st.ino, st.ctime = sysInfo(fi)
 	if st.dir {
 		st.size, st.mtime, st.ctime = 0, 0, 0 // a directory's own metadata is no change
@@ -65,7 +66,7 @@ func sameMeta(a, b fileState) bool {
 
 // hashFile hashes path's content into st, if it is small enough.
 func hashFile(path string, st *fileState) error {
-	if st.dir || st.size > hashLimit {
+	if st.dir || st.special || st.size > hashLimit {
 		return nil
 	}
 	f, err := os.Open(path)
