@@ -38,6 +38,10 @@ type Config struct {
 	// PingPath is the request path answered with PingResponse ("ping_path",
 	// default "" = off).
 	PingPath string
+	// Fallback names the app of the apps dir that answers every request
+	// whose path finds no other app, with req.path the whole path: a front
+	// controller ("fallback", default "" = off; docs/reference.md §2).
+	Fallback string
 	// PingResponse is the body of the ping answer ("ping_response", default
 	// "pong").
 	PingResponse string

@@ -45,6 +45,7 @@
 //	watch             bool      true           reload apps whose files change
 //	status_path       string    ""             status page path; "" = off
 //	ping_path         string    ""             ping path; "" = off
+//	fallback          string    ""             app answering every path no other app takes; "" = 404
 //	ping_response     string    "pong"         body of the ping answer
 //	status_allow      [string]  ["127.0.0.1", "::1"]  IPs/CIDRs allowed to read the status page
 //	max_conns         int       1024           most FastCGI connections (FCGI_MAX_CONNS)

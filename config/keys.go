@@ -50,6 +50,7 @@ var hostKeys = []keyDef{
 	{name: "http", kind: kString, field: "HTTP", path: true, check: emptyOr(checkAddr), doc: "address of the development HTTP listener; empty = off"},
 	{name: "watch", kind: kBool, field: "Watch", doc: "watch the apps and roots and reload changed apps"},
 	{name: "status_path", kind: kString, field: "StatusPath", check: emptyOr(checkURLPath), doc: "request path of the status page (JSON, `?html`, `?openmetrics`); empty = off"},
+	{name: "fallback", kind: kString, field: "Fallback", check: emptyOr(checkAppName), doc: "the app (by name) that answers every request whose path finds no other app, with `req.path` the whole path and `req.base` empty: a front controller, like PHP's `index.php` behind `try_files`; empty = 404"},
 	{name: "ping_path", kind: kString, field: "PingPath", check: emptyOr(checkURLPath), doc: "request path answered with `ping_response` to anyone; empty = off"},
 	{name: "ping_response", kind: kString, field: "PingResponse", doc: "body of the ping answer"},
 	{name: "status_allow", kind: kList, field: "StatusAllow", check: eachString(checkIPOrPrefix), doc: "client addresses or CIDR prefixes (matched against `REMOTE_ADDR`) allowed to read the status page"},

@@ -491,3 +491,43 @@ func TestLogNoise(t *testing.T) {
 		}
 	})
 }
+
+// TestFrontController runs docs/deploy/nginx-front-controller.conf
+// verbatim: a static file is sent by nginx, a path naming an app reaches
+// that app, and every other path reaches the fallback app with the whole
+// path as req.path and an empty req.base.
+func TestFrontController(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "nginx")
+	apps := filepath.Join(testutil.OpenDir(t), "apps")
+	testutil.WriteFile(t, filepath.Join(apps, "site.js"), `module.exports = (req, res) => {
+  if (req.path === "/missing") return res.status(404).json({missing: true});
+  return {front: true, path: req.path, base: req.base, query: req.query.q || ""};
+};
+`, 0o644)
+	testutil.WriteFile(t, filepath.Join(apps, "hello.lua"), "return function(req) return 'hello ' .. req.path end\n", 0o644)
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true,
+		Config: "workers = 1\nsocket_mode = \"0666\"\nfallback = \"site\"\n"})
+	testutil.Open(t, h.Dir)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	testutil.WriteFile(t, filepath.Join(dir, "www", "robots.txt"), "User-agent: *\n", 0o644)
+	conf := testutil.Render(t, "nginx-front-controller.conf", map[string]string{
+		"DIR": dir, "PORT": strconv.Itoa(port), "SOCKET": strings.TrimPrefix(h.FCGI, "unix:"), "APPS": apps})
+	fe := testutil.StartNginxConf(t, dir, port, conf)
+	if r := testutil.Get(t, fe.URL+"/robots.txt"); r.StatusCode != 200 || r.Body != "User-agent: *\n" {
+		t.Errorf("static file: %d %q", r.StatusCode, r.Body)
+	}
+	if r := testutil.Get(t, fe.URL+"/hello/x"); r.Body != "hello /x" {
+		t.Errorf("/hello/x: %d %q", r.StatusCode, r.Body)
+	}
+	for _, p := range []string{"/", "/posts/7", "/a/b.html"} {
+		r := testutil.Get(t, fe.URL+p+"?q=1")
+		want := fmt.Sprintf(`{"front":true,"path":%q,"base":"","query":"1"}`, p)
+		if r.StatusCode != 200 || r.Body != want {
+			t.Errorf("%s: %d %q, want %s", p, r.StatusCode, r.Body, want)
+		}
+	}
+	if r := testutil.Get(t, fe.URL+"/missing"); r.StatusCode != 404 || r.Body != `{"missing":true}` {
+		t.Errorf("/missing: %d %q, want the fallback app's own 404", r.StatusCode, r.Body)
+	}
+}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"net/http"
 	"path"
 	"strings"
@@ -62,4 +63,25 @@ func (h *Host) folderRedirect(x *Exchange, app *registry.App, appPath string) bo
 		x.Sink.Write([]byte(body))
 	}
 	return true
+}
+
+// fallback gives a request whose path found no app (err a 404) to the
+// fallback app, if one is configured and exists, with the whole path as
+// its path within the app: a front controller (docs/reference.md §2). Any
+// other error, or no fallback, is returned as it is.
+func (h *Host) fallback(params map[string]string, err error) (*registry.App, string, error) {
+	var re *registry.ResolveError
+	if h.Fallback == "" || !errors.As(err, &re) || re.Status != http.StatusNotFound {
+		return nil, "", err
+	}
+	full, perr := registry.RequestPath(params)
+	if perr != nil {
+		return nil, "", err
+	}
+	a := h.Registry.App(h.Fallback)
+	if a == nil {
+		h.Logger.Warn("the fallback app does not exist", "fallback", h.Fallback, "uri", params["REQUEST_URI"])
+		return nil, "", err
+	}
+	return a, full, nil
 }

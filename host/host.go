@@ -39,6 +39,9 @@ type Host struct {
 	// StatusPath and PingPath are matched against the request path before
 	// any app ("" = off).
 	StatusPath, PingPath string
+	// Fallback is the app that answers a request whose path finds no app
+	// (config key "fallback"), or "".
+	Fallback string
 	// PingResponse is the ping path's body (default "pong").
 	PingResponse string
 	// StatusAllow lists the client addresses (REMOTE_ADDR) the status page
@@ -156,6 +159,9 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 		}
 	}
 	app, appPath, err := h.Registry.Resolve(x.Params)
+	if err != nil {
+		app, appPath, err = h.fallback(x.Params, err)
+	}
 	if err != nil {
 		var re *registry.ResolveError
 		if errors.As(err, &re) {

@@ -189,6 +189,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 		AccessLog:    s.opts.AccessLog,
 		StatusPath:   cfg.StatusPath,
 		PingPath:     cfg.PingPath,
+		Fallback:     cfg.Fallback,
 		PingResponse: cfg.PingResponse,
 		StatusAllow:  cfg.StatusAllow,
 		Frontend:     &s.front,
