@@ -31,11 +31,15 @@ import (
 
 // Settings are one app's effective settings.
 type Settings struct {
-	Pool        pool.Options
-	Limits      sandbox.Limits
-	Debug       bool
-	IdleTimeout time.Duration // root-script pools close after this long unused; 0 = 60s
-	Slowlog     time.Duration // log requests running longer, with their stack; 0 = off
+	Pool   pool.Options
+	Limits sandbox.Limits
+	Debug  bool
+	// AllowInternalRedirect keeps the X-Accel-*, X-Sendfile headers a
+	// script sets (config key allow_internal_redirect); off, the host
+	// drops them.
+	AllowInternalRedirect bool
+	IdleTimeout           time.Duration // root-script pools close after this long unused; 0 = 60s
+	Slowlog               time.Duration // log requests running longer, with their stack; 0 = off
 	// Isolation is "vm" (the app's VMs live in this process, the default)
 	// or "process" (a child process serves it, through Options.Backends).
 	Isolation string
