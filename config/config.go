@@ -128,6 +128,12 @@ type App struct {
 	// Slowlog is the duration after which a request is logged with its
 	// stack ("slowlog", default 0 = off).
 	Slowlog time.Duration
+	// AllowInternalRedirect lets the app's scripts send the headers that
+	// make the web server serve a file or an internal location in their
+	// place: X-Accel-* (nginx), X-Sendfile, X-Sendfile2,
+	// X-LIGHTTPD-send-file ("allow_internal_redirect", default false: the
+	// host drops them and logs it; docs/sandbox.md).
+	AllowInternalRedirect bool
 	// KVMaxKeys is the app's key quota ("kv_max_keys", default 0 =
 	// unlimited).
 	KVMaxKeys int64

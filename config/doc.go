@@ -76,6 +76,7 @@
 //	max_body          size      "8MiB"         largest request body, else 413 (> 0)
 //	max_response      size      "64MiB"        largest response body (> 0)
 //	debug             bool      false          errors and stacks to the client
+//	allow_internal_redirect bool false     keep X-Accel-*, X-Sendfile headers scripts set; false = drop them
 //	slowlog           duration  "0s"           log slower requests with their stack; 0 = off
 //	kv_max_keys       int       0              key quota; 0 = unlimited
 //	kv_max_bytes      size      0              byte quota; 0 = unlimited

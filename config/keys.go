@@ -80,6 +80,7 @@ var appKeys = []keyDef{
 	{name: "max_body", kind: kSize, field: "MaxBody", min: 1, doc: "largest request body; larger is answered 413 before the script runs"},
 	{name: "max_response", kind: kSize, field: "MaxResponse", min: 1, doc: "largest response body; output past it is cut and logged"},
 	{name: "debug", kind: kBool, field: "Debug", doc: "send script errors and stacks to the client (development only)"},
+	{name: "allow_internal_redirect", kind: kBool, field: "AllowInternalRedirect", doc: "let scripts send `X-Accel-Redirect` and every other `X-Accel-*`, `X-Sendfile`, `X-Sendfile2` and `X-LIGHTTPD-send-file` header, with which the web server serves a file or an internal location in the script's place; off = the host drops them from the response and logs a warning"},
 	{name: "slowlog", kind: kDuration, field: "Slowlog", doc: "log requests slower than this with the URL and the script's stack; 0 = off"},
 	{name: "kv_max_keys", kind: kInt, field: "KVMaxKeys", doc: "most keys the app may store; 0 = unlimited"},
 	{name: "kv_max_bytes", kind: kSize, field: "KVMaxBytes", doc: "most bytes of keys and values the app may store; 0 = unlimited"},

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fcgihost/fcgihost/internal/logsafe"
 	"github.com/fcgihost/fcgihost/pool"
 	"github.com/fcgihost/fcgihost/registry"
 	"github.com/fcgihost/fcgihost/sandbox"
@@ -185,6 +186,8 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 	if h.folderRedirect(x, app, appPath) {
 		return
 	}
+	rec.g = headerGuard{allowInternal: app.Settings().AllowInternalRedirect, log: app.Logger(), uri: x.Params["REQUEST_URI"]}
+	rec.guard = &rec.g
 	m := h.Metrics.App(app.Name)
 	m.InFlight.Add(1)
 	defer func() {
@@ -288,7 +291,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		}
 		return vmID
 	}
-	h.fail(rc, x, app, res, req, err, set.Debug, m)
+	h.fail(ctx, rc, x, app, res, req, err, set.Debug, m)
 	return vmID
 }
 
@@ -333,7 +336,14 @@ func readBody(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // fail maps a failed request to its status, log line and stderr line.
-func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *script.Response, req *script.Request, err error, debug bool, m *AppMetrics) {
+// client is the request's own context (it ends when the client goes away
+// or at hard shutdown), ctx the one the script ran with. Only a request
+// whose client is gone gets no response: one stopped by the memory
+// watchdog, by its time limit or by any other cause inside the host gets a
+// complete error page (docs/sandbox.md), whatever error the script's
+// pending call returned when it was stopped (a kv call waiting on a lock
+// returns context.Canceled).
+func (h *Host) fail(client, ctx context.Context, x *Exchange, app *registry.App, res *script.Response, req *script.Request, err error, debug bool, m *AppMetrics) {
 	log := app.Logger()
 	status := http.StatusInternalServerError
 	body := "internal server error\n"
@@ -351,20 +361,26 @@ func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *sc
 		log.Error("panic in request", "panic", fmt.Sprint(pe.Value), "uri", req.URI, "stack", string(pe.Stack))
 		h.Metrics.Panics.Add(1)
 		m.Errors.Add(1)
-	case errors.Is(err, sandbox.ErrMemoryLimit):
+	case errors.Is(err, sandbox.ErrMemoryLimit) || ctx.Err() != nil && errors.Is(sandbox.Cause(ctx), sandbox.ErrMemoryLimit):
 		// 500 like PHP's "Allowed memory size exhausted"; see docs/sandbox.md.
 		body = "script exceeded its memory limit\n"
 		m.Errors.Add(1)
 		log.Error("script exceeded its memory limit", "uri", req.URI, "where", location(err), "err", rootMessage(err), "stack", stackOf(err))
-	case timedOut(ctx):
+	case timedOut(ctx) && client.Err() == nil:
 		status, body = http.StatusGatewayTimeout, "script timed out\n"
 		m.Timeouts.Add(1)
 		log.Error("script timed out", "uri", req.URI, "where", location(err), "err", err, "stack", stackOf(err))
-	case ctx.Err() != nil:
-		// The client went away (abort, closed connection) or shutdown.
-		log.Info("request cancelled", "uri", req.URI, "cause", sandbox.Cause(ctx), "where", location(err))
+	case client.Err() != nil:
+		// The client went away (abort, closed connection) or hard
+		// shutdown: there is no one to answer.
+		log.Info("request cancelled", "uri", req.URI, "cause", sandbox.Cause(client), "where", location(err))
 		m.Aborted.Add(1)
 		return
+	case ctx.Err() != nil:
+		// Stopped from inside the host for another cause: the client is
+		// still there and gets a complete 500.
+		log.Error("request stopped", "uri", req.URI, "cause", sandbox.Cause(ctx), "where", location(err), "err", err)
+		m.Errors.Add(1)
 	case errors.Is(err, script.ErrBadRequest):
 		status, body = http.StatusBadRequest, "bad request: "+firstLine(rootMessage(err))+"\n"
 		log.Info("bad request", "uri", req.URI, "err", err)
@@ -395,11 +411,16 @@ func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *sc
 	h.plain(x, status, body)
 }
 
+// stderr writes one line about err to the front end's error log. The
+// message is the script's own text: its lines are joined with " | " and
+// every control character in it is escaped (logsafe.Escape), so that a
+// script cannot end the line, forge another or send the terminal of whoever
+// reads the log an escape sequence (docs/sandbox.md, "Logs").
 func (h *Host) stderr(x *Exchange, app string, err error) {
 	if x.Stderr == nil {
 		return
 	}
-	fmt.Fprintf(x.Stderr, "fcgihost: app %s: %s\n", app, strings.ReplaceAll(err.Error(), "\n", " | "))
+	fmt.Fprintf(x.Stderr, "fcgihost: app %s: %s\n", logsafe.Escape(app), logsafe.Escape(strings.ReplaceAll(err.Error(), "\n", " | ")))
 }
 
 func location(err error) string {
@@ -482,20 +503,30 @@ func (h *Host) serveStatus(ctx context.Context, x *Exchange) {
 }
 
 // recordingSink remembers the status and body size for logs and metrics.
+// Once the app is known it also drops the headers its scripts may not send
+// (see headerGuard).
 type recordingSink struct {
 	script.Sink
 	status int
 	bytes  int64
 	sent   bool
+	guard  *headerGuard // nil: the host's own responses
+	g      headerGuard  // guard's storage
 }
 
 func (s *recordingSink) WriteHeader(status int, h http.Header) error {
 	s.status, s.sent = status, true
+	if s.guard != nil {
+		h = s.guard.header(h)
+	}
 	return s.Sink.WriteHeader(status, h)
 }
 
 func (s *recordingSink) WriteFields(status int, f []script.Field) error {
 	s.status, s.sent = status, true
+	if s.guard != nil {
+		f = s.guard.fields(f)
+	}
 	if fs, ok := s.Sink.(script.FieldSink); ok {
 		return fs.WriteFields(status, f)
 	}

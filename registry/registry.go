@@ -31,11 +31,15 @@ import (
 
 // Settings are one app's effective settings.
 type Settings struct {
-	Pool        pool.Options
-	Limits      sandbox.Limits
-	Debug       bool
-	IdleTimeout time.Duration // root-script pools close after this long unused; 0 = 60s
-	Slowlog     time.Duration // log requests running longer, with their stack; 0 = off
+	Pool   pool.Options
+	Limits sandbox.Limits
+	Debug  bool
+	// AllowInternalRedirect keeps the X-Accel-*, X-Sendfile headers a
+	// script sets (config key allow_internal_redirect); off, the host
+	// drops them.
+	AllowInternalRedirect bool
+	IdleTimeout           time.Duration // root-script pools close after this long unused; 0 = 60s
+	Slowlog               time.Duration // log requests running longer, with their stack; 0 = off
 	// Isolation is "vm" (the app's VMs live in this process, the default)
 	// or "process" (a child process serves it, through Options.Backends).
 	Isolation string
@@ -101,6 +105,10 @@ type Registry struct {
 	rootApps map[string]*App // root scripts by real path
 	roots    []string        // real paths of the expanded root globs
 	rootsAt  time.Time       // when roots were expanded
+	// refused are the names of the apps dir whose file or folder is a
+	// symlink out of the apps dir and every root, with why: path dispatch
+	// answers them 403, as SCRIPT_FILENAME does.
+	refused map[string]string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -221,16 +229,43 @@ func (r *Registry) expandRoots() {
 	r.mu.Unlock()
 }
 
-// discover lists the apps of the apps dir: name → (entry, dir, kind).
-func (r *Registry) discover() map[string]*App {
+// confined reports whether the real path of p (which exists) is inside
+// the apps dir or a root: a symlink is followed only that far
+// (docs/sandbox.md, "Symlinks"). It returns the real path, or why not.
+func (r *Registry) confined(p string) (string, string) {
+	real, err := filepath.EvalSymlinks(p)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err != nil {
+		return "", err.Error()
+	}
+	if r.appsDir != "" && within(real, r.appsDir) {
+		return real, ""
+	}
+	r.mu.RLock()
+	roots := r.roots
+	r.mu.RUnlock()
+	for _, d := range roots {
+		if within(real, d) {
+			return real, ""
+		}
+	}
+	return "", fmt.Sprintf("%s is a symlink to %s, outside the apps dir and every root", p, real)
+}
+
+// discover lists the apps of the apps dir: name → (entry, dir, kind), and
+// the names refused because they are symlinks out of it (name → why).
+func (r *Registry) discover() (map[string]*App, map[string]string) {
 	found := map[string]*App{}
+	refused := map[string]string{}
 	if r.appsDir == "" {
-		return found
+		return found, refused
 	}
 	ents, err := os.ReadDir(r.appsDir)
 	if err != nil {
 		r.log.Error("read apps dir", "dir", r.appsDir, "err", err)
-		return found
+		return found, refused
 	}
 	for _, ent := range ents {
 		name := ent.Name()
@@ -242,10 +277,25 @@ func (r *Registry) discover() map[string]*App {
 		if err != nil {
 			continue
 		}
+		if _, why := r.confined(full); why != "" {
+			// A file or folder linked out of the apps dir: never run,
+			// and its name answers 403 (not 404, not another app).
+			if fi.IsDir() {
+				refused[name] = why
+			} else if ext := filepath.Ext(name); r.engines[ext] != nil && strings.TrimSuffix(name, ext) != "" {
+				refused[strings.TrimSuffix(name, ext)] = why
+				refused[name] = why
+			}
+			continue
+		}
 		if fi.IsDir() {
 			for _, ext := range sortedExts(r.engines) {
 				entry := filepath.Join(full, "index"+ext)
 				if st, err := os.Stat(entry); err == nil && st.Mode().IsRegular() {
+					if _, why := r.confined(entry); why != "" {
+						refused[name] = why
+						continue
+					}
 					if _, dup := found[name]; dup {
 						r.log.Warn("two entry files for one app; using the first", "app", name, "ignored", entry)
 						continue
@@ -272,6 +322,11 @@ func (r *Registry) discover() map[string]*App {
 		}
 		found[app] = &App{Name: app, Entry: full, Dir: r.appsDir, Kind: KindFile, Engine: e}
 	}
+	for name := range refused {
+		if found[name] != nil {
+			delete(refused, name) // NAME.lua refused, NAME.js served
+		}
+	}
 	if len(r.opts.Only) > 0 {
 		for name := range found {
 			if !slices.Contains(r.opts.Only, name) {
@@ -279,7 +334,7 @@ func (r *Registry) discover() map[string]*App {
 			}
 		}
 	}
-	return found
+	return found, refused
 }
 
 func sortedExts(m map[string]script.Engine) []string {
@@ -294,8 +349,14 @@ func sortedExts(m map[string]script.Engine) []string {
 // Rescan re-reads the apps dir: new apps are compiled and served, removed
 // ones closed, changed ones reloaded if their files changed.
 func (r *Registry) Rescan() {
-	found := r.discover()
+	found, refused := r.discover()
 	r.mu.Lock()
+	for name, why := range refused {
+		if _, known := r.refused[name]; !known {
+			r.log.Warn("app refused: its file or folder is a symlink out of the apps dir", "app", name, "reason", why)
+		}
+	}
+	r.refused = refused
 	var added, gone []*App
 	for name, a := range found {
 		old := r.apps[name]
@@ -403,8 +464,12 @@ func (r *Registry) Resolve(params map[string]string) (*App, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if a, rest := r.byName(splitFirst(full)); a != nil {
+	seg, rest := splitFirst(full)
+	if a, rest := r.byName(seg, rest); a != nil {
 		return a, rest, nil
+	}
+	if why := r.refusedName(seg); why != "" {
+		return nil, "", resolveErr(403, "%s", why)
 	}
 	if pi := params["PATH_INFO"]; pi != "" {
 		// Split by the front end under a prefix: SCRIPT_NAME ends with the
@@ -423,6 +488,16 @@ func (r *Registry) Resolve(params map[string]string) (*App, string, error) {
 		}
 	}
 	return nil, "", resolveErr(404, "no app for path %q", full)
+}
+
+// refusedName is why the apps dir's name seg is refused ("" if it is not).
+func (r *Registry) refusedName(seg string) string {
+	if seg == "" {
+		return ""
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.refused[seg]
 }
 
 func (r *Registry) byName(seg, rest string) (*App, string) {
@@ -726,6 +801,12 @@ func (a *App) Reload() {
 	a.mu.Unlock()
 
 	version, code, err := a.hashFiles(prevFiles)
+	if err == nil {
+		// The entry (or the folder) may have become a symlink out of
+		// the apps dir and the roots since it was found: never compile
+		// what it points to now.
+		err = a.checkConfined()
+	}
 	if err == nil && version == tried && (a.pool.Load() != nil || prevErr != nil) {
 		return // nothing changed since the last compile
 	}
@@ -776,6 +857,20 @@ func (a *App) Reload() {
 	a.version = version
 	a.lastErr = nil
 	a.files = b.Files()
+}
+
+// checkConfined reports an error if the app's entry or folder resolves
+// outside the apps dir and every root.
+func (a *App) checkConfined() error {
+	if a.Kind == KindFolder {
+		if _, why := a.reg.confined(a.Dir); why != "" {
+			return errors.New(why)
+		}
+	}
+	if _, why := a.reg.confined(a.Entry); why != "" {
+		return errors.New(why)
+	}
+	return nil
 }
 
 func (a *App) compile(code []byte) (script.Bundle, error) {

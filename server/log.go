@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fcgihost/fcgihost/config"
+	"github.com/fcgihost/fcgihost/internal/logsafe"
 )
 
 // LogFile is a log destination that can be reopened (SIGUSR1, after
@@ -90,7 +91,13 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if cfg.LogFormat == "json" {
 		// Durations as "3.915ms", not as nanoseconds: a process-isolated
 		// app's child logs JSON and its parent re-logs the fields.
-		opts.ReplaceAttr = durationString
+		// Scripts' text (log(), error messages) is in these lines: the
+		// JSON handler escapes ASCII controls, ReplaceAttrJSON the rest
+		// (DEL, C1, bidi; docs/sandbox.md, "Logs"). The text handler
+		// quotes and escapes every such value itself.
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			return logsafe.ReplaceAttrJSON(groups, durationString(groups, a))
+		}
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -102,7 +109,7 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // with "json" one JSON object per request (see docs/observability.md).
 func NewAccessLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if cfg.AccessLogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: logsafe.ReplaceAttrJSON}))
 	}
 	return slog.New(&combinedHandler{w: w, mu: &sync.Mutex{}})
 }

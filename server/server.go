@@ -147,14 +147,15 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 				QueueTimeout: queueTimeout(a.QueueTimeout),
 				StartTimeout: a.Timeout,
 			},
-			Limits:      a.Limits(),
-			Debug:       a.Debug,
-			IdleTimeout: a.IdleTimeout,
-			Slowlog:     a.Slowlog,
-			Isolation:   a.Isolation,
-			User:        a.User,
-			Group:       a.Group,
-			MaxRSS:      a.MaxRSS,
+			Limits:                a.Limits(),
+			Debug:                 a.Debug,
+			IdleTimeout:           a.IdleTimeout,
+			AllowInternalRedirect: a.AllowInternalRedirect,
+			Slowlog:               a.Slowlog,
+			Isolation:             a.Isolation,
+			User:                  a.User,
+			Group:                 a.Group,
+			MaxRSS:                a.MaxRSS,
 		}
 	}
 	// Apps with isolation = "process" run in child processes (the

@@ -17,6 +17,7 @@ import (
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/internal/logsafe"
 	"github.com/fcgihost/fcgihost/runtime/js"
 	"github.com/fcgihost/fcgihost/runtime/lua"
 	"github.com/fcgihost/fcgihost/sandbox"
@@ -187,12 +188,12 @@ func (m *Main) runCGI(ctx context.Context, file string) error {
 		Base:     strings.TrimSuffix(params["SCRIPT_NAME"], "/"),
 		RawQuery: params["QUERY_STRING"], RemoteAddr: params["REMOTE_ADDR"], Body: body}
 	sink := host.NewCGISink(m.Stdout)
-	res := script.NewResponse(sink, lim.MaxResponse, method == "HEAD")
+	res := script.NewResponse(host.GuardSink(sink, false, log, req.URI), lim.MaxResponse, method == "HEAD")
 	if err := vm.Serve(ctx, req, res); err != nil {
 		if res.Reset() {
 			return m.cgiFail(real, err)
 		}
-		fmt.Fprintf(m.Stderr, "fcgihost: %s: %v\n", real, err)
+		fmt.Fprintf(m.Stderr, "fcgihost: %s: %s\n", logsafe.Escape(real), logsafe.Escape(strings.ReplaceAll(err.Error(), "\n", " | ")))
 		res.Finish()
 		sink.Close()
 		return &exitError{code: 1}
@@ -209,7 +210,9 @@ func (m *Main) cgiFail(file string, err error) error {
 	if errors.As(err, &se) && se.Stack != "" {
 		msg += "\n" + se.Stack
 	}
-	fmt.Fprintf(m.Stderr, "fcgihost: %s: %s\n", file, msg)
+	// One line, with the script's control characters escaped: this is
+	// the web server's error log (docs/sandbox.md, "Logs").
+	fmt.Fprintf(m.Stderr, "fcgihost: %s: %s\n", logsafe.Escape(file), logsafe.Escape(strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", " | ")))
 	status := http.StatusInternalServerError
 	if errors.Is(err, script.ErrBadRequest) {
 		status = http.StatusBadRequest

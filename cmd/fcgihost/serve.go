@@ -16,6 +16,7 @@ import (
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
+	"github.com/fcgihost/fcgihost/host"
 	"github.com/fcgihost/fcgihost/server"
 )
 
@@ -148,9 +149,11 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 			}
 		}(l)
 	}
-	var hs *http.Server
+	var hs *host.DevHTTPServer
 	if hl != nil {
-		hs = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		// The read limits of the FastCGI side, and max_conns (see
+		// host.DevHTTPOptions and docs/sandbox.md).
+		hs = host.NewDevHTTPServer(srv.Handler(), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
 		base := "http://" + hl.Addr().String()
 		fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
 		for _, a := range apps {
