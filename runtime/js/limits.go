@@ -66,6 +66,7 @@ var errBigInt = errors.New("BigInt is disabled in fcgihost scripts (its arithmet
 // limitState is the per-VM state of the bounded built-ins.
 type limitState struct {
 	maxElems   int64
+	iterSteps  int
 	joinStack  []*goja.Object
 	bindDepth  *goja.Symbol
 	reflectCon goja.Callable
@@ -272,23 +273,29 @@ func (v *jsVM) installSandbox() {
 	v.wrapReplace(sp, "replace", false)
 	v.wrapReplace(sp, "replaceAll", true)
 	v.wrapRegExp(g)
-	v.wrap(sp, "split", func(c goja.FunctionCall) {
-		s := c.This.ToString().String()
-		n := int64(len(s)) + 1
-		if n <= v.lim.maxElems {
-			return
-		}
-		if l := c.Argument(1); !goja.IsUndefined(l) && l.ToFloat() <= float64(v.lim.maxElems) {
-			return
-		}
+	splitVal := sp.Get("split")
+	splitFn, _ := goja.AssertFunction(splitVal)
+	v.replace(sp, "split", splitVal, func(c goja.FunctionCall) goja.Value {
 		sep := c.Argument(0)
-		if _, isObj := sep.(*goja.Object); !isObj && !goja.IsUndefined(sep) {
-			if ss := sep.String(); ss != "" {
-				n = int64(strings.Count(s, ss)) + 1
+		if _, isObj := sep.(*goja.Object); isObj || goja.IsUndefined(sep) || goja.IsUndefined(c.This) || goja.IsNull(c.This) {
+			return v.call(splitFn, c.This, c.Arguments...) // a RegExp's split is bounded by wrapRegExp
+		}
+		hay := v.jsString(c.This)
+		seps := v.jsString(sep)
+		if n := int64(hay.Length()) + 1; n > v.lim.maxElems {
+			if l := c.Argument(1); goja.IsUndefined(l) || l.ToFloat() > float64(v.lim.maxElems) {
+				if ss := seps.String(); ss != "" {
+					n = int64(strings.Count(hay.String(), ss)) + 1
+				}
+				v.checkElems("String.prototype.split", n)
 			}
 		}
-		v.checkElems("String.prototype.split", n)
+		if r, ok := v.splitLinear(hay, seps, c.Argument(1)); ok {
+			return r
+		}
+		return v.call(splitFn, hay, seps, c.Argument(1))
 	})
+	v.installSearch(sp)
 
 	// Arrays.
 	arr := g.Get("Array").(*goja.Object)
@@ -429,6 +436,9 @@ func (v *jsVM) installSandbox() {
 	v.replace(jsonObj, "stringify", orig, func(c goja.FunctionCall) goja.Value {
 		return v.boundedStringify(c.Argument(0), c.Argument(1), c.Argument(2))
 	})
+
+	v.installProtoGuards(g, obj, reflect)
+	v.installIterators()
 }
 
 // wrapReplace bounds String.prototype.replace/replaceAll with a string
@@ -622,34 +632,41 @@ func (v *jsVM) wrapRegExp(g *goja.Object) {
 }
 
 // flatCount counts the elements flat(depth) would produce, stopping as
-// soon as the count passes maxElems.
+// soon as the count (or the number of arrays visited) passes maxElems, and
+// refusing arrays nested more than maxJoinDepth deep: goja's flat recurses
+// natively on each nested array, so a cyclic array (a.push(a);
+// a.flat(Infinity)) recursed until the Go stack overflowed.
 func (v *jsVM) flatCount(root goja.Value, depth float64) int64 {
 	type item struct {
 		o     *goja.Object
 		depth float64
+		level int
 	}
 	o, ok := root.(*goja.Object)
 	if !ok {
 		return 0
 	}
-	var n int64
-	stack := []item{{o, depth}}
+	var n, visited int64
+	stack := []item{{o, depth, 0}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if it.level > maxJoinDepth {
+			v.throw("RangeError", fmt.Errorf("Array.prototype.flat: arrays nested more than %d deep: %w", maxJoinDepth, sandbox.ErrTooLarge))
+		}
 		l := lengthOf(it.o)
 		if l > v.lim.maxElems {
 			return l
 		}
 		for i := int64(0); i < l; i++ {
-			e, isObj := it.o.Get(fmt.Sprint(i)).(*goja.Object)
+			e, isObj := it.o.Get(itoa(i)).(*goja.Object)
 			if isObj && it.depth >= 1 && e.ClassName() == "Array" {
-				stack = append(stack, item{e, it.depth - 1})
+				stack = append(stack, item{e, it.depth - 1, it.level + 1})
 			} else {
 				n++
 			}
-			if n > v.lim.maxElems || len(stack) > int(v.lim.maxElems) {
-				return n + int64(len(stack))
+			if visited++; n > v.lim.maxElems || visited > v.lim.maxElems {
+				return max(n, visited)
 			}
 		}
 	}
