@@ -400,3 +400,335 @@ func (v *jsVM) splitLinear(hay, sep goja.String, limitVal goja.Value) (goja.Valu
 	}
 	return v.rt.NewArray(parts...), true
 }
+
+// installArraySearch makes Array.prototype.indexOf, lastIndexOf and
+// includes check the request's context as they compare long strings (one
+// comparison of two equal-length strings reads both whole; 1 Mi elements
+// of 16 MiB each was hours of native work).
+func (v *jsVM) installArraySearch(ap *goja.Object) {
+	rt := v.rt
+	for _, name := range []string{"indexOf", "lastIndexOf", "includes"} {
+		origVal := ap.Get(name)
+		orig, _ := goja.AssertFunction(origVal)
+		name := name
+		v.replace(ap, name, origVal, func(c goja.FunctionCall) goja.Value {
+			needle, isStr := c.Argument(0).(goja.String)
+			if !isStr || needle.Length() < 256 || goja.IsUndefined(c.This) || goja.IsNull(c.This) {
+				return v.call(orig, c.This, c.Arguments...)
+			}
+			o := c.This.ToObject(rt)
+			n := lengthOf(o)
+			v.checkElems("Array.prototype."+name, n)
+			L := needle.Length()
+			work := 0
+			match := func(i int64) bool {
+				e, ok := o.Get(itoa(i)).(goja.String)
+				if !ok || e.Length() != L {
+					return false
+				}
+				if work += L; work > workCheckEvery {
+					work = 0
+					v.checkCtx()
+				}
+				return e.StrictEquals(needle)
+			}
+			notFound := rt.ToValue(-1)
+			if name == "lastIndexOf" {
+				k := n - 1
+				if len(c.Arguments) > 1 {
+					f := c.Argument(1).ToFloat()
+					switch {
+					case math.IsNaN(f):
+						k = 0
+					case f >= 0:
+						k = int64(math.Min(f, float64(n-1)))
+					default:
+						k = n + int64(math.Max(math.Trunc(f), float64(-n-1)))
+					}
+				}
+				for i := k; i >= 0; i-- {
+					if match(i) {
+						return rt.ToValue(i)
+					}
+				}
+				return notFound
+			}
+			k := int64(0)
+			if f := c.Argument(1).ToFloat(); !math.IsNaN(f) {
+				f = math.Trunc(f)
+				if f >= float64(n) {
+					k = n
+				} else if f < 0 {
+					k = max(n+int64(f), 0)
+				} else {
+					k = int64(f)
+				}
+			}
+			for i := k; i < n; i++ {
+				if match(i) {
+					if name == "includes" {
+						return rt.ToValue(true)
+					}
+					return rt.ToValue(i)
+				}
+			}
+			if name == "includes" {
+				return rt.ToValue(false)
+			}
+			return notFound
+		})
+	}
+	// The default order of sort and toSorted compares the elements as
+	// strings: a native comparator that checks the context as it goes.
+	for _, name := range []string{"sort", "toSorted"} {
+		origVal := ap.Get(name)
+		orig, _ := goja.AssertFunction(origVal)
+		v.replace(ap, name, origVal, func(c goja.FunctionCall) goja.Value {
+			if len(c.Arguments) > 0 && !goja.IsUndefined(c.Arguments[0]) {
+				return v.call(orig, c.This, c.Arguments...)
+			}
+			return v.call(orig, c.This, v.defaultCompare())
+		})
+	}
+}
+
+// numericCompare is the comparator of a typed array's sort without one:
+// numbers ascending, -0 before +0, NaN last.
+func (v *jsVM) numericCompare() goja.Value {
+	if v.lim.numericCmp == nil {
+		calls := 0
+		v.lim.numericCmp = v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+			if calls++; calls >= iterCheckEvery {
+				calls = 0
+				v.checkCtx()
+			}
+			x, y := c.Argument(0).ToFloat(), c.Argument(1).ToFloat()
+			r := 0
+			switch {
+			case math.IsNaN(x) && math.IsNaN(y):
+			case math.IsNaN(x):
+				r = 1
+			case math.IsNaN(y):
+				r = -1
+			case x < y:
+				r = -1
+			case x > y:
+				r = 1
+			case math.Signbit(x) && !math.Signbit(y):
+				r = -1
+			case !math.Signbit(x) && math.Signbit(y):
+				r = 1
+			}
+			return v.rt.ToValue(r)
+		})
+	}
+	return v.lim.numericCmp
+}
+
+// defaultCompare is the comparator of a sort without one (undefined and
+// holes never reach it): the elements as strings, by UTF-16 code units.
+func (v *jsVM) defaultCompare() goja.Value {
+	if v.lim.defaultCmp == nil {
+		work, calls := 0, 0
+		v.lim.defaultCmp = v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+			x, y := v.jsString(c.Argument(0)), v.jsString(c.Argument(1))
+			work += min(x.Length(), y.Length())
+			if calls++; work > workCheckEvery || calls >= iterCheckEvery {
+				work, calls = 0, 0
+				v.checkCtx()
+			}
+			return v.rt.ToValue(x.CompareTo(y))
+		})
+	}
+	return v.lim.defaultCmp
+}
+
+// installGrowth bounds the built-ins whose one call builds a value much
+// larger than their input: Array.prototype.toLocaleString (and the typed
+// arrays' join and toLocaleString) go through joinWith, String.raw is
+// reimplemented with its size bounded, the URI encoders are refused when
+// their output would pass MaxStringSize, and case mapping and
+// normalization (which can grow a string 3x and 18x) check their result.
+func (v *jsVM) installGrowth(g, sp, ap *goja.Object) {
+	rt := v.rt
+	max := v.b.opts.Limits.MaxStringSize
+	tls := ap.Get("toLocaleString")
+	v.replace(ap, "toLocaleString", tls, func(c goja.FunctionCall) goja.Value {
+		return v.joinWith("Array.prototype.toLocaleString", c.This, nil, true)
+	})
+	if u8, ok := g.Get("Uint8Array").(*goja.Object); ok {
+		if p, ok := u8.Get("prototype").(*goja.Object); ok {
+			if tap := p.Prototype(); tap != nil {
+				v.replace(tap, "join", tap.Get("join"), func(c goja.FunctionCall) goja.Value {
+					var sep goja.Value
+					if a := c.Argument(0); !goja.IsUndefined(a) {
+						sep = a
+					}
+					return v.joinWith("TypedArray.prototype.join", c.This, sep, false)
+				})
+				v.replace(tap, "toLocaleString", tap.Get("toLocaleString"), func(c goja.FunctionCall) goja.Value {
+					return v.joinWith("TypedArray.prototype.toLocaleString", c.This, nil, true)
+				})
+				// The numeric sort of up to 16 Mi elements is seconds of
+				// native work: a comparator that checks the context.
+				for _, name := range []string{"sort", "toSorted"} {
+					origVal := tap.Get(name)
+					orig, _ := goja.AssertFunction(origVal)
+					v.replace(tap, name, origVal, func(c goja.FunctionCall) goja.Value {
+						if len(c.Arguments) > 0 && !goja.IsUndefined(c.Arguments[0]) {
+							return v.call(orig, c.This, c.Arguments...)
+						}
+						return v.call(orig, c.This, v.numericCompare())
+					})
+				}
+			}
+		}
+	}
+	if str, ok := g.Get("String").(*goja.Object); ok {
+		v.replace(str, "raw", str.Get("raw"), func(c goja.FunctionCall) goja.Value {
+			raw := c.Argument(0).ToObject(rt).Get("raw")
+			if raw == nil || goja.IsUndefined(raw) || goja.IsNull(raw) {
+				v.typeError("Cannot convert undefined or null to object")
+			}
+			ro := raw.ToObject(rt)
+			n := lengthOf(ro)
+			v.checkElems("String.raw", n)
+			var b goja.StringBuilder
+			size := int64(0)
+			add := func(s goja.String) {
+				if size += int64(s.Length()); size > max {
+					v.tooLarge("String.raw", size)
+				}
+				b.WriteString(s)
+			}
+			for i := int64(0); i < n; i++ {
+				add(v.jsString(ro.Get(itoa(i))))
+				if i+1 < n && int(i)+1 < len(c.Arguments) {
+					add(v.jsString(c.Arguments[i+1]))
+				}
+			}
+			return b.String()
+		})
+	}
+	// The URI encoders write up to 9 characters per UTF-16 unit (%XX per
+	// UTF-8 byte), escape up to 6 (%uXXXX).
+	encSize := func(s goja.String, escape bool) int64 {
+		size := int64(0)
+		for i, n := 0, s.Length(); i < n; i++ {
+			c := s.CharAt(i)
+			switch {
+			case escape && c < 0x80:
+				size += 3
+			case escape:
+				size += 6
+			case c < 0x80:
+				size += 3
+			case c < 0x800:
+				size += 6
+			default:
+				size += 9
+			}
+		}
+		return size
+	}
+	for _, name := range []string{"encodeURI", "encodeURIComponent", "escape"} {
+		name := name
+		esc := name == "escape"
+		v.wrap(g, name, func(c goja.FunctionCall) {
+			s := v.jsString(c.Argument(0))
+			if int64(s.Length())*9 <= max {
+				return
+			}
+			if n := encSize(s, esc); n > max {
+				v.tooLarge(name, n)
+			}
+		})
+	}
+	for _, name := range []string{"toUpperCase", "toLowerCase", "toLocaleUpperCase", "toLocaleLowerCase", "normalize"} {
+		origVal := sp.Get(name)
+		orig, ok := goja.AssertFunction(origVal)
+		if !ok {
+			continue
+		}
+		what := "String.prototype." + name
+		v.replace(sp, name, origVal, func(c goja.FunctionCall) goja.Value {
+			r := v.call(orig, c.This, c.Arguments...)
+			if n := strLen(r); n > max {
+				v.tooLarge(what, n)
+			}
+			return r
+		})
+	}
+}
+
+// regexpNesting is the deepest group nesting of a pattern (escapes and
+// character classes skipped).
+func regexpNesting(p string) int {
+	depth, deepest, inClass := 0, 0, false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+		case c == '(':
+			if depth++; depth > deepest {
+				deepest = depth
+			}
+		case c == ')':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return deepest
+}
+
+// installRegExpBounds refuses patterns nested deeper than maxRegexpNest
+// wherever a pattern is compiled from a string (new RegExp, RegExp(),
+// compile, and match, matchAll and search with a string), and makes every
+// match check the request's context: exec is wrapped, which also sends
+// goja's replace, match, split, search and test through exec once per
+// match, so a global replace of a slow pattern ends at the deadline (plus
+// at most one match's regexpTimeout) instead of taking regexpTimeout per
+// match.
+func (v *jsVM) installRegExpBounds(g, sp *goja.Object) {
+	checkPattern := func(what string, p goja.Value) {
+		if p == nil || goja.IsUndefined(p) {
+			return
+		}
+		if _, isObj := p.(*goja.Object); isObj {
+			if po := p.(*goja.Object); po.ClassName() == "RegExp" {
+				return // already compiled
+			}
+		}
+		if d := regexpNesting(p.String()); d > maxRegexpNest {
+			v.throw("SyntaxError", fmt.Errorf("%s: groups nested %d deep, more than %d: %w", what, d, maxRegexpNest, sandbox.ErrTooLarge))
+		}
+	}
+	ctor, ok := g.Get("RegExp").(*goja.Object)
+	if !ok {
+		return
+	}
+	if proto, ok := ctor.Get("prototype").(*goja.Object); ok {
+		v.wrap(proto, "compile", func(c goja.FunctionCall) { checkPattern("RegExp.prototype.compile", c.Argument(0)) })
+		v.wrap(proto, "exec", func(goja.FunctionCall) { v.checkCtx() })
+	}
+	for _, name := range []string{"match", "matchAll", "search"} {
+		what := "String.prototype." + name
+		v.wrap(sp, name, func(c goja.FunctionCall) {
+			if _, isObj := c.Argument(0).(*goja.Object); !isObj {
+				checkPattern(what, c.Argument(0))
+			}
+		})
+	}
+	v.proxyCtor(g, "RegExp", func(args []goja.Value) {
+		if len(args) > 0 {
+			checkPattern("RegExp", args[0])
+		}
+	})
+}

@@ -67,6 +67,8 @@ var errBigInt = errors.New("BigInt is disabled in fcgihost scripts (its arithmet
 type limitState struct {
 	maxElems   int64
 	iterSteps  int
+	defaultCmp goja.Value
+	numericCmp goja.Value
 	joinStack  []*goja.Object
 	bindDepth  *goja.Symbol
 	reflectCon goja.Callable
@@ -107,6 +109,9 @@ func (v *jsVM) jsString(val goja.Value) goja.String {
 
 // lengthOf reads the length of an array-like, or -1 if it has none.
 func lengthOf(v goja.Value) int64 {
+	if s, ok := v.(goja.String); ok {
+		return int64(s.Length()) // a string is an array-like of its units
+	}
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return -1
@@ -385,8 +390,11 @@ func (v *jsVM) installSandbox() {
 	obj := g.Get("Object").(*goja.Object)
 	keysCheck := func(what string) func(c goja.FunctionCall) {
 		return func(c goja.FunctionCall) {
-			if o, ok := c.Argument(0).(*goja.Object); ok {
-				if _, isBytes := bytesOf(o); isBytes || o.ClassName() == "Array" {
+			switch o := c.Argument(0).(type) {
+			case goja.String:
+				v.checkElems(what, int64(o.Length()))
+			case *goja.Object:
+				if _, isBytes := bytesOf(o); isBytes || o.ClassName() == "Array" || o.ClassName() == "String" {
 					v.checkElems(what, lengthOf(o))
 				}
 			}
@@ -396,6 +404,12 @@ func (v *jsVM) installSandbox() {
 		v.wrap(obj, n, keysCheck("Object."+n))
 	}
 	v.wrap(reflect, "ownKeys", keysCheck("Reflect.ownKeys"))
+	assignCheck := keysCheck("Object.assign")
+	v.wrap(obj, "assign", func(c goja.FunctionCall) {
+		for _, a := range c.Arguments {
+			assignCheck(goja.FunctionCall{Arguments: []goja.Value{a}})
+		}
+	})
 
 	// Calls with argument lists.
 	fp := g.Get("Function").(*goja.Object).Get("prototype").(*goja.Object)
@@ -438,6 +452,9 @@ func (v *jsVM) installSandbox() {
 	})
 
 	v.installProtoGuards(g, obj, reflect)
+	v.installArraySearch(ap)
+	v.installGrowth(g, sp, ap)
+	v.installRegExpBounds(g, sp)
 	v.installIterators()
 }
 
@@ -558,9 +575,7 @@ func (v *jsVM) wrapRegExp(g *goja.Object) {
 		}
 		var n int64
 		for n <= v.lim.maxElems {
-			if n&255 == 255 && v.ctx.Err() != nil {
-				v.throw("Error", ctxError(v.ctx))
-			}
+			v.checkCtx() // each exec may take up to regexpTimeout
 			m, err := exec(cl, s)
 			if err != nil {
 				panic(err)
@@ -676,16 +691,28 @@ func (v *jsVM) flatCount(root goja.Value, depth float64) int64 {
 // join is Array.prototype.join with its output size and nesting bounded
 // (goja's own recurses without limit on nested arrays).
 func (v *jsVM) join(c goja.FunctionCall) goja.Value {
-	o := c.This.ToObject(v.rt)
+	sep := goja.Value(nil)
+	if a := c.Argument(0); !goja.IsUndefined(a) {
+		sep = a
+	}
+	return v.joinWith("Array.prototype.join", c.This, sep, false)
+}
+
+// joinWith joins the elements of the array-like this with sep ("," if
+// nil), each converted with ToString or, for locale, its toLocaleString
+// method; the output size, the nesting and the element count are bounded,
+// and the request's context is checked as it goes.
+func (v *jsVM) joinWith(what string, this, sepVal goja.Value, locale bool) goja.Value {
+	o := this.ToObject(v.rt)
 	n := lengthOf(o)
-	v.checkElems("Array.prototype.join", n)
+	v.checkElems(what, n)
 	for _, s := range v.lim.joinStack {
 		if s == o {
 			return v.rt.ToValue("") // a cycle joins as "", as in goja and V8
 		}
 	}
 	if len(v.lim.joinStack) >= maxJoinDepth {
-		v.throw("RangeError", fmt.Errorf("Array.prototype.join: arrays nested more than %d deep: %w", maxJoinDepth, sandbox.ErrTooLarge))
+		v.throw("RangeError", fmt.Errorf("%s: arrays nested more than %d deep: %w", what, maxJoinDepth, sandbox.ErrTooLarge))
 	}
 	v.lim.joinStack = append(v.lim.joinStack, o)
 	defer func() { v.lim.joinStack = v.lim.joinStack[:len(v.lim.joinStack)-1] }()
@@ -693,12 +720,12 @@ func (v *jsVM) join(c goja.FunctionCall) goja.Value {
 		v.lim.comma = v.rt.ToValue(",").(goja.String)
 	}
 	sep := v.lim.comma
-	if a := c.Argument(0); !goja.IsUndefined(a) {
-		sep = v.jsString(a)
+	if sepVal != nil {
+		sep = v.jsString(sepVal)
 	}
 	max := v.b.opts.Limits.MaxStringSize
 	if n > 1 && int64(sep.Length())*(n-1) > max {
-		v.tooLarge("Array.prototype.join", int64(sep.Length())*(n-1))
+		v.tooLarge(what, int64(sep.Length())*(n-1))
 	}
 	var b goja.StringBuilder
 	size := int64(0)
@@ -707,14 +734,27 @@ func (v *jsVM) join(c goja.FunctionCall) goja.Value {
 			b.WriteString(sep)
 			size += int64(sep.Length())
 		}
+		if i&4095 == 4095 {
+			v.checkCtx()
+		}
 		e := o.Get(itoa(i))
 		if e == nil || goja.IsUndefined(e) || goja.IsNull(e) {
 			continue
 		}
-		s := v.jsString(e)
+		var s goja.String
+		if locale {
+			eo := e.ToObject(v.rt)
+			fn, ok := goja.AssertFunction(eo.Get("toLocaleString"))
+			if !ok {
+				v.typeError("toLocaleString is not a function")
+			}
+			s = v.jsString(v.call(fn, e))
+		} else {
+			s = v.jsString(e)
+		}
 		size += int64(s.Length())
 		if size > max {
-			v.tooLarge("Array.prototype.join", size)
+			v.tooLarge(what, size)
 		}
 		b.WriteString(s)
 	}
