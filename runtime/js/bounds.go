@@ -644,6 +644,25 @@ func (v *jsVM) installGrowth(g, sp, ap *goja.Object) {
 			}
 		})
 	}
+	// Uint8Array.prototype.toHex writes 2 characters per byte, toBase64 4
+	// per 3.
+	if u8, ok := g.Get("Uint8Array").(*goja.Object); ok {
+		if p, ok := u8.Get("prototype").(*goja.Object); ok {
+			for name, size := range map[string]func(n int64) int64{
+				"toHex":    func(n int64) int64 { return 2 * n },
+				"toBase64": func(n int64) int64 { return (n + 2) / 3 * 4 },
+			} {
+				what, size := "Uint8Array.prototype."+name, size
+				v.wrap(p, name, func(c goja.FunctionCall) {
+					if o, ok := c.This.(*goja.Object); ok {
+						if b, ok := bytesOf(o); ok && size(int64(len(b))) > max {
+							v.tooLarge(what, size(int64(len(b))))
+						}
+					}
+				})
+			}
+		}
+	}
 	for _, name := range []string{"toUpperCase", "toLowerCase", "toLocaleUpperCase", "toLocaleLowerCase", "normalize"} {
 		origVal := sp.Get(name)
 		orig, ok := goja.AssertFunction(origVal)

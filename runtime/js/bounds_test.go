@@ -84,6 +84,8 @@ func TestHostileGrowth(t *testing.T) {
 		{"Object.getOwnPropertyNames of a String", big + "return String(Object.getOwnPropertyNames(new String(s)).length);", "limit", "Object.getOwnPropertyNames"},
 		{"Object.assign from a string", big + "return String(Object.keys(Object.assign({}, s)).length);", "limit", "Object.assign"},
 		{"Array.prototype.slice of a string", big + "return String(Array.prototype.slice.call(s).length);", "limit", "slice"},
+		{"Uint8Array toHex", "return new Uint8Array(16 << 20).toHex();", "limit", "toHex"},
+		{"Uint8Array toBase64", "return new Uint8Array(16 << 20).toBase64();", "limit", "toBase64"},
 		{"Array.from of a string", big + "return String(Array.from(s).length);", "limit", "Array.from"},
 	})
 }
