@@ -66,6 +66,9 @@ var errBigInt = errors.New("BigInt is disabled in fcgihost scripts (its arithmet
 // limitState is the per-VM state of the bounded built-ins.
 type limitState struct {
 	maxElems   int64
+	iterSteps  int
+	defaultCmp goja.Value
+	numericCmp goja.Value
 	joinStack  []*goja.Object
 	bindDepth  *goja.Symbol
 	reflectCon goja.Callable
@@ -106,6 +109,9 @@ func (v *jsVM) jsString(val goja.Value) goja.String {
 
 // lengthOf reads the length of an array-like, or -1 if it has none.
 func lengthOf(v goja.Value) int64 {
+	if s, ok := v.(goja.String); ok {
+		return int64(s.Length()) // a string is an array-like of its units
+	}
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return -1
@@ -272,23 +278,29 @@ func (v *jsVM) installSandbox() {
 	v.wrapReplace(sp, "replace", false)
 	v.wrapReplace(sp, "replaceAll", true)
 	v.wrapRegExp(g)
-	v.wrap(sp, "split", func(c goja.FunctionCall) {
-		s := c.This.ToString().String()
-		n := int64(len(s)) + 1
-		if n <= v.lim.maxElems {
-			return
-		}
-		if l := c.Argument(1); !goja.IsUndefined(l) && l.ToFloat() <= float64(v.lim.maxElems) {
-			return
-		}
+	splitVal := sp.Get("split")
+	splitFn, _ := goja.AssertFunction(splitVal)
+	v.replace(sp, "split", splitVal, func(c goja.FunctionCall) goja.Value {
 		sep := c.Argument(0)
-		if _, isObj := sep.(*goja.Object); !isObj && !goja.IsUndefined(sep) {
-			if ss := sep.String(); ss != "" {
-				n = int64(strings.Count(s, ss)) + 1
+		if _, isObj := sep.(*goja.Object); isObj || goja.IsUndefined(sep) || goja.IsUndefined(c.This) || goja.IsNull(c.This) {
+			return v.call(splitFn, c.This, c.Arguments...) // a RegExp's split is bounded by wrapRegExp
+		}
+		hay := v.jsString(c.This)
+		seps := v.jsString(sep)
+		if n := int64(hay.Length()) + 1; n > v.lim.maxElems {
+			if l := c.Argument(1); goja.IsUndefined(l) || l.ToFloat() > float64(v.lim.maxElems) {
+				if ss := seps.String(); ss != "" {
+					n = int64(strings.Count(hay.String(), ss)) + 1
+				}
+				v.checkElems("String.prototype.split", n)
 			}
 		}
-		v.checkElems("String.prototype.split", n)
+		if r, ok := v.splitLinear(hay, seps, c.Argument(1)); ok {
+			return r
+		}
+		return v.call(splitFn, hay, seps, c.Argument(1))
 	})
+	v.installSearch(sp)
 
 	// Arrays.
 	arr := g.Get("Array").(*goja.Object)
@@ -378,8 +390,11 @@ func (v *jsVM) installSandbox() {
 	obj := g.Get("Object").(*goja.Object)
 	keysCheck := func(what string) func(c goja.FunctionCall) {
 		return func(c goja.FunctionCall) {
-			if o, ok := c.Argument(0).(*goja.Object); ok {
-				if _, isBytes := bytesOf(o); isBytes || o.ClassName() == "Array" {
+			switch o := c.Argument(0).(type) {
+			case goja.String:
+				v.checkElems(what, int64(o.Length()))
+			case *goja.Object:
+				if _, isBytes := bytesOf(o); isBytes || o.ClassName() == "Array" || o.ClassName() == "String" {
 					v.checkElems(what, lengthOf(o))
 				}
 			}
@@ -389,6 +404,12 @@ func (v *jsVM) installSandbox() {
 		v.wrap(obj, n, keysCheck("Object."+n))
 	}
 	v.wrap(reflect, "ownKeys", keysCheck("Reflect.ownKeys"))
+	assignCheck := keysCheck("Object.assign")
+	v.wrap(obj, "assign", func(c goja.FunctionCall) {
+		for _, a := range c.Arguments {
+			assignCheck(goja.FunctionCall{Arguments: []goja.Value{a}})
+		}
+	})
 
 	// Calls with argument lists.
 	fp := g.Get("Function").(*goja.Object).Get("prototype").(*goja.Object)
@@ -429,6 +450,12 @@ func (v *jsVM) installSandbox() {
 	v.replace(jsonObj, "stringify", orig, func(c goja.FunctionCall) goja.Value {
 		return v.boundedStringify(c.Argument(0), c.Argument(1), c.Argument(2))
 	})
+
+	v.installProtoGuards(g, obj, reflect)
+	v.installArraySearch(ap)
+	v.installGrowth(g, sp, ap)
+	v.installRegExpBounds(g, sp)
+	v.installIterators()
 }
 
 // wrapReplace bounds String.prototype.replace/replaceAll with a string
@@ -548,9 +575,7 @@ func (v *jsVM) wrapRegExp(g *goja.Object) {
 		}
 		var n int64
 		for n <= v.lim.maxElems {
-			if n&255 == 255 && v.ctx.Err() != nil {
-				v.throw("Error", ctxError(v.ctx))
-			}
+			v.checkCtx() // each exec may take up to regexpTimeout
 			m, err := exec(cl, s)
 			if err != nil {
 				panic(err)
@@ -622,34 +647,41 @@ func (v *jsVM) wrapRegExp(g *goja.Object) {
 }
 
 // flatCount counts the elements flat(depth) would produce, stopping as
-// soon as the count passes maxElems.
+// soon as the count (or the number of arrays visited) passes maxElems, and
+// refusing arrays nested more than maxJoinDepth deep: goja's flat recurses
+// natively on each nested array, so a cyclic array (a.push(a);
+// a.flat(Infinity)) recursed until the Go stack overflowed.
 func (v *jsVM) flatCount(root goja.Value, depth float64) int64 {
 	type item struct {
 		o     *goja.Object
 		depth float64
+		level int
 	}
 	o, ok := root.(*goja.Object)
 	if !ok {
 		return 0
 	}
-	var n int64
-	stack := []item{{o, depth}}
+	var n, visited int64
+	stack := []item{{o, depth, 0}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if it.level > maxJoinDepth {
+			v.throw("RangeError", fmt.Errorf("Array.prototype.flat: arrays nested more than %d deep: %w", maxJoinDepth, sandbox.ErrTooLarge))
+		}
 		l := lengthOf(it.o)
 		if l > v.lim.maxElems {
 			return l
 		}
 		for i := int64(0); i < l; i++ {
-			e, isObj := it.o.Get(fmt.Sprint(i)).(*goja.Object)
+			e, isObj := it.o.Get(itoa(i)).(*goja.Object)
 			if isObj && it.depth >= 1 && e.ClassName() == "Array" {
-				stack = append(stack, item{e, it.depth - 1})
+				stack = append(stack, item{e, it.depth - 1, it.level + 1})
 			} else {
 				n++
 			}
-			if n > v.lim.maxElems || len(stack) > int(v.lim.maxElems) {
-				return n + int64(len(stack))
+			if visited++; n > v.lim.maxElems || visited > v.lim.maxElems {
+				return max(n, visited)
 			}
 		}
 	}
@@ -659,16 +691,28 @@ func (v *jsVM) flatCount(root goja.Value, depth float64) int64 {
 // join is Array.prototype.join with its output size and nesting bounded
 // (goja's own recurses without limit on nested arrays).
 func (v *jsVM) join(c goja.FunctionCall) goja.Value {
-	o := c.This.ToObject(v.rt)
+	sep := goja.Value(nil)
+	if a := c.Argument(0); !goja.IsUndefined(a) {
+		sep = a
+	}
+	return v.joinWith("Array.prototype.join", c.This, sep, false)
+}
+
+// joinWith joins the elements of the array-like this with sep ("," if
+// nil), each converted with ToString or, for locale, its toLocaleString
+// method; the output size, the nesting and the element count are bounded,
+// and the request's context is checked as it goes.
+func (v *jsVM) joinWith(what string, this, sepVal goja.Value, locale bool) goja.Value {
+	o := this.ToObject(v.rt)
 	n := lengthOf(o)
-	v.checkElems("Array.prototype.join", n)
+	v.checkElems(what, n)
 	for _, s := range v.lim.joinStack {
 		if s == o {
 			return v.rt.ToValue("") // a cycle joins as "", as in goja and V8
 		}
 	}
 	if len(v.lim.joinStack) >= maxJoinDepth {
-		v.throw("RangeError", fmt.Errorf("Array.prototype.join: arrays nested more than %d deep: %w", maxJoinDepth, sandbox.ErrTooLarge))
+		v.throw("RangeError", fmt.Errorf("%s: arrays nested more than %d deep: %w", what, maxJoinDepth, sandbox.ErrTooLarge))
 	}
 	v.lim.joinStack = append(v.lim.joinStack, o)
 	defer func() { v.lim.joinStack = v.lim.joinStack[:len(v.lim.joinStack)-1] }()
@@ -676,12 +720,12 @@ func (v *jsVM) join(c goja.FunctionCall) goja.Value {
 		v.lim.comma = v.rt.ToValue(",").(goja.String)
 	}
 	sep := v.lim.comma
-	if a := c.Argument(0); !goja.IsUndefined(a) {
-		sep = v.jsString(a)
+	if sepVal != nil {
+		sep = v.jsString(sepVal)
 	}
 	max := v.b.opts.Limits.MaxStringSize
 	if n > 1 && int64(sep.Length())*(n-1) > max {
-		v.tooLarge("Array.prototype.join", int64(sep.Length())*(n-1))
+		v.tooLarge(what, int64(sep.Length())*(n-1))
 	}
 	var b goja.StringBuilder
 	size := int64(0)
@@ -690,14 +734,27 @@ func (v *jsVM) join(c goja.FunctionCall) goja.Value {
 			b.WriteString(sep)
 			size += int64(sep.Length())
 		}
+		if i&4095 == 4095 {
+			v.checkCtx()
+		}
 		e := o.Get(itoa(i))
 		if e == nil || goja.IsUndefined(e) || goja.IsNull(e) {
 			continue
 		}
-		s := v.jsString(e)
+		var s goja.String
+		if locale {
+			eo := e.ToObject(v.rt)
+			fn, ok := goja.AssertFunction(eo.Get("toLocaleString"))
+			if !ok {
+				v.typeError("toLocaleString is not a function")
+			}
+			s = v.jsString(v.call(fn, e))
+		} else {
+			s = v.jsString(e)
+		}
 		size += int64(s.Length())
 		if size > max {
-			v.tooLarge("Array.prototype.join", size)
+			v.tooLarge(what, size)
 		}
 		b.WriteString(s)
 	}
