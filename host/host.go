@@ -355,6 +355,11 @@ func (h *Host) fail(ctx context.Context, x *Exchange, app *registry.App, res *sc
 		log.Info("request cancelled", "uri", req.URI, "cause", sandbox.Cause(ctx), "where", location(err))
 		m.Aborted.Add(1)
 		return
+	case errors.Is(err, script.ErrTooManyValues):
+		// A body, query or Cookie header over the value budget (see
+		// docs/sandbox.md, "Request-body budgets").
+		status, body = http.StatusRequestEntityTooLarge, "request too large: "+firstLine(rootMessage(err))+"\n"
+		log.Warn("request refused", "reason", rootMessage(err), "uri", req.URI)
 	case errors.Is(err, script.ErrBadRequest):
 		status, body = http.StatusBadRequest, "bad request: "+firstLine(rootMessage(err))+"\n"
 		log.Info("bad request", "uri", req.URI, "err", err)
