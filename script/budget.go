@@ -299,13 +299,3 @@ func (b Budget) CheckForm(r *Request) error {
 	}
 	return b.checkFields("request body", "form fields", n, int64(len(r.Body)))
 }
-
-// JSONBudgeted is JSON with the budget applied first: a body whose values
-// would pass it is refused (*ValuesError, 413; *DepthError, 400) before
-// anything is decoded.
-func (r *Request) JSONBudgeted(b Budget) (any, error) {
-	if err := CheckJSON(b, "request body", r.Body, true); err != nil {
-		return nil, err
-	}
-	return r.JSON()
-}
