@@ -376,6 +376,11 @@ func (h *Host) fail(client, ctx context.Context, x *Exchange, app *registry.App,
 		log.Info("request cancelled", "uri", req.URI, "cause", sandbox.Cause(client), "where", location(err))
 		m.Aborted.Add(1)
 		return
+	case errors.Is(err, script.ErrTooManyValues):
+		// A body, query or Cookie header over the value budget (see
+		// docs/sandbox.md, "Request-body budgets").
+		status, body = http.StatusRequestEntityTooLarge, "request too large: "+firstLine(rootMessage(err))+"\n"
+		log.Warn("request refused", "reason", rootMessage(err), "uri", req.URI)
 	case ctx.Err() != nil:
 		// Stopped from inside the host for another cause: the client is
 		// still there and gets a complete 500.

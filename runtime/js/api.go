@@ -159,6 +159,7 @@ func (r *reqView) Get(key string) goja.Value {
 		return x.cache[kBody]
 	case "query":
 		if x.cache[kQuery] == nil {
+			x.v.checkFields("req.query", x.v.budget().CheckQuery(x.req.RawQuery))
 			x.cache[kQuery] = x.v.rt.NewDynamicObject((*queryView)(x))
 		}
 		return x.cache[kQuery]
@@ -174,6 +175,7 @@ func (r *reqView) Get(key string) goja.Value {
 		return x.cache[kParams]
 	case "cookies":
 		if x.cache[kCookies] == nil {
+			x.v.checkFields("req.cookies", x.v.budget().CheckCookies(x.req.Params["HTTP_COOKIE"]))
 			x.cache[kCookies] = x.v.stringMap(x.req.Cookies())
 		}
 		return x.cache[kCookies]
@@ -407,7 +409,9 @@ func (v *jsVM) installReqRes() {
 
 	a.queryAll = rt.ToValue(func(c goja.FunctionCall) goja.Value {
 		x := v.thisExchange(c.This)
-		vals := x.req.QueryAll(c.Argument(0).String())
+		name := c.Argument(0).String()
+		v.checkFields("req.queryAll", v.budget().CheckQuery(x.req.RawQuery))
+		vals := x.req.QueryAll(name)
 		items := make([]any, len(vals))
 		for i, s := range vals {
 			items[i] = s
@@ -421,7 +425,7 @@ func (v *jsVM) installReqRes() {
 	a.json = rt.ToValue(func(c goja.FunctionCall) goja.Value {
 		x := v.thisExchange(c.This)
 		if x.jsonVal == nil {
-			x.jsonVal = v.parseRequestJSON(x.req)
+			x.jsonVal = v.parseJSON("req.json", "request body", x.req.Body, true)
 		}
 		return x.jsonVal
 	})
@@ -658,70 +662,18 @@ func (v *jsVM) newUint8Array(b []byte) goja.Value {
 	return o
 }
 
-// parseRequestJSON parses the body with JSON.parse (keeping key order); a
-// body JSON.parse refuses is parsed by script.Request.JSON for the canonical
-// error, which wraps script.ErrBadRequest.
-func (v *jsVM) parseRequestJSON(req *script.Request) goja.Value {
-	if jsonDepthOK(req.Body) {
-		var out goja.Value
-		if v.catch(func() {
-			r, err := v.api.jsonParse(goja.Undefined(), v.utf8(req.Body))
-			if err != nil {
-				panic(err)
-			}
-			out = r
-		}) == nil {
-			return out
-		}
-	}
-	_, err := req.JSON()
-	if err == nil {
-		err = fmt.Errorf("request body is not JSON: %w", script.ErrBadRequest)
-	}
-	v.throw("SyntaxError", fmt.Errorf("req.json: %w", err))
-	return nil
-}
-
-// maxJSONDepth matches encoding/json's nesting limit.
-const maxJSONDepth = 10000
-
-// jsonDepthOK reports whether the bracket nesting of a JSON text (outside
-// strings) stays within maxJSONDepth, so parsing it cannot recurse deeper.
-func jsonDepthOK[T string | []byte](s T) bool {
-	depth, inStr := 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '[', '{':
-			depth++
-			if depth > maxJSONDepth {
-				return false
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return true
-}
-
 func (x *exchange) parseForm() *formState {
 	if x.form == nil {
 		f := &formState{}
-		f.fields, f.files, f.err = x.req.Form()
+		if f.err = x.v.budget().CheckForm(x.req); f.err == nil {
+			f.fields, f.files, f.err = x.req.Form()
+		}
 		x.form = f
 	}
 	if x.form.err != nil {
+		if errors.Is(x.form.err, script.ErrTooManyValues) {
+			x.v.throwBudget("req.form", x.form.err)
+		}
 		x.v.throw("Error", fmt.Errorf("req.form: %w", x.form.err))
 	}
 	return x.form

@@ -404,14 +404,7 @@ func (v *jsVM) fetchResponse(resp *script.FetchResponse) goja.Value {
 	}
 	_ = o.Set("text", promised(func() goja.Value { return v.utf8(body) }))
 	_ = o.Set("json", promised(func() goja.Value {
-		if !jsonDepthOK(body) {
-			v.throw("SyntaxError", fmt.Errorf("response body nested deeper than %d levels", maxJSONDepth))
-		}
-		r, err := v.api.jsonParse(goja.Undefined(), v.utf8(body))
-		if err != nil {
-			panic(err)
-		}
-		return r
+		return v.parseJSON("response.json", "fetch response body", body, false)
 	}))
 	_ = o.Set("arrayBuffer", promised(func() goja.Value {
 		return rt.ToValue(rt.NewArrayBuffer(append([]byte(nil), body...)))

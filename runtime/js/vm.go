@@ -83,6 +83,7 @@ func (b *bundle) newJSVM() *jsVM {
 	v.serveFn = v.callHandler
 	v.installSandbox()
 	v.installAPI()
+	v.installJSONBudget()
 	return v
 }
 

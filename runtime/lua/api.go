@@ -265,6 +265,9 @@ func (v *vm) reqIndex(L *glua.LState) int {
 		out = rs.body
 	case "query":
 		if rs.query == nil {
+			if err := v.budget().CheckQuery(r.RawQuery); err != nil {
+				return v.fail(fmt.Errorf("req.query: %w", err))
+			}
 			rs.query = queryTable(L, r.RawQuery)
 		}
 		out = rs.query
@@ -280,6 +283,9 @@ func (v *vm) reqIndex(L *glua.LState) int {
 		out = rs.params
 	case "cookies":
 		if rs.cookies == nil {
+			if err := v.budget().CheckCookies(r.Params["HTTP_COOKIE"]); err != nil {
+				return v.fail(fmt.Errorf("req.cookies: %w", err))
+			}
 			rs.cookies = stringMap(L, r.Cookies())
 		}
 		out = rs.cookies
@@ -299,7 +305,11 @@ func (v *vm) reqIndex(L *glua.LState) int {
 // reqQueryAll is req:query_all(name): every value of name, in order.
 func (v *vm) reqQueryAll(L *glua.LState) int {
 	rs, a := v.target(L)
-	vals := rs.req.QueryAll(L.CheckString(a))
+	name := L.CheckString(a)
+	if err := v.budget().CheckQuery(rs.req.RawQuery); err != nil {
+		return v.fail(fmt.Errorf("req:query_all: %w", err))
+	}
+	vals := rs.req.QueryAll(name)
 	t := L.CreateTable(len(vals), 0)
 	for _, s := range vals {
 		t.Append(glua.LString(s))
@@ -313,18 +323,25 @@ func (v *vm) reqQueryAll(L *glua.LState) int {
 // not JSON raises an error wrapping script.ErrBadRequest (400 if uncaught).
 func (v *vm) reqJSON(L *glua.LState) int {
 	rs, _ := v.target(L)
-	val, err := rs.req.JSON()
+	if rs.body == nil {
+		rs.body = glua.LString(string(rs.req.Body))
+	}
+	val, err := v.decodeJSON(string(rs.body.(glua.LString)), "request body", true, true)
 	if err != nil {
 		return v.fail(fmt.Errorf("req:json: %w", err))
 	}
-	L.Push(v.toLua(val))
+	L.Push(val)
 	return 1
 }
 
-func (rs *reqState) parseForm() error {
+// parseForm parses the form body once, after the budget has priced its
+// fields (see decode.go).
+func (rs *reqState) parseForm(b script.Budget) error {
 	if !rs.formParsed {
 		rs.formParsed = true
-		rs.fields, rs.files, rs.formErr = rs.req.Form()
+		if rs.formErr = b.CheckForm(rs.req); rs.formErr == nil {
+			rs.fields, rs.files, rs.formErr = rs.req.Form()
+		}
 	}
 	return rs.formErr
 }
@@ -332,7 +349,7 @@ func (rs *reqState) parseForm() error {
 // reqForm is req:form(): urlencoded or multipart fields, name → first value.
 func (v *vm) reqForm(L *glua.LState) int {
 	rs, _ := v.target(L)
-	if err := rs.parseForm(); err != nil {
+	if err := rs.parseForm(v.budget()); err != nil {
 		return v.fail(fmt.Errorf("req:form: %w", err))
 	}
 	L.Push(stringMap(L, rs.fields))
@@ -342,7 +359,7 @@ func (v *vm) reqForm(L *glua.LState) int {
 // reqFiles is req:files(): name → {filename, type, size, data}.
 func (v *vm) reqFiles(L *glua.LState) int {
 	rs, _ := v.target(L)
-	if err := rs.parseForm(); err != nil {
+	if err := rs.parseForm(v.budget()); err != nil {
 		return v.fail(fmt.Errorf("req:files: %w", err))
 	}
 	t := L.CreateTable(0, len(rs.files))

@@ -17,8 +17,6 @@ package lua
 // Lua numbers. A malformed document raises an error.
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -36,53 +34,23 @@ const maxJSONDepth = 200
 // jsonNull is the Value of the json.null userdata.
 type jsonNull struct{}
 
-// toLua converts a generic Go value (as script.Request.JSON returns) to Lua.
-func (v *vm) toLua(x any) glua.LValue {
-	switch t := x.(type) {
-	case nil:
-		return v.null
-	case bool:
-		return glua.LBool(t)
-	case string:
-		return glua.LString(t)
-	case float64:
-		return glua.LNumber(t)
-	case json.Number:
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil {
-			return glua.LString(string(t))
-		}
-		return glua.LNumber(f)
-	case []any:
-		tb := v.L.CreateTable(len(t), 0)
-		for _, e := range t {
-			tb.Append(v.toLua(e)) // never nil: null is json.null
-		}
-		tb.Metatable = v.arrayMT
-		return tb
-	case map[string]any:
-		tb := v.L.CreateTable(0, len(t))
-		for k, e := range t {
-			tb.RawSetString(k, v.toLua(e))
-		}
-		return tb
-	default:
-		return glua.LString(fmt.Sprint(t))
-	}
-}
-
 func (v *vm) jsonDecode(L *glua.LState) int {
 	s := L.CheckString(1)
-	dec := json.NewDecoder(bytes.NewReader(unsafeBytes(s)))
-	dec.UseNumber()
-	var x any
-	if err := dec.Decode(&x); err != nil {
-		L.RaiseError("json.decode: %v", err)
+	what := "json.decode"
+	// json.decode(req.body) is the client's input: over the budget it is
+	// refused as req:json() would refuse it (413).
+	fromClient := v.cur != nil && len(s) == len(v.cur.req.Body) && len(s) > 0 && s == string(v.cur.req.Body)
+	if fromClient {
+		what = "request body"
 	}
-	if dec.More() {
-		L.RaiseError("json.decode: data after the JSON value")
+	val, err := v.decodeJSON(s, what, fromClient, false)
+	if err != nil {
+		if fromClient {
+			return v.fail(fmt.Errorf("json.decode: %w", err))
+		}
+		return v.fail(err)
 	}
-	L.Push(v.toLua(x))
+	L.Push(val)
 	return 1
 }
 

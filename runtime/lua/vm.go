@@ -48,6 +48,7 @@ type vm struct {
 	hdrNames map[string]string // HTTP_* param → header name (headersTable)
 	scratch  []byte            // reused buffer (res:write, the handler's result)
 	enc      jsonEncoder       // reused by encodeJSON
+	dec      luaDecoder        // reused by decodeJSON
 	noted    []error           // Go errors raised as Lua errors during this run
 	healthy  bool
 
