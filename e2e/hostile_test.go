@@ -117,7 +117,7 @@ end`,
   }
 };`,
 	"slow_lua.lua": `return function(req, res)
-  local s = string.rep("a", 1 << 20)
+  local s = string.rep("a", 1048576)
   local t = {}
   for i = 1, 40000 do t[i] = s end
   if req.query.op == "lt" then
@@ -176,9 +176,9 @@ memory_limit = "64MiB"
 log_level = "debug"
 
 [app.flood_js]
-timeout = "20s"
+timeout = "5s"
 [app.flood_lua]
-timeout = "20s"
+timeout = "5s"
 [app.victim_js]
 timeout = "10s"
 [app.victim_lua]
@@ -433,8 +433,13 @@ func TestHostile(t *testing.T) {
 			resetPeak(pid)
 			before := rssKiB(t, pid, "VmRSS")
 			mark := len(h.Output())
+			fig := hostileFigure{row: row.name, client: "(no answer)"}
+			defer func() { // a row that stopped early still gets its line
+				fig.ok = !t.Failed()
+				figures = append(figures, fig)
+			}()
 			res := runHostile(t, n.URL, row)
-			fig := hostileFigure{row: row.name, elapsed: res.elapsed}
+			fig.elapsed = res.elapsed
 			for i, st := range res.statuses {
 				if i == 0 {
 					fig.client = fmt.Sprintf("%d %s", st, summarize(res.bodies[i]))
@@ -464,11 +469,9 @@ func TestHostile(t *testing.T) {
 			}
 			fig.pidSame = true
 			fig.cpuAfter = treeCPU(pid, 2*time.Second)
-			if fig.cpuAfter > 0.5 {
+			if fig.cpuAfter > 0.25 {
 				t.Errorf("after the row the host tree still uses %.2f cores", fig.cpuAfter)
 			}
-			fig.ok = !t.Failed()
-			figures = append(figures, fig)
 		})
 	}
 	halt()
