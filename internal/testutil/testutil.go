@@ -211,6 +211,9 @@ type HostOptions struct {
 	HTTP   bool     // also open an HTTP listener
 	Args   []string // extra serve flags
 	Env    []string
+	// Wrapper, if set, runs the binary through this command line (e.g.
+	// prlimit); it must exec the binary so the PID stays the host's.
+	Wrapper []string
 }
 
 // StartHost starts `fcgihost serve` and waits until it listens.
@@ -243,6 +246,10 @@ func StartHost(t testing.TB, o HostOptions) *Host {
 	}
 	args = append(args, o.Args...)
 	env := append([]string{"FCGIHOST_CONFIG="}, o.Env...)
+	if len(o.Wrapper) > 0 {
+		args = append(append(append([]string{}, o.Wrapper[1:]...), bin), args...)
+		bin = Need(t, o.Wrapper[0])
+	}
 	h.Proc = Start(t, dir, env, bin, args...)
 	WaitDial(t, h.FCGI, 30*time.Second, h.Proc)
 	if h.HTTP != "" {
