@@ -347,11 +347,12 @@ func TestReload_AppsAppearAndVanish(t *testing.T) {
 	// A one-file app and a folder app appear.
 	writeFile(t, filepath.Join(apps, "one.js"), fmt.Sprintf(versionApp[".js"], "one"))
 	saveAtomic(t, filepath.Join(apps, "folder", "index.lua"), fmt.Sprintf(versionApp[".lua"], "folder"))
-	for _, app := range []string{"one", "folder"} {
+	// A folder app is reached at NAME/ (NAME answers 301 to it).
+	for _, app := range []string{"one", "folder/"} {
 		testutil.Eventually(t, 15*time.Second, "new app "+app+" served", func() bool {
 			st, body := get(t, c, "/"+app)
 			v, _ := marker(body)
-			return st == 200 && v == app
+			return st == 200 && v == strings.TrimSuffix(app, "/")
 		})
 	}
 	// Deleted: 404, while the other apps serve on.
@@ -361,7 +362,7 @@ func TestReload_AppsAppearAndVanish(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(apps, "folder")); err != nil {
 		t.Fatal(err)
 	}
-	for _, app := range []string{"one", "folder"} {
+	for _, app := range []string{"one", "folder/"} {
 		testutil.Eventually(t, 15*time.Second, "deleted app "+app+" answers 404", func() bool {
 			st, _ := get(t, c, "/"+app)
 			return st == 404
@@ -491,9 +492,9 @@ func TestReload_Modules(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "lib", "greet"+ext), fmt.Sprintf(src.lib, "1"))
 			_, c := startHost(t, apps, "workers = 2\n")
 			body := func() string {
-				st, b := get(t, c, "/mod")
+				st, b := get(t, c, "/mod/")
 				if st != 200 {
-					t.Fatalf("GET /mod: %d %s", st, b)
+					t.Fatalf("GET /mod/: %d %s", st, b)
 				}
 				return b
 			}

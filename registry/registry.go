@@ -862,6 +862,18 @@ func (a *App) Reload() {
 // checkConfined reports an error if the app's entry or folder resolves
 // outside the apps dir and every root.
 func (a *App) checkConfined() error {
+	if a.Kind == KindRoot && a.Root != "" {
+		// A root script was resolved under its root, which may be the
+		// DOCUMENT_ROOT a front end sent (no configured roots): it must
+		// still be there.
+		real, err := filepath.EvalSymlinks(a.Entry)
+		if err != nil {
+			return err
+		}
+		if within(real, a.Root) {
+			return nil
+		}
+	}
 	if a.Kind == KindFolder {
 		if _, why := a.reg.confined(a.Dir); why != "" {
 			return errors.New(why)
