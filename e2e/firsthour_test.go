@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/internal/testutil"
 )
 
@@ -529,5 +531,49 @@ func TestFrontController(t *testing.T) {
 	}
 	if r := testutil.Get(t, fe.URL+"/missing"); r.StatusCode != 404 || r.Body != `{"missing":true}` {
 		t.Errorf("/missing: %d %q, want the fallback app's own 404", r.StatusCode, r.Body)
+	}
+}
+
+// TestAppEnv: an app's env entries are visible to its scripts — JS env
+// (handler and CGI style), Lua os.getenv — in-process and in a
+// process-isolated child; a bare NAME takes fcgihost's own value (a
+// secret kept out of the config file); another app sees none of it, and
+// a request param of the same name does not override it.
+func TestAppEnv(t *testing.T) {
+	t.Parallel()
+	apps := openApps(t)
+	writeFile(t, filepath.Join(apps, "ej.js"), "const g = env.GREETING;\nmodule.exports = () => [g, env.TOKEN || '-', String(Object.isFrozen(env))].join(' ');\n")
+	writeFile(t, filepath.Join(apps, "el.lua"), "local g = os.getenv('GREETING')\nreturn function() return g .. ' ' .. (os.getenv('TOKEN') or '-') end\n")
+	writeFile(t, filepath.Join(apps, "ecgi.js"), "print('Content-Type: text/plain');\nprint('');\nwrite(env.GREETING + ' ' + env.TOKEN + ' ' + env.REQUEST_METHOD);\n")
+	writeFile(t, filepath.Join(apps, "eiso.lua"), "return function() return (os.getenv('GREETING') or '-') .. ' ' .. (os.getenv('TOKEN') or '-') end\n")
+	writeFile(t, filepath.Join(apps, "other.js"), "module.exports = () => (env.GREETING || '-') + ' ' + (env.TOKEN || '-');\n")
+	conf := "workers = 1\n"
+	for _, a := range []string{"ej", "el", "ecgi", "eiso"} {
+		conf += fmt.Sprintf("[app.%s]\nenv = [\"GREETING=hi %s\", \"TOKEN\"]\n", a, a)
+		if a == "eiso" {
+			conf += "isolation = \"process\"\n"
+		}
+	}
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Config: conf, Env: []string{"TOKEN=s3cret"}})
+	c := &fcgi.Client{Addr: h.FCGI}
+	defer c.Close()
+	for path, want := range map[string]string{
+		"/ej": "hi ej s3cret true", "/el": "hi el s3cret", "/ecgi": "hi ecgi s3cret GET", "/eiso": "hi eiso s3cret", "/other": "- -",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		resp, err := c.Do(ctx, &fcgi.ClientRequest{Params: map[string]string{
+			"REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "REQUEST_URI": path, "GREETING": "evil", "TOKEN": "evil"}})
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, err := resp.ReadAll()
+		cancel()
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %q (%v), want %q", path, b, err, want)
+		}
+	}
+	if strings.Contains(readFile(t, filepath.Join(h.Dir, "fcgihost.toml")), "s3cret") {
+		t.Fatal("test setup: the secret is in the config file")
 	}
 }
