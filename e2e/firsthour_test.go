@@ -577,3 +577,86 @@ func TestAppEnv(t *testing.T) {
 		t.Fatal("test setup: the secret is in the config file")
 	}
 }
+
+// TestStatusPage_Fits renders the status page of ten busy apps in headless
+// Chromium at 1280 and 390 px wide: nothing is wider than the window and
+// every app's last column (the last reload) is on screen, and each app row
+// carries its two charts (requests/s and p99 over the last minutes, inline
+// SVG). With $FCGIHOST_STATUS_SCREENSHOTS set to a directory the
+// screenshots are written there (docs/status.png, docs/status-narrow.png).
+func TestStatusPage_Fits(t *testing.T) {
+	t.Parallel()
+	chrome := testutil.Need(t, "chromium")
+	apps := t.TempDir()
+	var names []string
+	for i, n := range []string{"blog", "contacts", "guestbook", "hello", "wiki", "signup", "shop-frontend", "api-gateway", "image-resizer", "newsletter"} {
+		names = append(names, n)
+		if i%2 == 0 {
+			testutil.WriteFile(t, filepath.Join(apps, n+".js"), "module.exports = (req, res) => { if (req.query.fail) throw new Error('x'); return 'ok'; };\n", 0o644)
+		} else {
+			testutil.WriteFile(t, filepath.Join(apps, n+".lua"), "return function(req) if req.query.fail then error('x') end return 'ok' end\n", 0o644)
+		}
+	}
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, HTTP: true, Config: "workers = 1\nstatus_path = \"/fcgihost-status\"\n"})
+	for i, n := range names {
+		for j := 0; j <= i*3; j++ {
+			testutil.Get(t, h.HTTP+"/"+n+"/x")
+		}
+		if i%3 == 0 {
+			testutil.Get(t, h.HTTP+"/"+n+"/x?fail=1")
+		}
+	}
+	page := testutil.Get(t, h.HTTP+"/fcgihost-status?html").Body
+	if n := strings.Count(page, `<svg class="spark"`); n != 2*len(names) {
+		t.Errorf("%d charts, want two per app (%d)", n, 2*len(names))
+	}
+	if strings.Contains(page, "<script") || strings.Contains(page, "src=") {
+		t.Error("the status page loads scripts or external assets")
+	}
+	// A copy of the page with a script that measures it: the page itself
+	// has no script and no external asset, so the copy renders the same.
+	const measure = `<script>addEventListener("load", () => {
+  const w = innerWidth, d = document.documentElement;
+  const cut = [...document.querySelectorAll("#apps tr.app td:last-child")].filter((c) => c.getBoundingClientRect().right > w + 0.5).length;
+  document.body.setAttribute("data-measure", d.scrollWidth + " " + w + " " + cut);
+});</script>`
+	copyFile := filepath.Join(t.TempDir(), "status.html")
+	testutil.WriteFile(t, copyFile, strings.Replace(page, "</body>", measure+"</body>", 1), 0o644)
+	run := func(width int, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir(), "--hide-scrollbars",
+			fmt.Sprintf("--window-size=%d,1400", width)}
+		cmd := exec.CommandContext(ctx, chrome, append(base, args...)...)
+		cmd.Dir = t.TempDir()
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, testutil.Tail(errb.String(), 2000))
+		}
+		return out.String()
+	}
+	for _, width := range []int{1280, 390} {
+		dom := run(width, "--dump-dom", "file://"+copyFile)
+		m := regexp.MustCompile(`data-measure="(\d+) (\d+) (\d+)"`).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("%d px: no measure in the DOM:\n%s", width, testutil.Tail(dom, 500))
+		}
+		if m[1] != m[2] || m[3] != "0" {
+			t.Errorf("%d px: page %s px wide in a %s px window, %s app rows cut off", width, m[1], m[2], m[3])
+		}
+		shot := filepath.Join(t.TempDir(), "status.png")
+		run(width, "--screenshot="+shot, "file://"+copyFile)
+		if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+			t.Fatalf("no screenshot: %v", err)
+		}
+		if dir := os.Getenv("FCGIHOST_STATUS_SCREENSHOTS"); dir != "" {
+			name := "status.png"
+			if width < 1280 {
+				name = "status-narrow.png"
+			}
+			testutil.WriteFile(t, filepath.Join(dir, name), readFile(t, shot), 0o644)
+		}
+	}
+}

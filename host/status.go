@@ -84,6 +84,8 @@ type AppReport struct {
 	LastReload      *time.Time         `json:"last_reload"`
 	LastReloadError *string            `json:"last_reload_error"`
 	LatencyMS       map[string]float64 `json:"latency_ms"`
+	// Recent is the request rate and latency of the last minutes.
+	Recent *WindowReport `json:"recent,omitempty"`
 	MemoryBytes     int64              `json:"memory_bytes"`
 	Limits          LimitsReport       `json:"limits"`
 	// Isolation is the child process of an app with isolation = "process"
@@ -187,6 +189,7 @@ func (h *Host) Report() *StatusReport {
 		for _, lq := range latencyQuantiles {
 			ar.LatencyMS[lq.key] = math.Round(m.Quantile(lq.q)*1000) / 1000 // µs resolution
 		}
+		ar.Recent = m.Recent()
 		rep.Apps[a.Name] = ar
 	}
 	// Memory per VM: the engines measure no per-VM heap, so each VM is
