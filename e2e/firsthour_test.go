@@ -236,17 +236,8 @@ func TestCheckLoadsApps(t *testing.T) {
 // and 2 although every VM serves one request only (max_requests = 1).
 func TestBundledAppsMountPoint(t *testing.T) {
 	t.Parallel()
-	testutil.Need(t, "nginx")
-	apps := filepath.Join(testutil.OpenDir(t), "apps")
-	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "apps"), apps)
-	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true,
-		Config: "workers = 2\nmax_requests = 1\nsocket_mode = \"0666\"\n"})
-	testutil.Open(t, h.Dir)
-	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
-	conf := testutil.Render(t, "nginx.conf", map[string]string{
-		"DIR": dir, "PORT": strconv.Itoa(port), "SOCKET": strings.TrimPrefix(h.FCGI, "unix:"), "APPS": apps})
-	fe := testutil.StartNginxConf(t, dir, port, conf)
-	hrefs := regexp.MustCompile(`href="([^"]*)"`)
+	fe := bundledBehindNginx(t, "workers = 2\nmax_requests = 1\n")
+	hrefs := regexp.MustCompile(`<a href="([^"]*)"`)
 	for _, prefix := range []string{"", "/app"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
 			for _, app := range []string{"blog", "wiki"} {
@@ -658,5 +649,63 @@ func TestStatusPage_Fits(t *testing.T) {
 			}
 			testutil.WriteFile(t, filepath.Join(dir, name), readFile(t, shot), 0o644)
 		}
+	}
+}
+
+// bundledBehindNginx serves a copy of the bundled apps with config behind
+// docs/deploy/nginx.conf (the apps at the root and under /app/).
+func bundledBehindNginx(t *testing.T, config string) *testutil.FrontEnd {
+	t.Helper()
+	testutil.Need(t, "nginx")
+	apps := filepath.Join(testutil.OpenDir(t), "apps")
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "apps"), apps)
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: config + "socket_mode = \"0666\"\n"})
+	testutil.Open(t, h.Dir)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	conf := testutil.Render(t, "nginx.conf", map[string]string{
+		"DIR": dir, "PORT": strconv.Itoa(port), "SOCKET": strings.TrimPrefix(h.FCGI, "unix:"), "APPS": apps})
+	return testutil.StartNginxConf(t, dir, port, conf)
+}
+
+// TestBundledAppsStyle: every HTML page of the bundled apps, at the root
+// and under /app/, links the shared stylesheet next to it, which the
+// assets app serves as text/css with an ETag and answers 304 when the
+// browser has it; and a user name signed up once is taken whichever VM
+// serves the second try.
+func TestBundledAppsStyle(t *testing.T) {
+	t.Parallel()
+	fe := bundledBehindNginx(t, "workers = 2\nmax_requests = 1\n")
+	css := regexp.MustCompile(`<link rel="stylesheet" href="([^"]*)">`)
+	for _, prefix := range []string{"", "/app"} {
+		for _, page := range []string{"/blog/", "/blog/hello", "/wiki/", "/wiki/lua", "/guestbook", "/guestbook.lua", "/signup"} {
+			r := testutil.Get(t, fe.URL+prefix+page)
+			m := css.FindStringSubmatch(r.Body)
+			if r.StatusCode != 200 || m == nil || m[1] != prefix+"/assets/style.css" {
+				t.Errorf("%s%s: status %d, stylesheet %q, want %s/assets/style.css", prefix, page, r.StatusCode, m, prefix)
+				continue
+			}
+			if !strings.Contains(r.Body, `name="viewport"`) {
+				t.Errorf("%s%s: no viewport meta (unreadable on a phone)", prefix, page)
+			}
+		}
+		r := testutil.Get(t, fe.URL+prefix+"/assets/style.css")
+		etag := r.Header.Get("ETag")
+		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") || etag == "" || !strings.Contains(r.Body, "body{") {
+			t.Fatalf("%s/assets/style.css: %d %q ETag %q", prefix, r.StatusCode, r.Header.Get("Content-Type"), etag)
+		}
+		req := newReq(t, "GET", fe.URL+prefix+"/assets/style.css", nil, "")
+		req.Header.Set("If-None-Match", etag)
+		if r := testutil.Do(t, req); r.StatusCode != 304 || r.Body != "" {
+			t.Errorf("conditional GET: %d %q, want 304 without a body", r.StatusCode, r.Body)
+		}
+	}
+	post := func() *testutil.Response {
+		return testutil.Do(t, newReq(t, "POST", fe.URL+"/signup", []byte("user=grace&age=40"), "application/x-www-form-urlencoded"))
+	}
+	if r := post(); r.StatusCode != 201 {
+		t.Errorf("first signup: %d %s", r.StatusCode, r.Body)
+	}
+	if r := post(); r.StatusCode != 422 || !strings.Contains(r.Body, `"user":"is taken"`) {
+		t.Errorf("second signup on another VM: %d %s, want 422 is taken", r.StatusCode, r.Body)
 	}
 }
