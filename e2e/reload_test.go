@@ -349,7 +349,7 @@ func TestReload_AppsAppearAndVanish(t *testing.T) {
 	saveAtomic(t, filepath.Join(apps, "folder", "index.lua"), fmt.Sprintf(versionApp[".lua"], "folder"))
 	for _, app := range []string{"one", "folder"} {
 		testutil.Eventually(t, 15*time.Second, "new app "+app+" served", func() bool {
-			st, body := get(t, c, "/"+app)
+			st, body := get(t, c, "/"+app+"/") // a folder app's /folder is a 301 to /folder/
 			v, _ := marker(body)
 			return st == 200 && v == app
 		})
@@ -491,9 +491,9 @@ func TestReload_Modules(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "lib", "greet"+ext), fmt.Sprintf(src.lib, "1"))
 			_, c := startHost(t, apps, "workers = 2\n")
 			body := func() string {
-				st, b := get(t, c, "/mod")
+				st, b := get(t, c, "/mod/")
 				if st != 200 {
-					t.Fatalf("GET /mod: %d %s", st, b)
+					t.Fatalf("GET /mod/: %d %s", st, b)
 				}
 				return b
 			}
