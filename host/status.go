@@ -85,9 +85,9 @@ type AppReport struct {
 	LastReloadError *string            `json:"last_reload_error"`
 	LatencyMS       map[string]float64 `json:"latency_ms"`
 	// Recent is the request rate and latency of the last minutes.
-	Recent *WindowReport `json:"recent,omitempty"`
-	MemoryBytes     int64              `json:"memory_bytes"`
-	Limits          LimitsReport       `json:"limits"`
+	Recent      *WindowReport `json:"recent,omitempty"`
+	MemoryBytes int64         `json:"memory_bytes"`
+	Limits      LimitsReport  `json:"limits"`
 	// Isolation is the child process of an app with isolation = "process"
 	// (state, pid, rss_bytes, restarts, recycles, last_exit…).
 	Isolation *isolation.Stats `json:"isolation,omitempty"`
