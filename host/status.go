@@ -84,13 +84,14 @@ type AppReport struct {
 	LastReload      *time.Time         `json:"last_reload"`
 	LastReloadError *string            `json:"last_reload_error"`
 	LatencyMS       map[string]float64 `json:"latency_ms"`
-	// Recent is the request rate and latency of the last minutes.
-	Recent      *WindowReport `json:"recent,omitempty"`
-	MemoryBytes int64         `json:"memory_bytes"`
-	Limits      LimitsReport  `json:"limits"`
+	MemoryBytes     int64              `json:"memory_bytes"`
+	Limits          LimitsReport       `json:"limits"`
 	// Isolation is the child process of an app with isolation = "process"
 	// (state, pid, rss_bytes, restarts, recycles, last_exit…).
 	Isolation *isolation.Stats `json:"isolation,omitempty"`
+
+	// Recent is the request rate and latency of the last minutes.
+	Recent *WindowReport `json:"recent,omitempty"`
 }
 
 // LimitsReport are an app's configured limits, shown next to its figures.
