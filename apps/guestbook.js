@@ -46,21 +46,27 @@ function recent() {
   return entries;
 }
 
+// rootOf is where the apps are mounted: req.base without this app's name
+// ("" at the URL root, "/app" under a prefix); the stylesheet is there.
+function rootOf(req) {
+  return req.base.replace(/\/[^/]*$/, "");
+}
+
 function total() {
   return Number(kv.get("count") || 0);
 }
 
-function page(entries, form, errors) {
+function page(root, entries, form, errors) {
   const n = total();
   const err = (f) => (errors[f] ? ` <em class="error">${escapeHTML(f + " " + errors[f])}</em>` : "");
   const items = entries.map((e) => `<li><p class="message">${escapeHTML(e.message)}</p>
   <p class="by">— ${escapeHTML(e.name)}, <time datetime="${escapeHTML(e.time)}">${escapeHTML(e.time.slice(0, 16).replace("T", " "))}</time></p></li>`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Guestbook</title>
-<style>body{font:16px/1.4 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}
-label{display:block;margin:.5em 0}input,textarea{width:100%;box-sizing:border-box}
-.error{color:#b00}ol{list-style:none;padding:0}li{border-top:1px solid #ddd;padding:.5em 0}.by{color:#666;font-size:90%}</style>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="${escapeHTML(root)}/assets/style.css">
 </head><body>
+<main>
 <h1>Guestbook</h1>
 <form method="post">
 <label>Name${err("name")}<input name="name" maxlength="${MAX_NAME}" value="${escapeHTML(form.name || "")}" required></label>
@@ -68,9 +74,10 @@ label{display:block;margin:.5em 0}input,textarea{width:100%;box-sizing:border-bo
 <button>Sign the guestbook</button>
 </form>
 <h2>${n} ${n === 1 ? "entry" : "entries"}</h2>
-<ol class="entries">
+<ol class="list entries">
 ${items.join("\n")}
 </ol>
+</main>
 </body></html>
 `;
 }
@@ -80,7 +87,7 @@ module.exports = function (req, res) {
     (req.headers["content-type"] || "").startsWith("application/json");
   if (req.method === "GET" || req.method === "HEAD") {
     if (wantsJSON) return { total: total(), entries: recent() };
-    return page(recent(), {}, {});
+    return page(rootOf(req), recent(), {}, {});
   }
   if (req.method !== "POST") {
     return res.status(405).header("Allow", "GET, HEAD, POST").json({ error: "method not allowed" });
@@ -89,7 +96,7 @@ module.exports = function (req, res) {
   const { entry, errors } = validate(input);
   if (Object.keys(errors).length > 0) {
     res.status(422);
-    return wantsJSON ? res.json({ errors }) : page(recent(), entry, errors);
+    return wantsJSON ? res.json({ errors }) : page(rootOf(req), recent(), entry, errors);
   }
   entry.id = kv.incr("seq");
   entry.time = new Date().toISOString();

@@ -60,7 +60,9 @@ local function total()
   return tonumber(kv.get("count") or "0")
 end
 
-local function page(entries, form, errors)
+-- root is where the apps are mounted: req.base without this app's name
+-- ("" at the URL root, "/app" under a prefix); the stylesheet is there.
+local function page(root, entries, form, errors)
   local function err(f)
     if not errors[f] then return "" end
     return ' <em class="error">' .. escape_html(f .. " " .. errors[f]) .. "</em>"
@@ -74,10 +76,10 @@ local function page(entries, form, errors)
   local n = total()
   return table.concat({ [[<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Guestbook</title>
-<style>body{font:16px/1.4 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}
-label{display:block;margin:.5em 0}input,textarea{width:100%;box-sizing:border-box}
-.error{color:#b00}ol{list-style:none;padding:0}li{border-top:1px solid #ddd;padding:.5em 0}.by{color:#666;font-size:90%}</style>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="]], escape_html(root), [[/assets/style.css">
 </head><body>
+<main>
 <h1>Guestbook</h1>
 <form method="post">
 <label>Name]], err("name"), '<input name="name" maxlength="', MAX_NAME, '" value="', escape_html(form.name or ""), [[" required></label>
@@ -86,10 +88,11 @@ label{display:block;margin:.5em 0}input,textarea{width:100%;box-sizing:border-bo
 <button>Sign the guestbook</button>
 </form>
 <h2>]], n, n == 1 and " entry" or " entries", [[</h2>
-<ol class="entries">
+<ol class="list entries">
 ]], table.concat(items, "\n"), [[
 
 </ol>
+</main>
 </body></html>
 ]] })
 end
@@ -101,7 +104,7 @@ return function(req, res)
     if wants_json then
       return res:json({ total = total(), entries = json.array(recent()) })
     end
-    return page(recent(), {}, {})
+    return page((req.base:gsub("/[^/]*$", "")), recent(), {}, {})
   end
   if req.method ~= "POST" then
     res:status(405):header("Allow", "GET, HEAD, POST")
@@ -114,7 +117,7 @@ return function(req, res)
   if n > 0 then
     res:status(422)
     if wants_json then return res:json({ errors = errors }) end
-    return page(recent(), entry, errors)
+    return page((req.base:gsub("/[^/]*$", "")), recent(), entry, errors)
   end
   entry.id = kv.incr("seq")
   entry.time = os.date("!%Y-%m-%dT%H:%M:%S.000Z")

@@ -89,7 +89,7 @@ var appKeys = []keyDef{
 	{name: "user", kind: kString, field: "User", doc: "user of a process-isolated app's child when the host runs as root; empty = the owner of the app's directory"},
 	{name: "group", kind: kString, field: "Group", doc: "group of a process-isolated app's child; empty = the user's group"},
 	{name: "max_rss", kind: kSize, field: "MaxRSS", doc: "replace a process-isolated app's child whose resident memory passes this; 0 = off"},
-	{name: "env", kind: kList, field: "Env", check: eachString(checkEnv), doc: "environment of a process-isolated app's child: `NAME` passes the host's value, `NAME=VALUE` sets one; every other variable is cleared"},
+	{name: "env", kind: kList, field: "Env", check: eachString(checkEnv), doc: "the app's environment, what its scripts read as JS `env` / Lua `os.getenv` (and a process-isolated app's child gets as its process environment, every other variable cleared): `NAME=VALUE` sets one, a bare `NAME` passes fcgihost's own value (keep secrets there, not in this file)"},
 	{name: "namespaces", kind: kList, field: "Namespaces", check: eachString(checkNamespace), doc: "Linux namespaces of a process-isolated app's child when the host runs as root: `mount`, `pid`, `net` (no network: fetch and a Redis kv fail), `ipc`, `uts`; empty = none"},
 	{name: "idle_timeout", kind: kDuration, field: "IdleTimeout", doc: "close the pool of a root script unused this long; 0 = never"},
 }

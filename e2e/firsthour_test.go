@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/internal/testutil"
 )
 
@@ -234,17 +236,8 @@ func TestCheckLoadsApps(t *testing.T) {
 // and 2 although every VM serves one request only (max_requests = 1).
 func TestBundledAppsMountPoint(t *testing.T) {
 	t.Parallel()
-	testutil.Need(t, "nginx")
-	apps := filepath.Join(testutil.OpenDir(t), "apps")
-	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "apps"), apps)
-	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true,
-		Config: "workers = 2\nmax_requests = 1\nsocket_mode = \"0666\"\n"})
-	testutil.Open(t, h.Dir)
-	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
-	conf := testutil.Render(t, "nginx.conf", map[string]string{
-		"DIR": dir, "PORT": strconv.Itoa(port), "SOCKET": strings.TrimPrefix(h.FCGI, "unix:"), "APPS": apps})
-	fe := testutil.StartNginxConf(t, dir, port, conf)
-	hrefs := regexp.MustCompile(`href="([^"]*)"`)
+	fe := bundledBehindNginx(t, "workers = 2\nmax_requests = 1\n")
+	hrefs := regexp.MustCompile(`<a href="([^"]*)"`)
 	for _, prefix := range []string{"", "/app"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
 			for _, app := range []string{"blog", "wiki"} {
@@ -529,5 +522,190 @@ func TestFrontController(t *testing.T) {
 	}
 	if r := testutil.Get(t, fe.URL+"/missing"); r.StatusCode != 404 || r.Body != `{"missing":true}` {
 		t.Errorf("/missing: %d %q, want the fallback app's own 404", r.StatusCode, r.Body)
+	}
+}
+
+// TestAppEnv: an app's env entries are visible to its scripts — JS env
+// (handler and CGI style), Lua os.getenv — in-process and in a
+// process-isolated child; a bare NAME takes fcgihost's own value (a
+// secret kept out of the config file); another app sees none of it, and
+// a request param of the same name does not override it.
+func TestAppEnv(t *testing.T) {
+	t.Parallel()
+	apps := openApps(t)
+	writeFile(t, filepath.Join(apps, "ej.js"), "const g = env.GREETING;\nmodule.exports = () => [g, env.TOKEN || '-', String(Object.isFrozen(env))].join(' ');\n")
+	writeFile(t, filepath.Join(apps, "el.lua"), "local g = os.getenv('GREETING')\nreturn function() return g .. ' ' .. (os.getenv('TOKEN') or '-') end\n")
+	writeFile(t, filepath.Join(apps, "ecgi.js"), "print('Content-Type: text/plain');\nprint('');\nwrite(env.GREETING + ' ' + env.TOKEN + ' ' + env.REQUEST_METHOD);\n")
+	writeFile(t, filepath.Join(apps, "eiso.lua"), "return function() return (os.getenv('GREETING') or '-') .. ' ' .. (os.getenv('TOKEN') or '-') end\n")
+	writeFile(t, filepath.Join(apps, "other.js"), "module.exports = () => (env.GREETING || '-') + ' ' + (env.TOKEN || '-');\n")
+	conf := "workers = 1\n"
+	for _, a := range []string{"ej", "el", "ecgi", "eiso"} {
+		conf += fmt.Sprintf("[app.%s]\nenv = [\"GREETING=hi %s\", \"TOKEN\"]\n", a, a)
+		if a == "eiso" {
+			conf += "isolation = \"process\"\n"
+		}
+	}
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Config: conf, Env: []string{"TOKEN=s3cret"}})
+	c := &fcgi.Client{Addr: h.FCGI}
+	defer c.Close()
+	for path, want := range map[string]string{
+		"/ej": "hi ej s3cret true", "/el": "hi el s3cret", "/ecgi": "hi ecgi s3cret GET", "/eiso": "hi eiso s3cret", "/other": "- -",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		resp, err := c.Do(ctx, &fcgi.ClientRequest{Params: map[string]string{
+			"REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "REQUEST_URI": path, "GREETING": "evil", "TOKEN": "evil"}})
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, err := resp.ReadAll()
+		cancel()
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %q (%v), want %q", path, b, err, want)
+		}
+	}
+	if strings.Contains(readFile(t, filepath.Join(h.Dir, "fcgihost.toml")), "s3cret") {
+		t.Fatal("test setup: the secret is in the config file")
+	}
+}
+
+// TestStatusPage_Fits renders the status page of ten busy apps in headless
+// Chromium at 1280 and 390 px wide: nothing is wider than the window and
+// every app's last column (the last reload) is on screen, and each app row
+// carries its two charts (requests/s and p99 over the last minutes, inline
+// SVG). With $FCGIHOST_STATUS_SCREENSHOTS set to a directory the
+// screenshots are written there (docs/status.png, docs/status-narrow.png).
+func TestStatusPage_Fits(t *testing.T) {
+	t.Parallel()
+	chrome := testutil.Need(t, "chromium")
+	apps := t.TempDir()
+	var names []string
+	for i, n := range []string{"blog", "contacts", "guestbook", "hello", "wiki", "signup", "shop-frontend", "api-gateway", "image-resizer", "newsletter"} {
+		names = append(names, n)
+		if i%2 == 0 {
+			testutil.WriteFile(t, filepath.Join(apps, n+".js"), "module.exports = (req, res) => { if (req.query.fail) throw new Error('x'); return 'ok'; };\n", 0o644)
+		} else {
+			testutil.WriteFile(t, filepath.Join(apps, n+".lua"), "return function(req) if req.query.fail then error('x') end return 'ok' end\n", 0o644)
+		}
+	}
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, HTTP: true, Config: "workers = 1\nstatus_path = \"/fcgihost-status\"\n"})
+	for i, n := range names {
+		for j := 0; j <= i*3; j++ {
+			testutil.Get(t, h.HTTP+"/"+n+"/x")
+		}
+		if i%3 == 0 {
+			testutil.Get(t, h.HTTP+"/"+n+"/x?fail=1")
+		}
+	}
+	page := testutil.Get(t, h.HTTP+"/fcgihost-status?html").Body
+	if n := strings.Count(page, `<svg class="spark"`); n != 2*len(names) {
+		t.Errorf("%d charts, want two per app (%d)", n, 2*len(names))
+	}
+	if strings.Contains(page, "<script") || strings.Contains(page, "src=") {
+		t.Error("the status page loads scripts or external assets")
+	}
+	// A copy of the page with a script that measures it: the page itself
+	// has no script and no external asset, so the copy renders the same.
+	const measure = `<script>addEventListener("load", () => {
+  const w = innerWidth, d = document.documentElement;
+  const cut = [...document.querySelectorAll("#apps tr.app td:last-child")].filter((c) => c.getBoundingClientRect().right > w + 0.5).length;
+  document.body.setAttribute("data-measure", d.scrollWidth + " " + w + " " + cut);
+});</script>`
+	copyFile := filepath.Join(t.TempDir(), "status.html")
+	testutil.WriteFile(t, copyFile, strings.Replace(page, "</body>", measure+"</body>", 1), 0o644)
+	run := func(width int, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir(), "--hide-scrollbars",
+			fmt.Sprintf("--window-size=%d,1400", width)}
+		cmd := exec.CommandContext(ctx, chrome, append(base, args...)...)
+		cmd.Dir = t.TempDir()
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, testutil.Tail(errb.String(), 2000))
+		}
+		return out.String()
+	}
+	for _, width := range []int{1280, 390} {
+		dom := run(width, "--dump-dom", "file://"+copyFile)
+		m := regexp.MustCompile(`data-measure="(\d+) (\d+) (\d+)"`).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("%d px: no measure in the DOM:\n%s", width, testutil.Tail(dom, 500))
+		}
+		if m[1] != m[2] || m[3] != "0" {
+			t.Errorf("%d px: page %s px wide in a %s px window, %s app rows cut off", width, m[1], m[2], m[3])
+		}
+		shot := filepath.Join(t.TempDir(), "status.png")
+		run(width, "--screenshot="+shot, "file://"+copyFile)
+		if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+			t.Fatalf("no screenshot: %v", err)
+		}
+		if dir := os.Getenv("FCGIHOST_STATUS_SCREENSHOTS"); dir != "" {
+			name := "status.png"
+			if width < 1280 {
+				name = "status-narrow.png"
+			}
+			testutil.WriteFile(t, filepath.Join(dir, name), readFile(t, shot), 0o644)
+		}
+	}
+}
+
+// bundledBehindNginx serves a copy of the bundled apps with config behind
+// docs/deploy/nginx.conf (the apps at the root and under /app/).
+func bundledBehindNginx(t *testing.T, config string) *testutil.FrontEnd {
+	t.Helper()
+	testutil.Need(t, "nginx")
+	apps := filepath.Join(testutil.OpenDir(t), "apps")
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "apps"), apps)
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: config + "socket_mode = \"0666\"\n"})
+	testutil.Open(t, h.Dir)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	conf := testutil.Render(t, "nginx.conf", map[string]string{
+		"DIR": dir, "PORT": strconv.Itoa(port), "SOCKET": strings.TrimPrefix(h.FCGI, "unix:"), "APPS": apps})
+	return testutil.StartNginxConf(t, dir, port, conf)
+}
+
+// TestBundledAppsStyle: every HTML page of the bundled apps, at the root
+// and under /app/, links the shared stylesheet next to it, which the
+// assets app serves as text/css with an ETag and answers 304 when the
+// browser has it; and a user name signed up once is taken whichever VM
+// serves the second try.
+func TestBundledAppsStyle(t *testing.T) {
+	t.Parallel()
+	fe := bundledBehindNginx(t, "workers = 2\nmax_requests = 1\n")
+	css := regexp.MustCompile(`<link rel="stylesheet" href="([^"]*)">`)
+	for _, prefix := range []string{"", "/app"} {
+		for _, page := range []string{"/blog/", "/blog/hello", "/wiki/", "/wiki/lua", "/guestbook", "/guestbook.lua", "/signup"} {
+			r := testutil.Get(t, fe.URL+prefix+page)
+			m := css.FindStringSubmatch(r.Body)
+			if r.StatusCode != 200 || m == nil || m[1] != prefix+"/assets/style.css" {
+				t.Errorf("%s%s: status %d, stylesheet %q, want %s/assets/style.css", prefix, page, r.StatusCode, m, prefix)
+				continue
+			}
+			if !strings.Contains(r.Body, `name="viewport"`) {
+				t.Errorf("%s%s: no viewport meta (unreadable on a phone)", prefix, page)
+			}
+		}
+		r := testutil.Get(t, fe.URL+prefix+"/assets/style.css")
+		etag := r.Header.Get("ETag")
+		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") || etag == "" || !strings.Contains(r.Body, "body{") {
+			t.Fatalf("%s/assets/style.css: %d %q ETag %q", prefix, r.StatusCode, r.Header.Get("Content-Type"), etag)
+		}
+		req := newReq(t, "GET", fe.URL+prefix+"/assets/style.css", nil, "")
+		req.Header.Set("If-None-Match", etag)
+		if r := testutil.Do(t, req); r.StatusCode != 304 || r.Body != "" {
+			t.Errorf("conditional GET: %d %q, want 304 without a body", r.StatusCode, r.Body)
+		}
+	}
+	post := func() *testutil.Response {
+		return testutil.Do(t, newReq(t, "POST", fe.URL+"/signup", []byte("user=grace&age=40"), "application/x-www-form-urlencoded"))
+	}
+	if r := post(); r.StatusCode != 201 {
+		t.Errorf("first signup: %d %s", r.StatusCode, r.Body)
+	}
+	if r := post(); r.StatusCode != 422 || !strings.Contains(r.Body, `"user":"is taken"`) {
+		t.Errorf("second signup on another VM: %d %s, want 422 is taken", r.StatusCode, r.Body)
 	}
 }

@@ -350,7 +350,7 @@ func TestReload_AppsAppearAndVanish(t *testing.T) {
 	// A folder app is reached at NAME/ (NAME answers 301 to it).
 	for _, app := range []string{"one", "folder/"} {
 		testutil.Eventually(t, 15*time.Second, "new app "+app+" served", func() bool {
-			st, body := get(t, c, "/"+app)
+			st, body := get(t, c, "/"+app+"/") // a folder app's /folder is a 301 to /folder/
 			v, _ := marker(body)
 			return st == 200 && v == strings.TrimSuffix(app, "/")
 		})

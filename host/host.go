@@ -366,7 +366,7 @@ func (h *Host) fail(client, ctx context.Context, x *Exchange, app *registry.App,
 		body = "script exceeded its memory limit\n"
 		m.Errors.Add(1)
 		log.Error("script exceeded its memory limit", "uri", req.URI, "where", location(err), "err", rootMessage(err), "stack", stackOf(err))
-	case timedOut(ctx) && client.Err() == nil:
+	case timedOut(ctx, err) && client.Err() == nil:
 		status, body = http.StatusGatewayTimeout, "script timed out\n"
 		m.Timeouts.Add(1)
 		log.Error("script timed out", "uri", req.URI, "where", location(err), "err", err, "stack", stackOf(err))

@@ -61,6 +61,7 @@ type AppMetrics struct {
 	Status    [6]atomic.Uint64 // index status/100: 1xx..5xx; 0 = none sent
 
 	lat latencyHist
+	win window // the last minutes (window.go)
 }
 
 // Observe counts one finished request.
@@ -72,7 +73,11 @@ func (a *AppMetrics) Observe(status int, d time.Duration) {
 	}
 	a.Status[c].Add(1)
 	a.lat.observe(d)
+	a.win.observe(d)
 }
+
+// Recent returns the app's figures over the last minutes.
+func (a *AppMetrics) Recent() *WindowReport { return a.win.report() }
 
 // Quantile returns the q-quantile (0..1) of request latency in
 // milliseconds, estimated from a log-scale histogram (±9%).

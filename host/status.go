@@ -89,6 +89,9 @@ type AppReport struct {
 	// Isolation is the child process of an app with isolation = "process"
 	// (state, pid, rss_bytes, restarts, recycles, last_exit…).
 	Isolation *isolation.Stats `json:"isolation,omitempty"`
+
+	// Recent is the request rate and latency of the last minutes.
+	Recent *WindowReport `json:"recent,omitempty"`
 }
 
 // LimitsReport are an app's configured limits, shown next to its figures.
@@ -187,6 +190,7 @@ func (h *Host) Report() *StatusReport {
 		for _, lq := range latencyQuantiles {
 			ar.LatencyMS[lq.key] = math.Round(m.Quantile(lq.q)*1000) / 1000 // µs resolution
 		}
+		ar.Recent = m.Recent()
 		rep.Apps[a.Name] = ar
 	}
 	// Memory per VM: the engines measure no per-VM heap, so each VM is

@@ -36,7 +36,9 @@ type htmlPage struct {
 	*StatusReport
 	Refresh int
 	Now     time.Time
-	AppList []htmlApp
+	// WindowMinutes is the span of the charts.
+	WindowMinutes int
+	AppList       []htmlApp
 }
 
 var statusFuncs = template.FuncMap{
@@ -63,6 +65,14 @@ var statusFuncs = template.FuncMap{
 	"deref":   func(p *int) int { return *p },
 	"zeroOff": func(s string) string { return zeroOff(s) },
 	"never":   func(n int) string { return neverIfZero(n) },
+	"spark":   func(v []float64, label, unit string) template.HTML { return sparkline(v, 96, 22, label, unit) },
+	"num":     num,
+	"last": func(v []float64) float64 {
+		if len(v) == 0 {
+			return 0
+		}
+		return v[len(v)-1]
+	},
 }
 
 func whenString(t *time.Time) string {
@@ -91,14 +101,27 @@ var statusPage = template.Must(template.New("status").Funcs(statusFuncs).Parse(`
 {{if .Refresh}}<meta http-equiv="refresh" content="{{.Refresh}}">{{end}}
 <title>fcgihost status</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
-#apps{font-size:13px}.details{display:flex;flex-wrap:wrap;gap:0 2em}
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;padding:0 1em;max-width:1240px;color:#222;background:#fafafa}
 h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .4em}
 table{border-collapse:collapse;margin:.3em 0;background:#fff}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
 th{background:#eee}td.l,th.l{text-align:left}
-.bad{color:#b00;font-weight:bold}.muted{color:#777}
+#apps{width:100%;font-size:13px}#apps th{white-space:normal;vertical-align:bottom}
+.spark{vertical-align:middle;margin-right:.3em}.chart{text-align:left}
+.details{display:flex;flex-wrap:wrap;gap:0 2em}.details section{min-width:0;max-width:100%}
+.bad{color:#b00;font-weight:bold}.muted{color:#777}.path{overflow-wrap:anywhere}
 .err{color:#b00;white-space:pre-wrap;text-align:left;max-width:60em}
+@media (max-width:760px){
+body{margin:.8em auto;padding:0 .6em}
+th,td{white-space:normal}
+#apps thead{display:none}
+#apps,#apps tbody,#apps tr,#apps td{display:block}
+#apps tr.app{border:1px solid #ccc;margin:.8em 0}
+#apps td{border:0;border-top:1px solid #eee;overflow:hidden}
+#apps td,#apps td.l,#apps td.chart{text-align:right}#apps td:first-child{border-top:0;background:#eee;text-align:left}
+#apps td[data-label]::before{content:attr(data-label);float:left;color:#555;padding-right:1em}
+.details section,.details table{width:100%}
+}
 </style></head><body>
 <h1>fcgihost status</h1>
 <p class="muted">pid {{.PID}} · started {{.StartTime.Format "2006-01-02 15:04:05Z"}} · up {{uptime .UptimeS}} · {{if .Refresh}}refreshes every {{.Refresh}}s{{else}}no refresh{{end}} · <a href="?">JSON</a> · <a href="?openmetrics">metrics</a></p>
@@ -112,16 +135,16 @@ th{background:#eee}td.l,th.l{text-align:left}
 </table>
 <h2>Apps</h2>
 <table id="apps">
-<thead><tr><th class="l">app</th><th class="l">engine</th><th class="l">version</th><th>busy / idle / workers</th><th>queued</th><th>requests</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>errors</th><th>timeouts</th><th>p50</th><th>p99</th><th>memory / VM</th><th class="l">last reload</th></tr></thead>
+<thead><tr><th class="l">app</th><th>busy / idle / workers</th><th>queued</th><th>requests</th><th>2xx / 3xx / 4xx / 5xx</th><th>errors / timeouts</th><th class="l">requests/s, last {{.WindowMinutes}} min</th><th class="l">p99, last {{.WindowMinutes}} min</th><th>memory / VM</th><th class="l">last reload</th></tr></thead>
 <tbody>
-{{range .AppList}}<tr class="app" data-app="{{.Name}}"><td class="l"><a href="#app-{{.Name}}">{{.Name}}</a></td><td class="l">{{.Engine}}</td><td class="l">{{.Version}}</td><td>{{.Busy}} / {{.Idle}} / {{.Workers}}</td><td>{{.Queued}}</td><td>{{.Requests}}</td><td>{{index .Status "2xx"}}</td><td>{{index .Status "3xx"}}</td><td>{{index .Status "4xx"}}</td><td{{if index .Status "5xx"}} class="bad"{{end}}>{{index .Status "5xx"}}</td><td{{if .Errors}} class="bad"{{end}}>{{.Errors}}</td><td{{if .Timeouts}} class="bad"{{end}}>{{.Timeouts}}</td><td>{{ms (index .LatencyMS "p50")}}</td><td>{{ms (index .LatencyMS "p99")}}</td><td>{{bytes .MemoryBytes}}</td><td class="l{{if .LastReloadError}} bad{{end}}" title="{{when .LastReload}}">{{clock .LastReload}}{{if .LastReloadError}} (failed){{end}}</td></tr>
-{{else}}<tr><td class="l muted" colspan="16">no apps</td></tr>
+{{range .AppList}}<tr class="app" data-app="{{.Name}}"><td class="l"><a href="#app-{{.Name}}">{{.Name}}</a> <span class="muted">{{.Engine}}</span></td><td data-label="busy / idle / workers">{{.Busy}} / {{.Idle}} / {{.Workers}}</td><td data-label="queued">{{.Queued}}</td><td data-label="requests">{{.Requests}}</td><td data-label="2xx / 3xx / 4xx / 5xx">{{index .Status "2xx"}} / {{index .Status "3xx"}} / {{index .Status "4xx"}} / <span{{if index .Status "5xx"}} class="bad"{{end}}>{{index .Status "5xx"}}</span></td><td data-label="errors / timeouts"><span{{if .Errors}} class="bad"{{end}}>{{.Errors}}</span> / <span{{if .Timeouts}} class="bad"{{end}}>{{.Timeouts}}</span></td>{{with .Recent}}<td class="chart" data-label="requests/s">{{spark .Rate "requests/s" "/s"}}{{num (last .Rate)}}/s</td><td class="chart" data-label="p99">{{spark .P99MS "p99 latency" " ms"}}{{ms (index .LatencyMS "p99")}}</td>{{else}}<td></td><td></td>{{end}}<td data-label="memory / VM">{{bytes .MemoryBytes}}</td><td class="l{{if .LastReloadError}} bad{{end}}" data-label="last reload" title="{{when .LastReload}}">{{clock .LastReload}}{{if .LastReloadError}} (failed){{end}}</td></tr>
+{{else}}<tr><td class="l muted" colspan="10">no apps</td></tr>
 {{end}}</tbody></table>
 <div class="details">
 {{range .AppList}}
 <section class="app-detail" id="app-{{.Name}}">
 <h2>{{.Name}} <span class="muted">{{.Engine}}{{if .Style}}, {{.Style}} style{{end}}</span></h2>
-<p class="muted">{{.Entry}}</p>
+<p class="muted path">{{.Entry}}</p>
 <table>
 <thead><tr><th class="l">figure</th><th>now</th><th>limit</th></tr></thead>
 <tbody>
@@ -136,7 +159,8 @@ th{background:#eee}td.l,th.l{text-align:left}
 <tr><td class="l">timeouts</td><td>{{.Timeouts}}</td><td>{{.Limits.Timeout}}</td></tr>
 <tr><td class="l">slow requests</td><td>{{.Slow}}</td><td>{{zeroOff .Limits.Slowlog}}</td></tr>
 <tr><td class="l">aborted by the client</td><td>{{.Aborted}}</td><td></td></tr>
-<tr><td class="l">latency p50 / p90 / p99</td><td>{{ms (index .LatencyMS "p50")}} / {{ms (index .LatencyMS "p90")}} / {{ms (index .LatencyMS "p99")}}</td><td></td></tr>
+<tr><td class="l">latency p50 / p90 / p99 since start</td><td>{{ms (index .LatencyMS "p50")}} / {{ms (index .LatencyMS "p90")}} / {{ms (index .LatencyMS "p99")}}</td><td></td></tr>
+{{with .Recent}}<tr><td class="l">latency p50 / p90 / p99, last {{$.WindowMinutes}} min</td><td>{{ms (index .LatencyMS "p50")}} / {{ms (index .LatencyMS "p90")}} / {{ms (index .LatencyMS "p99")}}</td><td></td></tr>{{end}}
 <tr><td class="l">VMs recycled / discarded / started</td><td>{{.Recycled}} / {{.Discarded}} / {{.VMStarts}}</td><td>max requests {{never .Limits.MaxRequests}}</td></tr>
 <tr><td class="l">memory per VM (estimate)</td><td>{{bytes .MemoryBytes}}</td><td>{{bytes .Limits.MemoryLimit}}</td></tr>
 <tr><td class="l">request body</td><td></td><td>{{bytes .Limits.MaxBody}}</td></tr>
@@ -149,7 +173,7 @@ th{background:#eee}td.l,th.l{text-align:left}
 `))
 
 func writeHTML(w io.Writer, rep *StatusReport, refresh int) {
-	pg := htmlPage{StatusReport: rep, Refresh: refresh, Now: time.Now()}
+	pg := htmlPage{StatusReport: rep, Refresh: refresh, Now: time.Now(), WindowMinutes: windowSlots * slotSeconds / 60}
 	for n, a := range rep.Apps {
 		pg.AppList = append(pg.AppList, htmlApp{Name: n, AppReport: a})
 	}

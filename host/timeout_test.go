@@ -2,6 +2,8 @@ package host
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,23 +19,26 @@ func (lateContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Mi
 func (lateContext) Err() error                  { return nil }
 
 func TestTimedOut(t *testing.T) {
-	if !timedOut(lateContext{context.Background()}) {
+	if !timedOut(lateContext{context.Background()}, errors.New("kv: i/o timeout")) {
 		t.Error("deadline passed, context not ended yet: not a timeout")
+	}
+	if timedOut(lateContext{context.Background()}, fmt.Errorf("JSON.stringify: %w", sandbox.ErrTooLarge)) {
+		t.Error("a limit error at the deadline counts as a timeout, not as the limit")
 	}
 	rc := sandbox.NewContext(context.Background(), time.Hour)
 	defer rc.Release()
-	if timedOut(rc) {
+	if timedOut(rc, nil) {
 		t.Error("a running request counts as timed out")
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if timedOut(cctx) {
+	if timedOut(cctx, nil) {
 		t.Error("a cancelled request (client gone) counts as timed out")
 	}
 	dctx, cancel2 := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel2()
 	<-dctx.Done()
-	if !timedOut(dctx) {
+	if !timedOut(dctx, nil) {
 		t.Error("an expired context is not a timeout")
 	}
 }

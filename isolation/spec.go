@@ -136,7 +136,11 @@ func childApp(a config.App) config.App {
 	a.MaxRequests = 0
 	a.User, a.Group = "", ""
 	a.MaxRSS = 0
-	a.Env, a.Namespaces = nil, nil
+	// The child's scripts see env too: its process environment already
+	// holds the values, so its config names them only (no value, a secret
+	// included, is written to the child's config file).
+	a.Env = envNames(a.Env)
+	a.Namespaces = nil
 	return a
 }
 
@@ -155,4 +159,17 @@ func globEscape(p string) string {
 // within reports whether p is dir or inside it.
 func within(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator))
+}
+
+// envNames returns the names of env entries ("NAME=VALUE" → "NAME").
+func envNames(env []string) []string {
+	if env == nil {
+		return nil
+	}
+	out := make([]string, 0, len(env))
+	for _, e := range env {
+		name, _, _ := strings.Cut(e, "=")
+		out = append(out, name)
+	}
+	return out
 }

@@ -47,6 +47,8 @@ type Settings struct {
 	// (config keys user, group, max_rss).
 	User, Group string
 	MaxRSS      int64
+	// Env is the environment scripts see (config key env).
+	Env map[string]string
 }
 
 // Options configure a Registry.
@@ -886,7 +888,7 @@ func (a *App) checkConfined() error {
 }
 
 func (a *App) compile(code []byte) (script.Bundle, error) {
-	opts := script.Options{Limits: a.settings.Limits.WithDefaults(), Logger: a.log, Debug: a.settings.Debug}
+	opts := script.Options{Limits: a.settings.Limits.WithDefaults(), Logger: a.log, Debug: a.settings.Debug, Env: a.settings.Env}
 	if a.reg.opts.Services != nil {
 		opts.KV, opts.Fetch = a.reg.opts.Services(a.Name, a.settings)
 	}

@@ -64,6 +64,9 @@ type Options struct {
 	// Fetch performs outbound HTTP for fetch()/http.request; nil when no
 	// outbound access is configured (calls then raise a script error).
 	Fetch Fetcher
+	// Env is the app's environment (config key env): JS process.env, Lua
+	// os.getenv. Never fcgihost's own environment beyond what env names.
+	Env map[string]string
 	// Now is the clock (nil: time.Now); tests may fix it.
 	Now func() time.Time
 }

@@ -156,6 +156,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 			User:                  a.User,
 			Group:                 a.Group,
 			MaxRSS:                a.MaxRSS,
+			Env:                   processAppEnv(a.Env),
 		}
 	}
 	// Apps with isolation = "process" run in child processes (the

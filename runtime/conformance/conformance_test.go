@@ -86,6 +86,10 @@ func cases() []apiCase {
 			js: `return req.headers["x-thing"] + "|" + req.headers["content-type"]`, lua: `return req.headers["x-thing"] .. "|" .. req.headers["content-type"]`,
 			req:  request{method: "POST", ctype: "text/plain", body: "b", headers: map[string]string{"HTTP_X_THING": "v"}},
 			want: want{status: 200, body: "v|text/plain"}},
+		{name: "base is where the app is mounted",
+			js: `return req.base + "|" + req.base + req.path`, lua: `return req.base .. "|" .. req.base .. req.path`,
+			req:  request{path: "/p"},
+			want: want{status: 200, body: "/app|/app/p"}},
 		{name: "params and remote address",
 			js: `return req.params.SERVER_NAME + "|" + req.remoteAddr`, lua: `return req.params.SERVER_NAME .. "|" .. req.remote_addr`,
 			want: want{status: 200, body: "example.org|192.0.2.7"}},
@@ -191,7 +195,7 @@ func buildRequest(r request) *script.Request {
 	for k, v := range r.headers {
 		params[k] = v
 	}
-	return &script.Request{Params: params, Method: method, URI: uri, Path: path, RawQuery: r.query,
+	return &script.Request{Params: params, Method: method, URI: uri, Path: path, Base: "/app", RawQuery: r.query,
 		RemoteAddr: "192.0.2.7", Body: []byte(r.body)}
 }
 

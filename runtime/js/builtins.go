@@ -71,6 +71,7 @@ func (v *jsVM) installAPI() {
 
 	v.installKV()
 	_ = g.Set("fetch", v.fetch)
+	v.installAppEnv()
 }
 
 // formatArgs joins log arguments with spaces: strings as they are, objects
@@ -430,7 +431,7 @@ func pairs(m map[string]string) []any {
 func (v *jsVM) installCGI(x *exchange) {
 	rt := v.rt
 	g := rt.GlobalObject()
-	_ = g.Set("env", v.stringMap(x.req.Params))
+	_ = g.Set("env", v.stringMap(v.cgiEnv(x.req.Params)))
 	stdin := rt.NewObject()
 	readOnce := func() []byte {
 		x.live()

@@ -281,6 +281,10 @@ func (v *vm) logFunc(level slog.Level, sep string) glua.LGFunction {
 // the host's environment; nil outside a request.
 func (v *vm) osGetenv(L *glua.LState) int {
 	name := L.CheckString(1)
+	if val, ok := v.b.opts.Env[name]; ok { // the app's env wins over request params
+		L.Push(glua.LString(val))
+		return 1
+	}
 	if v.cur != nil {
 		if val, ok := v.cur.req.Params[name]; ok {
 			L.Push(glua.LString(val))
