@@ -139,6 +139,13 @@ type Supervisor struct {
 	gen      int
 	draining bool
 	done     chan struct{} // closed when draining and no process is left
+	// reload tracks the replacements of the last Reload: cb is called
+	// once each of them is ready or has failed.
+	reload struct {
+		cb         func(ok, failed int)
+		pending    map[*worker]bool
+		ok, failed int
+	}
 	doneOnce sync.Once
 }
 
@@ -223,6 +230,7 @@ func (s *Supervisor) Ready(p Proc) {
 		w.timer = nil
 	}
 	w.state, w.readyAt = WReady, s.clock.Now()
+	s.reloadDoneLocked(w, true)
 	sl := s.slots[w.slot]
 	if sl.pending == w {
 		old := w.replaces
@@ -267,10 +275,19 @@ func (s *Supervisor) Retire(p Proc, why string, graceful bool) {
 	s.spawnLocked(w.slot, nil)
 }
 
-// Reload replaces every worker gracefully (SIGHUP).
-func (s *Supervisor) Reload() {
+// Reload replaces every worker gracefully (SIGHUP). done (if not nil) is
+// called, on its own goroutine, once every replacement is ready or has
+// failed, with their counts; a later Reload calls the earlier one's done
+// at once, counting the replacements still starting as failed.
+func (s *Supervisor) Reload(done func(ok, failed int)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r := &s.reload; r.cb != nil {
+		cb, ok, failed := r.cb, r.ok, r.failed+len(r.pending)
+		go cb(ok, failed)
+	}
+	s.reload.cb, s.reload.pending, s.reload.ok, s.reload.failed = done, map[*worker]bool{}, 0, 0
+	defer s.reloadCheckLocked()
 	for i, sl := range s.slots {
 		if sl.pending != nil && sl.pending.state == WStarting {
 			// A replacement of the previous configuration is starting:
@@ -285,14 +302,47 @@ func (s *Supervisor) Reload() {
 		case sl.cur.state == WReady:
 			sl.cur.why = "reload"
 			s.spawnLocked(i, sl.cur)
+			if sl.pending != nil {
+				s.reload.pending[sl.pending] = true
+			} else {
+				s.reload.failed++
+			}
 		default:
 			// Still starting with the old configuration: replace it now.
 			old := sl.cur
 			sl.cur = nil
 			s.retireLocked(old, "reload")
 			s.spawnLocked(i, nil)
+			if sl.cur != nil {
+				s.reload.pending[sl.cur] = true
+			}
 		}
 	}
+}
+
+// reloadDoneLocked counts w (ready or failed) for the current Reload.
+func (s *Supervisor) reloadDoneLocked(w *worker, ok bool) {
+	r := &s.reload
+	if !r.pending[w] {
+		return
+	}
+	delete(r.pending, w)
+	if ok {
+		r.ok++
+	} else {
+		r.failed++
+	}
+	s.reloadCheckLocked()
+}
+
+func (s *Supervisor) reloadCheckLocked() {
+	r := &s.reload
+	if r.cb == nil || len(r.pending) > 0 {
+		return
+	}
+	cb, ok, failed := r.cb, r.ok, r.failed
+	r.cb = nil
+	go cb(ok, failed)
 }
 
 // retireLocked tells w to stop and arms its kill timer.
@@ -336,6 +386,7 @@ func (s *Supervisor) Exited(p Proc, reason string) {
 	}
 	prev := w.state
 	w.state = WExited
+	s.reloadDoneLocked(w, false)
 	sl := s.slots[w.slot]
 	now := s.clock.Now()
 	switch {

@@ -311,7 +311,9 @@ func TestSupervisor_GracefulReload(t *testing.T) {
 	for _, p := range old {
 		s.Ready(p)
 	}
-	s.Reload()
+	type result struct{ ok, failed int }
+	res := make(chan result, 1)
+	s.Reload(func(ok, failed int) { res <- result{ok, failed} })
 	if sp.count() != 4 {
 		t.Fatalf("reload spawned %d, want 2 more", sp.count()-2)
 	}
@@ -333,6 +335,9 @@ func TestSupervisor_GracefulReload(t *testing.T) {
 	}
 	if st := states(s)[old[1].pid]; st != WReady {
 		t.Fatalf("old worker is %s, want ready", st)
+	}
+	if r := <-res; r.ok != 1 || r.failed != 1 {
+		t.Fatalf("reload done with %d ready, %d failed; want 1 and 1", r.ok, r.failed)
 	}
 	s.Exited(old[0], "exit status 0")
 	clk.Advance(time.Minute)

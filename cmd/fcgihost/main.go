@@ -97,6 +97,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		// bin-path also serves the socket on fd 0.
 		l, _ := fcgi.InheritedListener()
 		return m.serve(ctx, args[1:], l)
+	case "__worker": // started by a master (docs/processes.md); not in the usage
+		return m.worker(ctx, args[1:])
 	case "run":
 		if len(args) != 2 {
 			fmt.Fprintln(m.Stderr, "usage: fcgihost run FILE")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
+	"github.com/fcgihost/fcgihost/prefork"
 	"github.com/fcgihost/fcgihost/server"
 )
 
@@ -26,19 +28,53 @@ const (
 )
 
 // serve runs `fcgihost serve`. inherited is the FastCGI listener passed on
-// fd 0 by the web server (nil if none).
+// fd 0 by the web server (nil if none). With processes > 0 this process is
+// the master of docs/processes.md; with 0 it serves alone.
 func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener) error {
+	flags, cfg, err := m.loadServe(args, inherited != nil)
+	if err != nil {
+		return err
+	}
+	if cfg.Processes > 0 {
+		return m.master(ctx, args, flags, cfg, inherited)
+	}
+	return m.serveOne(ctx, flags, cfg, inherited != nil, inherited, nil)
+}
+
+// worker runs the hidden `fcgihost __worker MODE SERVE-ARGS...` a master
+// starts: MODE is "fd0" when the master was started on fd 0 by a web
+// server, else "-".
+func (m *Main) worker(ctx context.Context, args []string) error {
+	if len(args) == 0 || !prefork.IsWorker() {
+		fmt.Fprintf(m.Stderr, "fcgihost: unknown command %q\n\n%s", "__worker", usage)
+		return &exitError{code: 2}
+	}
+	w, err := prefork.FromEnv()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	fd0 := args[0] == "fd0"
+	flags, cfg, err := m.loadServe(args[1:], fd0)
+	if err != nil {
+		return err
+	}
+	return m.serveOne(ctx, flags, cfg, fd0, nil, w)
+}
+
+// loadServe parses the serve flags and loads the configuration. fd0 says
+// that a web server started the process with the listener on fd 0.
+func (m *Main) loadServe(args []string, fd0 bool) (*config.Flags, *config.Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	flags := config.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2}
+		return nil, nil, &exitError{code: 2}
 	}
 	cfg, err := flags.Load()
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return nil, nil, &exitError{code: 2, err: err}
 	}
-	if inherited != nil && cfg.Apps == config.DefaultApps {
+	if fd0 && cfg.Apps == config.DefaultApps {
 		// Started by the web server (mod_fcgid, lighttpd bin-path) in the
 		// script's directory: no ./apps there means no apps dir, and the
 		// scripts come from the DOCUMENT_ROOT (SPEC.md §3).
@@ -46,33 +82,13 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 			cfg.Apps = ""
 		}
 	}
+	return flags, cfg, nil
+}
 
-	// Catch the signals before anything starts: SIGHUP's and SIGUSR1's
-	// default action would kill the process (a logrotate run during the
-	// start). Those that arrive while the apps compile wait in sigs.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-
-	logOut, err := server.OpenLogFile(cfg.LogFile)
-	if err != nil {
-		return err
-	}
-	defer logOut.Close()
-	log := server.NewLogger(cfg, logOut)
-	slog.SetDefault(log)
-	var access *server.LogFile
-	opts := server.Options{Logger: log, DocRootFallback: inherited != nil && len(cfg.Roots) == 0}
-	if cfg.AccessLog != "" {
-		if access, err = server.OpenLogFile(cfg.AccessLog); err != nil {
-			return err
-		}
-		defer access.Close()
-		opts.AccessLog = server.NewAccessLogger(cfg, access)
-	}
-
-	// Listeners: fd 0 from the web server, systemd's, the named ones, or the
-	// development defaults.
+// openListeners opens the FastCGI listeners — fd 0 from the web server,
+// systemd's, the named ones, or the development defaults — and the HTTP
+// one (nil if none).
+func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]net.Listener, net.Listener, error) {
 	var fls []net.Listener
 	httpAddr := cfg.HTTP
 	switch {
@@ -81,7 +97,7 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	default:
 		sd, err := fcgi.SystemdListeners()
 		if err != nil {
-			return fmt.Errorf("systemd socket activation: %w", err)
+			return nil, nil, fmt.Errorf("systemd socket activation: %w", err)
 		}
 		fls = append(fls, sd...)
 	}
@@ -98,16 +114,69 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 		l, err := fcgi.Listen(a, cfg.SocketMode)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("listen %s: %w", a, err)
+			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
 		}
 		fls = append(fls, l)
 	}
 	var hl net.Listener
 	if httpAddr != "" {
+		var err error
 		if hl, err = net.Listen("tcp", httpAddr); err != nil {
 			closeAll()
-			return fmt.Errorf("http listen %s: %w", httpAddr, err)
+			return nil, nil, fmt.Errorf("http listen %s: %w", httpAddr, err)
 		}
+	}
+	return fls, hl, nil
+}
+
+// serveOne serves in this process: alone (w nil), or as a master's worker
+// on the listeners it inherited (w).
+func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Config, fd0 bool, inherited net.Listener, w *prefork.Worker) error {
+	// Catch the signals before anything starts: SIGHUP's and SIGUSR1's
+	// default action would kill the process (a logrotate run during the
+	// start). Those that arrive while the apps compile wait in sigs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	logOut, err := server.OpenLogFile(cfg.LogFile)
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	log := server.NewLogger(cfg, logOut)
+	if w != nil {
+		log = log.With("worker", os.Getpid())
+	}
+	slog.SetDefault(log)
+	var access *server.LogFile
+	opts := server.Options{Logger: log, DocRootFallback: fd0 && len(cfg.Roots) == 0}
+	if cfg.AccessLog != "" {
+		if access, err = server.OpenLogFile(cfg.AccessLog); err != nil {
+			return err
+		}
+		defer access.Close()
+		opts.AccessLog = server.NewAccessLogger(cfg, access)
+	}
+
+	var fls []net.Listener
+	var hl net.Listener
+	if w != nil {
+		fls, hl = w.FCGI, w.HTTP
+	} else if fls, hl, err = openListeners(cfg, flags, inherited); err != nil {
+		return err
+	}
+	closeAll := func() {
+		for _, l := range fls {
+			l.Close()
+		}
+		if hl != nil {
+			hl.Close()
+		}
+	}
+	stdout := m.Stdout
+	if w != nil || inherited != nil { // under mod_fcgid/lighttpd stdout is the web server's log
+		stdout = io.Discard
 	}
 
 	start := time.Now()
@@ -120,13 +189,12 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	log.Info("fcgihost started", "apps", len(apps), "dir", srv.Registry().AppsDir(), "took", time.Since(start).Round(time.Millisecond), "pid", os.Getpid())
 
 	fsrv := srv.NewFCGIServer(cfg)
+	fsrv.Handler = w.WrapFCGI(fsrv.Handler)
 	var wg sync.WaitGroup
 	errc := make(chan error, len(fls)+1)
 	for _, l := range fls {
 		log.Info("FastCGI listening", "addr", l.Addr().String())
-		if inherited == nil { // under mod_fcgid/lighttpd stdout is the web server's log
-			fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
-		}
+		fmt.Fprintf(stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
 		srv.WatchListener(l)
 		wg.Add(1)
 		go func(l net.Listener) {
@@ -138,12 +206,12 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	}
 	var hs *http.Server
 	if hl != nil {
-		hs = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		hs = &http.Server{Handler: w.WrapHTTP(srv.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		base := "http://" + hl.Addr().String()
-		fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
+		fmt.Fprintf(stdout, "HTTP on %s\n", base)
 		for _, a := range apps {
 			if a.Kind == 0 || a.Kind == 1 { // apps of the apps dir
-				fmt.Fprintf(m.Stdout, "  %s/%s\n", base, a.Name)
+				fmt.Fprintf(stdout, "  %s/%s\n", base, a.Name)
 			}
 		}
 		wg.Add(1)
@@ -154,6 +222,8 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 			}
 		}()
 	}
+
+	w.Ready()
 
 	// SIGHUP reloads run one at a time in their own goroutine, so that a
 	// reload waiting for slow requests of the old configuration never
