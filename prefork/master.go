@@ -420,7 +420,11 @@ func (p *proc) exitReason(err error, running []Running) string {
 	case st == nil:
 		r = "wait: " + fmt.Sprint(err)
 	case p.lim != nil && p.lim.OOMKills() > p.oomBase:
-		r = fmt.Sprintf("killed by the kernel: out of memory (%s limit %d bytes)", p.m.c.Limits.Kind(), p.m.c.MemoryLimit)
+		r = fmt.Sprintf("killed by the kernel: out of memory (%s limit %d bytes", p.m.c.Limits.Kind(), p.m.c.MemoryLimit)
+		if fc, ok := p.lim.(interface{ FailCount() int64 }); ok && fc.FailCount() > 0 {
+			r += fmt.Sprintf(", memory.failcnt %d", fc.FailCount())
+		}
+		r += ")"
 	case ws.Signaled():
 		r = "killed by signal " + ws.Signal().String()
 	default:

@@ -115,6 +115,9 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 		return err
 	}
 
+	if c, ok := pc.Limits.(interface{ Close() }); ok {
+		defer c.Close()
+	}
 	mst := prefork.New(pc)
 	mst.Start()
 	limit := "none"

@@ -1,0 +1,370 @@
+package e2e
+
+// The process model of docs/processes.md, end to end: the real binary as a
+// master with workers behind a real nginx. A worker killed with SIGKILL,
+// or dying of a Go fatal error, under load: no connection refused, at
+// most the requests in flight on it fail (502 from nginx), the master's
+// pid is unchanged and a new worker serves. A request stuck in a call
+// that never returns gets its worker retired and replaced.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgihost/fcgihost/internal/testutil"
+)
+
+// workerPIDs lists the child processes of pid.
+func workerPIDs(t *testing.T, pid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 2 && f[0] != "Z" && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func waitWorkers(t *testing.T, h *testutil.Host, n int, exclude ...int) []int {
+	t.Helper()
+	var pids []int
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("%d workers ready", n), func() bool {
+		pids = workerPIDs(t, h.Cmd.Process.Pid)
+		for _, p := range pids {
+			for _, x := range exclude {
+				if p == x {
+					return false
+				}
+			}
+		}
+		return len(pids) == n && strings.Count(h.Output(), "worker ready") >= n
+	})
+	return pids
+}
+
+const procApps = `module.exports = function (req, res) {
+  const ms = Number(req.query.ms || "0");
+  const end = Date.now() + ms;
+  while (Date.now() < end) {}
+  res.write("ok " + req.path);
+};
+`
+
+// loadResult is the outcome of a bounded request loop.
+type loadResult struct {
+	ok, bad, transport atomic.Int64
+	mu                 sync.Mutex
+	statuses           map[int]int
+}
+
+// runLoad sends requests from clients goroutines until stop is closed.
+func runLoad(t *testing.T, url string, clients int, stop <-chan struct{}) (*loadResult, func()) {
+	t.Helper()
+	r := &loadResult{statuses: map[int]int{}}
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 30 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				if err != nil {
+					r.transport.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					r.ok.Add(1)
+				} else {
+					r.bad.Add(1)
+				}
+				r.mu.Lock()
+				r.statuses[resp.StatusCode]++
+				r.mu.Unlock()
+			}
+		}()
+	}
+	return r, wg.Wait
+}
+
+func startProcStack(t *testing.T, config string, env ...string) (*testutil.Host, *testutil.Nginx) {
+	t.Helper()
+	apps := t.TempDir()
+	if err := os.WriteFile(filepath.Join(apps, "app.js"), []byte(procApps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: config, Env: env})
+	n := testutil.StartNginx(t, h, nginxRoot)
+	return h, n
+}
+
+// checkLoad asserts what a crash of one worker may cost: no transport
+// error, no refused upstream connection, only 502s and at most inFlight
+// of them.
+func checkLoad(t *testing.T, r *loadResult, n *testutil.Nginx, inFlight int64) {
+	t.Helper()
+	t.Logf("load: %d ok, %d failed %v, %d transport errors", r.ok.Load(), r.bad.Load(), r.statuses, r.transport.Load())
+	if r.transport.Load() != 0 {
+		t.Errorf("%d requests failed at the transport", r.transport.Load())
+	}
+	for st, k := range r.statuses {
+		if st != 200 && st != 502 {
+			t.Errorf("%d answers with status %d; only 200 and 502 (a request in flight on the dead worker) are allowed", k, st)
+		}
+	}
+	if r.bad.Load() > inFlight {
+		t.Errorf("%d requests failed; at most the %d in flight on the dead worker may", r.bad.Load(), inFlight)
+	}
+	if r.ok.Load() == 0 {
+		t.Error("no request succeeded")
+	}
+	if el := n.ErrorLog(); strings.Contains(el, "Connection refused") || strings.Contains(el, "No such file") {
+		t.Errorf("nginx saw a refused upstream connection:\n%s", testutil.Tail(el, 2000))
+	}
+}
+
+func TestProcesses_KillWorkerUnderLoad(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 2\n")
+	master := h.Cmd.Process.Pid
+	pids := waitWorkers(t, h, 2)
+	const clients = 4
+	stop := make(chan struct{})
+	res, wait := runLoad(t, n.URL+"/app/x?ms=2", clients, stop)
+	testutil.Eventually(t, 10*time.Second, "load running", func() bool { return res.ok.Load() > 50 })
+	victim := pids[0]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The replacement comes up while the load goes on.
+	after := waitWorkers(t, h, 2, victim)
+	before := res.ok.Load()
+	testutil.Eventually(t, 10*time.Second, "load served after the crash", func() bool { return res.ok.Load() > before+50 })
+	close(stop)
+	wait()
+	checkLoad(t, res, n, clients)
+	if h.Cmd.ProcessState != nil || syscall.Kill(master, 0) != nil {
+		t.Fatal("the master died")
+	}
+	out := h.Output()
+	if !strings.Contains(out, "worker died; replacing it") || !strings.Contains(out, "killed by signal killed") {
+		t.Errorf("the master did not log the death:\n%s", testutil.Tail(out, 3000))
+	}
+	t.Logf("workers %v → %v", pids, after)
+}
+
+func TestProcesses_FatalErrorUnderLoad(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 2\n", "FCGIHOST_TEST_HOOKS=1")
+	master := h.Cmd.Process.Pid
+	pids := waitWorkers(t, h, 2)
+	const clients = 4
+	stop := make(chan struct{})
+	res, wait := runLoad(t, n.URL+"/app/x?ms=2", clients, stop)
+	testutil.Eventually(t, 10*time.Second, "load running", func() bool { return res.ok.Load() > 50 })
+	// A Go fatal error (stack overflow) cannot be recovered: it ends the
+	// worker that ran it.
+	r := testutil.Get(t, n.URL+"/__fcgihost_test/fatal")
+	if r.StatusCode != 502 {
+		t.Errorf("the request that crashed its worker got %d, want 502", r.StatusCode)
+	}
+	testutil.Eventually(t, 20*time.Second, "a worker replaced", func() bool {
+		now := workerPIDs(t, master)
+		return len(now) == 2 && !(contains(now, pids[0]) && contains(now, pids[1]))
+	})
+	waitWorkers(t, h, 2)
+	before := res.ok.Load()
+	testutil.Eventually(t, 10*time.Second, "load served after the crash", func() bool { return res.ok.Load() > before+50 })
+	close(stop)
+	wait()
+	checkLoad(t, res, n, clients)
+	if syscall.Kill(master, 0) != nil {
+		t.Fatal("the master died")
+	}
+	out := h.Output()
+	for _, want := range []string{"worker died; replacing it", "stack overflow", "GET /__fcgihost_test/fatal for "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("master log lacks %q:\n%s", want, grepLines(out, "worker died"))
+		}
+	}
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestProcesses_StuckRequestRetiresWorker(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 1\nworkers = 1\ntimeout = \"1s\"\nqueue_timeout = \"1s\"\ngrace_period = \"1s\"\n", "FCGIHOST_TEST_HOOKS=1")
+	pids := waitWorkers(t, h, 1)
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", n.URL+"/__fcgihost_test/stuck", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("stuck request: %v", err)
+	}
+	resp.Body.Close()
+	took := time.Since(t0)
+	// queue_timeout + timeout + the 5s margin, then the 1s grace period.
+	if resp.StatusCode != 502 {
+		t.Errorf("stuck request answered %d, want 502", resp.StatusCode)
+	}
+	t.Logf("stuck request answered %d after %s", resp.StatusCode, took.Round(time.Millisecond))
+	waitWorkers(t, h, 1, pids[0])
+	if r := testutil.Get(t, n.URL+"/app/after"); r.StatusCode != 200 || r.Body != "ok /after" {
+		t.Errorf("after the retirement: %d %q", r.StatusCode, r.Body)
+	}
+	if out := h.Output(); !strings.Contains(out, "request stuck") {
+		t.Errorf("no log line names the stuck request:\n%s", testutil.Tail(out, 3000))
+	}
+}
+
+func TestProcesses_SignalsAndMasterPID(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 1\n")
+	pids := waitWorkers(t, h, 2)
+	// SIGHUP replaces both workers; the master stays.
+	h.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, 30*time.Second, "configuration reloaded", func() bool {
+		return strings.Contains(h.Output(), "configuration reloaded")
+	})
+	now := waitWorkers(t, h, 2, pids...)
+	if r := testutil.Get(t, n.URL+"/app/y"); r.StatusCode != 200 {
+		t.Fatalf("after SIGHUP: %d %s", r.StatusCode, r.Body)
+	}
+	// SIGUSR1 reaches the workers (they log their reopen too).
+	h.Signal(syscall.SIGUSR1)
+	testutil.Eventually(t, 10*time.Second, "logs reopened by the master and the workers", func() bool {
+		return strings.Count(h.Output(), "log files reopened") >= 3
+	})
+	// SIGTERM: the workers drain, the master exits 0.
+	h.Signal(syscall.SIGTERM)
+	if code := h.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, testutil.Tail(h.Output(), 2000))
+	}
+	for _, p := range now {
+		if syscall.Kill(p, 0) == nil {
+			t.Errorf("worker %d outlived the master", p)
+		}
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// bombApp allocates 1 MiB strings until it is stopped.
+const bombApp = `module.exports = function (req, res) {
+  const a = [];
+  for (let i = 0; i < 100000; i++) { a.push("x".repeat(1 << 20) + i); }
+  res.write(String(a.length));
+};
+`
+
+// TestProcesses_MemoryLimit: a worker past process_memory_limit is killed
+// (by the kernel under a cgroup, by the Go runtime under RLIMIT_DATA) and
+// replaced; the other worker keeps serving.
+func TestProcesses_MemoryLimit(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"cgroup", "rlimit"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			var env []string
+			if mode == "rlimit" {
+				env = append(env, "FCGIHOST_WORKER_LIMIT=rlimit")
+			} else if os.Geteuid() != 0 {
+				t.Skip("cgroups need root here")
+			}
+			apps := t.TempDir()
+			os.WriteFile(filepath.Join(apps, "app.js"), []byte(procApps), 0o644)
+			os.WriteFile(filepath.Join(apps, "bomb.js"), []byte(bombApp), 0o644)
+			h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Env: env,
+				Config: "processes = 2\nworkers = 1\nmemory_limit = \"2GiB\"\nprocess_memory_limit = \"160MiB\"\n"})
+			n := testutil.StartNginx(t, h, nginxRoot)
+			waitWorkers(t, h, 2)
+			out := h.Output()
+			if mode == "cgroup" && !strings.Contains(out, "limit=\"cgroup v") {
+				t.Skipf("no writable cgroup on this machine:\n%s", grepLines(out, "cgroup"))
+			}
+			if mode == "rlimit" && !strings.Contains(out, "limit=rlimit") {
+				t.Fatalf("rlimit not in force:\n%s", grepLines(out, "master started"))
+			}
+			stop := make(chan struct{})
+			res, wait := runLoad(t, n.URL+"/app/x?ms=1", 2, stop)
+			r := testutil.Get(t, n.URL+"/bomb")
+			if r.StatusCode != 502 {
+				t.Errorf("memory bomb answered %d, want 502 (its worker killed)", r.StatusCode)
+			}
+			var line string
+			testutil.Eventually(t, 20*time.Second, "the death logged", func() bool {
+				line = grepLines(h.Output(), "worker died")
+				return line != ""
+			})
+			t.Log(line)
+			want := "out of memory"
+			if mode == "cgroup" {
+				want = "killed by the kernel: out of memory (cgroup v"
+			}
+			if !strings.Contains(line, want) || !strings.Contains(line, "GET /bomb") {
+				t.Errorf("death reason lacks %q and the request:\n%s", want, line)
+			}
+			waitWorkers(t, h, 2)
+			time.Sleep(300 * time.Millisecond)
+			close(stop)
+			wait()
+			checkLoad(t, res, n, 2)
+		})
+	}
+}
