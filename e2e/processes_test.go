@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -367,4 +368,78 @@ func TestProcesses_MemoryLimit(t *testing.T) {
 			checkLoad(t, res, n, 2)
 		})
 	}
+}
+
+// TestProcesses_StatusAggregates: the status page adds up every worker's
+// figures and lists the workers with the master's view of them.
+func TestProcesses_StatusAggregates(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 1\nstatus_path = \"/status\"\n")
+	pids := waitWorkers(t, h, 2)
+	const reqs = 40
+	for i := 0; i < reqs; i++ {
+		if r := testutil.Get(t, n.URL+"/app/s"); r.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, r.StatusCode)
+		}
+	}
+	type worker struct {
+		PID      int    `json:"pid"`
+		State    string `json:"state"`
+		Requests uint64 `json:"requests"`
+		RSS      int64  `json:"rss_bytes"`
+		Restarts int    `json:"restarts"`
+		LastExit string `json:"last_exit"`
+	}
+	type report struct {
+		PID  int `json:"pid"`
+		Apps map[string]struct {
+			Requests uint64 `json:"requests"`
+			Workers  int    `json:"workers"`
+		} `json:"apps"`
+		Processes struct {
+			MasterPID int      `json:"master_pid"`
+			Workers   []worker `json:"workers"`
+		} `json:"processes"`
+	}
+	get := func() report {
+		t.Helper()
+		r := testutil.Get(t, n.URL+"/status")
+		var rep report
+		if err := json.Unmarshal([]byte(r.Body), &rep); err != nil {
+			t.Fatalf("status %d: %v\n%s", r.StatusCode, err, r.Body)
+		}
+		return rep
+	}
+	rep := get()
+	if got := rep.Apps["app"].Requests; got != reqs {
+		t.Errorf("app requests = %d, want %d (the sum over the workers)", got, reqs)
+	}
+	if got := rep.Apps["app"].Workers; got != 2 {
+		t.Errorf("app VMs = %d, want 2 (one per worker)", got)
+	}
+	master := h.Cmd.Process.Pid
+	if rep.PID != master || rep.Processes.MasterPID != master {
+		t.Errorf("pid %d master_pid %d, want the master's %d", rep.PID, rep.Processes.MasterPID, master)
+	}
+	var sum uint64
+	for _, w := range rep.Processes.Workers {
+		if !contains(pids, w.PID) || w.State != "ready" || w.RSS <= 0 {
+			t.Errorf("worker line %+v (workers %v)", w, pids)
+		}
+		sum += w.Requests
+	}
+	if len(rep.Processes.Workers) != 2 || sum < reqs {
+		t.Errorf("workers %+v: requests sum %d, want ≥ %d", rep.Processes.Workers, sum, reqs)
+	}
+	// A worker killed shows in its slot's restarts and last exit.
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	waitWorkers(t, h, 2, pids[0])
+	testutil.Eventually(t, 10*time.Second, "the restart on the status page", func() bool {
+		for _, w := range get().Processes.Workers {
+			if w.Restarts == 1 && strings.Contains(w.LastExit, "killed by signal killed") {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -106,6 +106,10 @@ type Master struct {
 	procs map[*proc]struct{}
 	seq   atomic.Int64
 
+	stateMu sync.Mutex
+	runDir  string // private: the state file and the workers' report sockets
+	started time.Time
+
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -129,7 +133,13 @@ func New(c Config) *Master {
 			}
 		}
 	}
-	m := &Master{c: c, log: c.Log, procs: map[*proc]struct{}{}, stop: make(chan struct{})}
+	m := &Master{c: c, log: c.Log, procs: map[*proc]struct{}{}, stop: make(chan struct{}), started: time.Now()}
+	if d, err := os.MkdirTemp("", "fcgihost-master-"); err == nil {
+		os.Chmod(d, 0o711) // workers of another user reach their sockets by name
+		m.runDir = d
+	} else {
+		c.Log.Warn("no run directory: the status page shows one worker's figures", "err", err)
+	}
 	o := c.Supervisor
 	o.Processes = c.Processes
 	if o.Grace == 0 {
@@ -142,6 +152,7 @@ func New(c Config) *Master {
 // Start spawns the workers and the periodic checks.
 func (m *Master) Start() {
 	m.sup.Start()
+	m.writeState()
 	m.wg.Add(1)
 	go m.checks()
 }
@@ -155,6 +166,7 @@ func (m *Master) Reload(args []string, done func(ok, failed int)) {
 		m.mu.Unlock()
 	}
 	m.sup.Reload(done)
+	m.writeState()
 }
 
 // Signal sends sig to every worker (SIGUSR1: reopen the logs).
@@ -171,6 +183,9 @@ func (m *Master) Drain() {
 	<-m.sup.Done()
 	m.stopOnce.Do(func() { close(m.stop) })
 	m.wg.Wait()
+	if m.runDir != "" {
+		os.RemoveAll(m.runDir)
+	}
 }
 
 // Supervisor returns the master's supervisor (for the status page).
@@ -188,6 +203,7 @@ func (m *Master) checks() {
 		case <-t.C:
 		}
 		m.sup.Stable()
+		m.writeState()
 		for _, pp := range m.sup.Procs() {
 			p := pp.(*proc)
 			if !p.ready.Load() || p.retired.Load() {
@@ -303,6 +319,9 @@ func (m *Master) Spawn(slot, gen int) (Proc, error) {
 		spec = append(spec, "http="+fd(m.c.HTTP))
 	}
 	spec = append(spec, "ctl="+fd(ctlW), "table="+fd(tf), "slot="+strconv.Itoa(slot))
+	if m.runDir != "" {
+		spec = append(spec, "rt="+m.runDir)
+	}
 	var lim Limit
 	var gateW *os.File
 	if m.c.Limits != nil {
@@ -384,9 +403,11 @@ func (p *proc) control(r *os.File) {
 			p.ready.Store(true)
 			p.m.log.Info("worker ready", "pool", p.m.c.Name, "pid", p.pid, "slot", p.slot, "took", time.Since(p.started).Round(time.Millisecond))
 			p.m.sup.Ready(p)
+			p.m.writeState()
 		case "retire":
 			if !p.retired.Swap(true) {
 				p.m.sup.Retire(p, arg, true)
+				p.m.writeState()
 			}
 		}
 	}
@@ -410,6 +431,7 @@ func (p *proc) wait() {
 	delete(p.m.procs, p)
 	p.m.mu.Unlock()
 	p.m.sup.Exited(p, reason)
+	p.m.writeState()
 }
 
 func (p *proc) exitReason(err error, running []Running) string {

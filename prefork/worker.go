@@ -27,12 +27,13 @@ const EnvTestHooks = "FCGIHOST_TEST_HOOKS"
 
 // Worker is a worker process's link to its master.
 type Worker struct {
-	FCGI  []net.Listener // the FastCGI listeners, shared with the other workers
-	HTTP  net.Listener   // the development HTTP listener, or nil
-	Slot  int
-	ctl   *os.File
-	tab   *table
-	hooks bool
+	FCGI   []net.Listener // the FastCGI listeners, shared with the other workers
+	HTTP   net.Listener   // the development HTTP listener, or nil
+	Slot   int
+	runDir string
+	ctl    *os.File
+	tab    *table
+	hooks  bool
 }
 
 // IsWorker reports whether this process was started by a master as a
@@ -53,6 +54,10 @@ func FromEnv() (*Worker, error) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
 			return nil, fmt.Errorf("%s: bad part %q", EnvWorker, part)
+		}
+		if k == "rt" {
+			w.runDir = v
+			continue
 		}
 		for _, s := range strings.Split(v, ",") {
 			if s == "" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
+	"github.com/fcgihost/fcgihost/host"
 	"github.com/fcgihost/fcgihost/prefork"
 	"github.com/fcgihost/fcgihost/server"
 )
@@ -151,6 +152,9 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	slog.SetDefault(log)
 	var access *server.LogFile
 	opts := server.Options{Logger: log, DocRootFallback: fd0 && len(cfg.Roots) == 0}
+	if w != nil {
+		opts.StatusAggregate = w.Aggregate
+	}
 	if cfg.AccessLog != "" {
 		if access, err = server.OpenLogFile(cfg.AccessLog); err != nil {
 			return err
@@ -188,6 +192,9 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	apps := srv.Registry().Apps()
 	log.Info("fcgihost started", "apps", len(apps), "dir", srv.Registry().AppsDir(), "took", time.Since(start).Round(time.Millisecond), "pid", os.Getpid())
 
+	if w != nil {
+		defer w.ServeReports(func() *host.StatusReport { return srv.Host().Report() })()
+	}
 	fsrv := srv.NewFCGIServer(cfg)
 	fsrv.Handler = w.WrapFCGI(fsrv.Handler)
 	var wg sync.WaitGroup
