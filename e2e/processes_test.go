@@ -269,10 +269,22 @@ func TestProcesses_SignalsAndMasterPID(t *testing.T) {
 	t.Parallel()
 	h, n := startProcStack(t, "processes = 2\nworkers = 1\n")
 	pids := waitWorkers(t, h, 2)
-	// SIGHUP replaces both workers; the master stays.
+	// SIGHUP with the same process keys: each worker reloads in place.
 	h.Signal(syscall.SIGHUP)
-	testutil.Eventually(t, 30*time.Second, "configuration reloaded", func() bool {
-		return strings.Contains(h.Output(), "configuration reloaded")
+	testutil.Eventually(t, 30*time.Second, "both workers reloaded", func() bool {
+		return strings.Count(h.Output(), "configuration reloaded") >= 2
+	})
+	if now := workerPIDs(t, h.Cmd.Process.Pid); len(now) != 2 || !contains(now, pids[0]) || !contains(now, pids[1]) {
+		t.Fatalf("workers %v after an in-place SIGHUP, want %v", now, pids)
+	}
+	// A change of a process key replaces both workers; the master stays.
+	cf := filepath.Join(h.Dir, "fcgihost.toml")
+	if err := os.WriteFile(cf, []byte("processes = 2\nworkers = 1\nprocess_max_requests = 100000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.Signal(syscall.SIGHUP)
+	testutil.Eventually(t, 30*time.Second, "workers replaced", func() bool {
+		return strings.Contains(h.Output(), "SIGHUP: replacing the workers") && strings.Count(h.Output(), "configuration reloaded") >= 3
 	})
 	now := waitWorkers(t, h, 2, pids...)
 	if r := testutil.Get(t, n.URL+"/app/y"); r.StatusCode != 200 {

@@ -169,6 +169,16 @@ func (m *Master) Reload(args []string, done func(ok, failed int)) {
 	m.writeState()
 }
 
+// SetLimits changes the recycling limits, the grace period and the stuck
+// threshold (a SIGHUP's new configuration); the memory limit of workers
+// started from now on stays the one the master started with.
+func (m *Master) SetLimits(maxRSS int64, maxRequests int, grace, stuckAfter time.Duration) {
+	m.mu.Lock()
+	m.c.MaxRSS, m.c.MaxRequests, m.c.StuckAfter = maxRSS, maxRequests, stuckAfter
+	m.mu.Unlock()
+	m.sup.SetGrace(grace)
+}
+
 // Signal sends sig to every worker (SIGUSR1: reopen the logs).
 func (m *Master) Signal(sig syscall.Signal) {
 	for _, p := range m.sup.Procs() {
@@ -220,18 +230,21 @@ func (m *Master) checks() {
 
 // retireWhy says why p must be replaced now, or "".
 func (m *Master) retireWhy(p *proc) string {
-	if m.c.StuckAfter > 0 {
+	m.mu.Lock()
+	stuck, maxReq, maxRSS := m.c.StuckAfter, m.c.MaxRequests, m.c.MaxRSS
+	m.mu.Unlock()
+	if stuck > 0 {
 		now := time.Now()
 		for _, r := range p.tab.running() {
-			if d := now.Sub(r.Started); d > m.c.StuckAfter {
+			if d := now.Sub(r.Started); d > stuck {
 				return fmt.Sprintf("request stuck for %s (past its timeout): %s", d.Round(time.Millisecond), r.What)
 			}
 		}
 	}
-	if max := m.c.MaxRequests; max > 0 && p.tab.requests() >= uint64(max) {
+	if max := maxReq; max > 0 && p.tab.requests() >= uint64(max) {
 		return fmt.Sprintf("served process_max_requests (%d)", max)
 	}
-	if max := m.c.MaxRSS; max > 0 {
+	if max := maxRSS; max > 0 {
 		if rss := RSS(p.pid); rss > max {
 			return fmt.Sprintf("resident size %d bytes passed process_max_rss %d", rss, max)
 		}

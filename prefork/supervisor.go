@@ -275,6 +275,13 @@ func (s *Supervisor) Retire(p Proc, why string, graceful bool) {
 	s.spawnLocked(w.slot, nil)
 }
 
+// SetGrace changes the grace period of retirements from now on.
+func (s *Supervisor) SetGrace(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.Grace = d
+}
+
 // Reload replaces every worker gracefully (SIGHUP). done (if not nil) is
 // called, on its own goroutine, once every replacement is ready or has
 // failed, with their counts; a later Reload calls the earlier one's done

@@ -126,7 +126,10 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 	}
 	log.Info("fcgihost master started", "pid", os.Getpid(), "processes", cfg.Processes, "memory_limit", cfg.ProcessMemoryLimit, "limit", limit)
 
-	drain := func(why ...any) error {
+	// skip: the signal that started the drain is still to come on sigs
+	// (main's signal.NotifyContext saw it first) and must not count as a
+	// second one.
+	drain := func(skip bool, why ...any) error {
 		log.Info("shutting down", append(why, "grace_period", cfg.GracePeriod)...)
 		// New connections are refused from now on (the workers close
 		// their copies as they drain).
@@ -137,7 +140,6 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 		files = nil
 		done := make(chan struct{})
 		go func() { mst.Drain(); close(done) }()
-		skip := context.Cause(ctx) != ctx.Err() && ctx.Err() != nil
 		for {
 			select {
 			case <-done:
@@ -164,7 +166,7 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 	for {
 		select {
 		case <-ctx.Done():
-			return drain("cause", context.Cause(ctx).Error())
+			return drain(context.Cause(ctx) != ctx.Err(), "cause", context.Cause(ctx).Error())
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
@@ -176,7 +178,17 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 				if ncfg.Processes != cfg.Processes {
 					log.Warn("SIGHUP: a change of processes takes a restart; keeping", "processes", cfg.Processes)
 				}
-				cfg.GracePeriod = ncfg.GracePeriod
+				if sameProcessKeys(cfg, ncfg) {
+					// Each worker reloads in place, as a single process
+					// does: requests on its connections go on, none is
+					// refused.
+					log.Info("SIGHUP: the workers reload the configuration")
+					mst.Signal(syscall.SIGHUP)
+					continue
+				}
+				ncfg.Processes = cfg.Processes
+				cfg = ncfg
+				mst.SetLimits(cfg.ProcessMaxRSS, cfg.ProcessMaxRequests, cfg.GracePeriod, stuckAfter(cfg))
 				log.Info("SIGHUP: replacing the workers with the new configuration")
 				mst.Reload(nil, func(ok, failed int) {
 					if ok == 0 && failed > 0 {
@@ -192,10 +204,17 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 				mst.Signal(syscall.SIGUSR1)
 				log.Info("log files reopened")
 			default:
-				return drain("signal", sig.String())
+				return drain(false, "signal", sig.String())
 			}
 		}
 	}
+}
+
+// sameProcessKeys reports whether a and b agree on the keys that shape the
+// worker processes (a change of one replaces the workers on SIGHUP).
+func sameProcessKeys(a, b *config.Config) bool {
+	return a.ProcessMemoryLimit == b.ProcessMemoryLimit && a.ProcessMaxRSS == b.ProcessMaxRSS &&
+		a.ProcessMaxRequests == b.ProcessMaxRequests && a.GracePeriod == b.GracePeriod && stuckAfter(a) == stuckAfter(b)
 }
 
 // stuckAfter is how long a request may run in a worker before the worker
