@@ -179,7 +179,38 @@ func (m *Master) SetLimits(maxRSS int64, maxRequests int, grace, stuckAfter time
 	m.sup.SetGrace(grace)
 }
 
-// Signal sends sig to every worker (SIGUSR1: reopen the logs).
+// ReopenLogs sends SIGUSR1 to every ready worker and waits, up to
+// timeout, until each has said it reopened its logs; it returns how many
+// did.
+func (m *Master) ReopenLogs(timeout time.Duration) int {
+	var chans []chan struct{}
+	for _, pp := range m.sup.Procs() {
+		p := pp.(*proc)
+		if !p.ready.Load() {
+			continue
+		}
+		ch := make(chan struct{}, 1)
+		p.mu.Lock()
+		p.reopened = append(p.reopened, ch)
+		p.mu.Unlock()
+		chans = append(chans, ch)
+		p.signal(syscall.SIGUSR1)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	n := 0
+	for _, ch := range chans {
+		select {
+		case <-ch:
+			n++
+		case <-t.C:
+			return n
+		}
+	}
+	return n
+}
+
+// Signal sends sig to every worker.
 func (m *Master) Signal(sig syscall.Signal) {
 	for _, p := range m.sup.Procs() {
 		p.(*proc).signal(sig)
@@ -265,6 +296,9 @@ type proc struct {
 	started time.Time
 	ready   atomic.Bool
 	retired atomic.Bool
+
+	mu       sync.Mutex
+	reopened []chan struct{} // ReopenLogs waiting for "reopened"
 	exited  chan struct{}
 }
 
@@ -417,6 +451,14 @@ func (p *proc) control(r *os.File) {
 			p.m.log.Info("worker ready", "pool", p.m.c.Name, "pid", p.pid, "slot", p.slot, "took", time.Since(p.started).Round(time.Millisecond))
 			p.m.sup.Ready(p)
 			p.m.writeState()
+		case "reopened":
+			p.mu.Lock()
+			waiting := p.reopened
+			p.reopened = nil
+			p.mu.Unlock()
+			for _, ch := range waiting {
+				ch <- struct{}{}
+			}
 		case "retire":
 			if !p.retired.Swap(true) {
 				p.m.sup.Retire(p, arg, true)

@@ -124,6 +124,9 @@ func fileListener(fd int) (net.Listener, error) {
 // Ready tells the master that this worker accepts connections.
 func (w *Worker) Ready() { w.send("ready") }
 
+// Reopened tells the master that this worker reopened its logs (SIGUSR1).
+func (w *Worker) Reopened() { w.send("reopened") }
+
 // Retire asks the master to replace this worker.
 func (w *Worker) Retire(why string) { w.send("retire " + strings.ReplaceAll(why, "\n", " ")) }
 

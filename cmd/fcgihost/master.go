@@ -198,11 +198,13 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 					log.Info("configuration reloaded", "workers", ok, "failed", failed)
 				})
 			case syscall.SIGUSR1:
+				// The workers first: once the master says "reopened",
+				// every process writes to the new files.
+				n := mst.ReopenLogs(5 * time.Second)
 				if err := logOut.Reopen(); err != nil {
 					log.Error("SIGUSR1: reopen log", "err", err)
 				}
-				mst.Signal(syscall.SIGUSR1)
-				log.Info("log files reopened")
+				log.Info("log files reopened", "workers", n)
 			default:
 				return drain(false, "signal", sig.String())
 			}

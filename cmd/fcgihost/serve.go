@@ -146,9 +146,6 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	}
 	defer logOut.Close()
 	log := server.NewLogger(cfg, logOut)
-	if w != nil {
-		log = log.With("worker", os.Getpid())
-	}
 	slog.SetDefault(log)
 	var access *server.LogFile
 	opts := server.Options{Logger: log, DocRootFallback: fd0 && len(cfg.Roots) == 0}
@@ -288,6 +285,7 @@ loop:
 					}
 				}
 				log.Info("log files reopened")
+				w.Reopened()
 			default:
 				log.Info("shutting down", "signal", sig.String(), "grace_period", srv.Config().GracePeriod)
 				break loop
