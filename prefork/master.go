@@ -299,7 +299,7 @@ type proc struct {
 
 	mu       sync.Mutex
 	reopened []chan struct{} // ReopenLogs waiting for "reopened"
-	exited  chan struct{}
+	exited   chan struct{}
 }
 
 func (p *proc) PID() int { return p.pid }
