@@ -92,6 +92,10 @@ type Config struct {
 	// ("process_max_requests", default 0 = never).
 	ProcessMaxRequests int
 
+	// Pools are the [pool.NAME] tables (docs/processes.md): apps or roots
+	// served by their own workers on their own sockets.
+	Pools map[string]Pool
+
 	// Defaults are the per-app keys set at the top level: the settings of
 	// every app that has no [app.NAME] override for a key.
 	Defaults App

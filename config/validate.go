@@ -42,6 +42,7 @@ func (c *Config) Validate() error {
 			check(toml.Key{"app", name, k.name}.String(), k, load(appField(&ov, k)))
 		}
 	}
+	errs = append(errs, c.validatePools()...)
 	if c.StatusPath != "" && c.StatusPath == c.PingPath {
 		errs = append(errs, fmt.Errorf("keys \"status_path\" and \"ping_path\" are both %q", c.StatusPath))
 	}

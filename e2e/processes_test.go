@@ -455,3 +455,121 @@ func TestProcesses_StatusAggregates(t *testing.T) {
 		return false
 	})
 }
+
+// procUID is the real uid of process pid, and its command line.
+func procUID(t *testing.T, pid int) (int, string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1, ""
+	}
+	uid := -1
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Uid:"); ok {
+			uid, _ = strconv.Atoi(strings.Fields(rest)[0])
+		}
+	}
+	cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return uid, strings.ReplaceAll(string(cl), "\x00", " ")
+}
+
+// TestProcesses_Pools: two pools with their own users and sockets behind
+// one nginx: each app answers on its pool's socket only, each pool's
+// workers run as its user.
+func TestProcesses_Pools(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("pools with users need root")
+	}
+	// The workers run as nobody and daemon: the binary and the apps
+	// must be theirs to read.
+	os.Chmod(filepath.Dir(testutil.Binary(t)), 0o755)
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	apps := filepath.Join(base, "apps")
+	os.Mkdir(apps, 0o755)
+	for _, name := range []string{"a", "b", "shared"} {
+		src := fmt.Sprintf("module.exports = function (req, res) { res.write(%q + \" \" + req.path); };\n", name)
+		if err := os.WriteFile(filepath.Join(apps, name+".js"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := func(n string) string { return filepath.Join(base, n+".sock") }
+	conf := fmt.Sprintf(`processes = 1
+workers = 1
+[pool.a]
+apps = ["a"]
+listen = "unix:%s"
+user = "nobody"
+processes = 2
+
+[pool.b]
+apps = ["b"]
+listen = "unix:%s"
+user = "daemon"
+processes = 1
+`, sock("a"), sock("b"))
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: conf})
+	n := testutil.StartNginx(t, h, fmt.Sprintf(`
+    location /a/ { include /etc/nginx/fastcgi_params; fastcgi_pass unix:%s; }
+    location /b/ { include /etc/nginx/fastcgi_params; fastcgi_pass unix:%s; }
+    location /cross/ { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_NAME /b; fastcgi_pass unix:%s; }
+    location / { include /etc/nginx/fastcgi_params; fastcgi_pass fcgihost; }
+`, sock("a"), sock("b"), sock("a")))
+	// 1 default worker + 2 of pool a + 1 of pool b.
+	testutil.Eventually(t, 30*time.Second, "every worker ready", func() bool {
+		return strings.Count(h.Output(), "worker ready") >= 4
+	})
+	for path, want := range map[string]string{"/a/x": "a /x", "/b/y": "b /y", "/shared/z": "shared /z"} {
+		if r := testutil.Get(t, n.URL+path); r.StatusCode != 200 || r.Body != want {
+			t.Errorf("GET %s: %d %q, want %q", path, r.StatusCode, r.Body, want)
+		}
+	}
+	// An app of another pool is not served on a pool's socket, nor a
+	// pool's app on the shared one.
+	if r := testutil.Get(t, n.URL+"/cross/q"); r.StatusCode != 404 {
+		t.Errorf("pool b's app through pool a's socket: %d %q, want 404", r.StatusCode, r.Body)
+	}
+	if r := testutil.Get(t, n.URL+"/a.js/z"); r.StatusCode != 404 {
+		t.Errorf("pool a's app through the shared socket: %d %q, want 404", r.StatusCode, r.Body)
+	}
+	nobody, daemon := 65534, 1
+	seen := map[string]int{}
+	for _, pid := range workerPIDs(t, h.Cmd.Process.Pid) {
+		uid, cl := procUID(t, pid)
+		switch {
+		case strings.Contains(cl, "fcgihost-pool-a-"):
+			seen["a"]++
+			if uid != nobody {
+				t.Errorf("pool a worker %d runs as uid %d, want %d (nobody)", pid, uid, nobody)
+			}
+		case strings.Contains(cl, "fcgihost-pool-b-"):
+			seen["b"]++
+			if uid != daemon {
+				t.Errorf("pool b worker %d runs as uid %d, want %d (daemon)", pid, uid, daemon)
+			}
+		default:
+			seen["main"]++
+			if uid != 0 {
+				t.Errorf("default pool worker %d runs as uid %d, want the master's 0", pid, uid)
+			}
+		}
+	}
+	if seen["a"] != 2 || seen["b"] != 1 || seen["main"] != 1 {
+		t.Errorf("workers per pool %v, want a:2 b:1 main:1", seen)
+	}
+	// A pool's worker killed is replaced within its pool.
+	for _, pid := range workerPIDs(t, h.Cmd.Process.Pid) {
+		if _, cl := procUID(t, pid); strings.Contains(cl, "fcgihost-pool-b-") {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, "pool b's worker replaced", func() bool {
+		r := testutil.Get(t, n.URL+"/b/again")
+		return r.StatusCode == 200 && r.Body == "b /again"
+	})
+	if out := h.Output(); !strings.Contains(out, `pool=b`) || !strings.Contains(out, "worker died; replacing it") {
+		t.Errorf("no death logged for pool b:\n%s", grepLines(out, "worker died"))
+	}
+}

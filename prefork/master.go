@@ -136,6 +136,11 @@ func New(c Config) *Master {
 	m := &Master{c: c, log: c.Log, procs: map[*proc]struct{}{}, stop: make(chan struct{}), started: time.Now()}
 	if d, err := os.MkdirTemp("", "fcgihost-master-"); err == nil {
 		os.Chmod(d, 0o711) // workers of another user reach their sockets by name
+		if cr := c.Credential; cr != nil {
+			// The workers make their report sockets in it.
+			os.Chown(d, int(cr.Uid), int(cr.Gid))
+			os.Chmod(d, 0o755)
+		}
 		m.runDir = d
 	} else {
 		c.Log.Warn("no run directory: the status page shows one worker's figures", "err", err)
@@ -227,6 +232,14 @@ func (m *Master) Drain() {
 	if m.runDir != "" {
 		os.RemoveAll(m.runDir)
 	}
+}
+
+// LimitKind says how each worker's memory is bounded ("" = not).
+func (m *Master) LimitKind() string {
+	if m.c.Limits == nil {
+		return ""
+	}
+	return m.c.Limits.Kind()
 }
 
 // Supervisor returns the master's supervisor (for the status page).

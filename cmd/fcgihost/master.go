@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,16 +42,11 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 	log := server.NewLogger(cfg, logOut)
 	slog.SetDefault(log)
 
-	fls, hl, err := openListeners(cfg, flags, inherited)
-	if err != nil {
-		return err
-	}
+	var listeners []net.Listener
+	var closers []func()
 	closeListeners := func() {
-		for _, l := range fls {
+		for _, l := range listeners {
 			l.Close()
-		}
-		if hl != nil {
-			hl.Close()
 		}
 	}
 	defer closeListeners()
@@ -72,59 +68,91 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 		files = append(files, f)
 		return f, nil
 	}
-	pc := prefork.Config{
-		Name:        "main",
-		Args:        append([]string{"__worker", "-"}, args...),
-		Processes:   cfg.Processes,
-		MemoryLimit: cfg.ProcessMemoryLimit,
-		MaxRSS:      cfg.ProcessMaxRSS,
-		MaxRequests: cfg.ProcessMaxRequests,
-		Grace:       cfg.GracePeriod,
-		StuckAfter:  stuckAfter(cfg),
-		Log:         log,
-		Stderr:      m.Stderr,
-	}
-	if inherited != nil {
-		pc.Args[1] = "fd0"
-	}
-	if pc.Exe, err = os.Executable(); err != nil {
+	exe, err := os.Executable()
+	if err != nil {
 		return fmt.Errorf("master: this program's path: %w", err)
 	}
-	for _, l := range fls {
-		f, err := fileOf(l)
+	var msts []*prefork.Master
+	var mainMst *prefork.Master
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	// The default pool: the top-level listeners and every app no pool
+	// claims. With pools and processes = 0 it runs only when a listener
+	// was named or inherited.
+	if cfg.Processes > 0 || len(cfg.Pools) == 0 || inherited != nil || len(cfg.Listen) > 0 || cfg.HTTP != "" || flags.ListenersGiven() {
+		pc := prefork.Config{
+			Name:        "main",
+			Exe:         exe,
+			Args:        append([]string{"__worker", "-"}, args...),
+			Processes:   max(cfg.Processes, 1),
+			MemoryLimit: cfg.ProcessMemoryLimit,
+			MaxRSS:      cfg.ProcessMaxRSS,
+			MaxRequests: cfg.ProcessMaxRequests,
+			Grace:       cfg.GracePeriod,
+			StuckAfter:  stuckAfter(cfg),
+			Log:         log,
+			Stderr:      m.Stderr,
+		}
+		if inherited != nil {
+			pc.Args[1] = "fd0"
+		}
+		fls, hl, err := openListeners(cfg, flags, inherited)
 		if err != nil {
 			return err
 		}
-		pc.FCGI = append(pc.FCGI, f)
-		log.Info("FastCGI listening", "addr", l.Addr().String())
-		if inherited == nil {
-			fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
+		listeners = append(listeners, fls...)
+		if hl != nil {
+			listeners = append(listeners, hl)
 		}
-	}
-	if hl != nil {
-		if pc.HTTP, err = fileOf(hl); err != nil {
+		for _, l := range fls {
+			f, err := fileOf(l)
+			if err != nil {
+				return err
+			}
+			pc.FCGI = append(pc.FCGI, f)
+			log.Info("FastCGI listening", "addr", l.Addr().String())
+			if inherited == nil {
+				fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
+			}
+		}
+		if hl != nil {
+			if pc.HTTP, err = fileOf(hl); err != nil {
+				return err
+			}
+			base := "http://" + hl.Addr().String()
+			fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
+			for _, name := range listApps(cfg.Apps) {
+				fmt.Fprintf(m.Stdout, "  %s/%s\n", base, name)
+			}
+		}
+		if pc.Limits, err = memoryLimiter(cfg.ProcessMemoryLimit, log); err != nil {
 			return err
 		}
-		base := "http://" + hl.Addr().String()
-		fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
-		for _, name := range listApps(cfg.Apps) {
-			fmt.Fprintf(m.Stdout, "  %s/%s\n", base, name)
+		if c, ok := pc.Limits.(interface{ Close() }); ok {
+			closers = append(closers, c.Close)
 		}
+		mainMst = prefork.New(pc)
+		msts = append(msts, mainMst)
 	}
-	if pc.Limits, err = memoryLimiter(cfg.ProcessMemoryLimit, log); err != nil {
-		return err
+	pools := map[string]*poolRun{}
+	for _, name := range cfg.PoolNames() {
+		pr, err := m.startPool(cfg, name, exe, log, logOut)
+		if err != nil {
+			return fmt.Errorf("pool %s: %w", name, err)
+		}
+		pools[name] = pr
+		closers = append(closers, pr.close)
+		listeners = append(listeners, pr.listeners...)
+		files = append(files, pr.files...)
+		msts = append(msts, pr.mst)
 	}
-
-	if c, ok := pc.Limits.(interface{ Close() }); ok {
-		defer c.Close()
+	for _, mst := range msts {
+		mst.Start()
 	}
-	mst := prefork.New(pc)
-	mst.Start()
-	limit := "none"
-	if pc.Limits != nil {
-		limit = pc.Limits.Kind()
-	}
-	log.Info("fcgihost master started", "pid", os.Getpid(), "processes", cfg.Processes, "memory_limit", cfg.ProcessMemoryLimit, "limit", limit)
+	log.Info("fcgihost master started", "pid", os.Getpid(), "processes", cfg.Processes, "pools", len(cfg.Pools), "memory_limit", cfg.ProcessMemoryLimit, "limit", limitKind(msts))
 
 	// skip: the signal that started the drain is still to come on sigs
 	// (main's signal.NotifyContext saw it first) and must not count as a
@@ -139,7 +167,15 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 		}
 		files = nil
 		done := make(chan struct{})
-		go func() { mst.Drain(); close(done) }()
+		go func() {
+			var wg sync.WaitGroup
+			for _, mst := range msts {
+				wg.Add(1)
+				go func() { defer wg.Done(); mst.Drain() }()
+			}
+			wg.Wait()
+			close(done)
+		}()
 		for {
 			select {
 			case <-done:
@@ -148,7 +184,9 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 			case sig := <-sigs:
 				if sig != syscall.SIGTERM && sig != syscall.SIGINT {
 					if sig == syscall.SIGUSR1 {
-						mst.Signal(syscall.SIGUSR1)
+						for _, mst := range msts {
+							mst.Signal(syscall.SIGUSR1)
+						}
 					}
 					continue
 				}
@@ -157,7 +195,9 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 					continue
 				}
 				log.Warn("second signal: exiting now", "signal", sig.String())
-				mst.Signal(syscall.SIGKILL)
+				for _, mst := range msts {
+					mst.Signal(syscall.SIGKILL)
+				}
 				os.Exit(1)
 			}
 		}
@@ -178,19 +218,27 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 				if ncfg.Processes != cfg.Processes {
 					log.Warn("SIGHUP: a change of processes takes a restart; keeping", "processes", cfg.Processes)
 				}
+				for name, pr := range pools {
+					pr.reload(ncfg, name, log)
+				}
+				if mainMst == nil {
+					cfg = ncfg
+					continue
+				}
 				if sameProcessKeys(cfg, ncfg) {
 					// Each worker reloads in place, as a single process
 					// does: requests on its connections go on, none is
 					// refused.
 					log.Info("SIGHUP: the workers reload the configuration")
-					mst.Signal(syscall.SIGHUP)
+					mainMst.Signal(syscall.SIGHUP)
+					cfg = ncfg
 					continue
 				}
 				ncfg.Processes = cfg.Processes
 				cfg = ncfg
-				mst.SetLimits(cfg.ProcessMaxRSS, cfg.ProcessMaxRequests, cfg.GracePeriod, stuckAfter(cfg))
+				mainMst.SetLimits(cfg.ProcessMaxRSS, cfg.ProcessMaxRequests, cfg.GracePeriod, stuckAfter(cfg))
 				log.Info("SIGHUP: replacing the workers with the new configuration")
-				mst.Reload(nil, func(ok, failed int) {
+				mainMst.Reload(nil, func(ok, failed int) {
 					if ok == 0 && failed > 0 {
 						log.Error("SIGHUP: no new worker started; the old ones keep serving", "failed", failed)
 						return
@@ -200,7 +248,10 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 			case syscall.SIGUSR1:
 				// The workers first: once the master says "reopened",
 				// every process writes to the new files.
-				n := mst.ReopenLogs(5 * time.Second)
+				n := 0
+				for _, mst := range msts {
+					n += mst.ReopenLogs(5 * time.Second)
+				}
 				if err := logOut.Reopen(); err != nil {
 					log.Error("SIGUSR1: reopen log", "err", err)
 				}
@@ -210,6 +261,16 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 			}
 		}
 	}
+}
+
+// limitKind says how the workers' memory is bounded.
+func limitKind(msts []*prefork.Master) string {
+	for _, m := range msts {
+		if k := m.LimitKind(); k != "" {
+			return k
+		}
+	}
+	return "none"
 }
 
 // sameProcessKeys reports whether a and b agree on the keys that shape the

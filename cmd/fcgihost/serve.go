@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -36,7 +37,7 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	if err != nil {
 		return err
 	}
-	if cfg.Processes > 0 {
+	if cfg.Processes > 0 || len(cfg.Pools) > 0 {
 		return m.master(ctx, args, flags, cfg, inherited)
 	}
 	return m.serveOne(ctx, flags, cfg, inherited != nil, inherited, nil)
@@ -59,7 +60,33 @@ func (m *Main) worker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.Pools) > 0 {
+		// A worker of the default pool: every app no pool claims.
+		leaveOutPoolApps(cfg)
+	}
 	return m.serveOne(ctx, flags, cfg, fd0, nil, w)
+}
+
+// leaveOutPoolApps limits cfg to the apps of its apps dir that no pool
+// claims (the apps there now: one added later is served after a reload).
+func leaveOutPoolApps(cfg *config.Config) {
+	claimed := cfg.PoolApps()
+	var keep []string
+	for _, a := range listApps(cfg.Apps) {
+		if slices.Contains(claimed, a) {
+			continue
+		}
+		if len(cfg.OnlyApps) > 0 && !slices.Contains(cfg.OnlyApps, a) {
+			continue
+		}
+		keep = append(keep, a)
+	}
+	if len(keep) == 0 {
+		cfg.Apps, cfg.OnlyApps = "", nil
+	} else {
+		cfg.OnlyApps = keep
+	}
+	cfg.Pools = nil
 }
 
 // loadServe parses the serve flags and loads the configuration. fd0 says
