@@ -260,13 +260,13 @@ func (m *Master) checks() {
 		m.writeState()
 		for _, pp := range m.sup.Procs() {
 			p := pp.(*proc)
-			if !p.ready.Load() || p.retired.Load() {
+			if !p.ready.Load() || m.sup.Replacing(p) {
 				continue
 			}
 			if why := m.retireWhy(p); why != "" {
-				p.retired.Store(true)
 				graceful := !strings.HasPrefix(why, "request stuck")
 				m.sup.Retire(p, why, graceful)
+				m.writeState()
 			}
 		}
 	}
@@ -308,7 +308,6 @@ type proc struct {
 	oomBase int64
 	started time.Time
 	ready   atomic.Bool
-	retired atomic.Bool
 
 	mu       sync.Mutex
 	reopened []chan struct{} // ReopenLogs waiting for "reopened"
@@ -473,10 +472,8 @@ func (p *proc) control(r *os.File) {
 				ch <- struct{}{}
 			}
 		case "retire":
-			if !p.retired.Swap(true) {
-				p.m.sup.Retire(p, arg, true)
-				p.m.writeState()
-			}
+			p.m.sup.Retire(p, arg, true)
+			p.m.writeState()
 		}
 	}
 }

@@ -282,6 +282,19 @@ func (s *Supervisor) SetGrace(d time.Duration) {
 	s.o.Grace = d
 }
 
+// Replacing reports whether p is retiring or a replacement for it is
+// starting (so it needs no other retirement).
+func (s *Supervisor) Replacing(p Proc) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.workers[p]
+	if w == nil || w.state == WRetiring || w.state == WExited {
+		return true
+	}
+	sl := s.slots[w.slot]
+	return sl.cur != w || sl.pending != nil
+}
+
 // Reload replaces every worker gracefully (SIGHUP). done (if not nil) is
 // called, on its own goroutine, once every replacement is ready or has
 // failed, with their counts; a later Reload calls the earlier one's done

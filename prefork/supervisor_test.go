@@ -281,6 +281,9 @@ func TestSupervisor_RetireStuck(t *testing.T) {
 	if st := states(s)[stuck.pid]; st != WRetiring {
 		t.Fatalf("stuck worker is %s, want retiring", st)
 	}
+	if !s.Replacing(stuck) || s.Replacing(sp.procs[1]) {
+		t.Fatal("Replacing does not tell the retiring worker from the serving one")
+	}
 	s.Retire(stuck, "again", false) // no second replacement
 	if sp.count() != 3 {
 		t.Fatal("retiring twice started two replacements")
@@ -332,6 +335,9 @@ func TestSupervisor_GracefulReload(t *testing.T) {
 	s.Exited(sp.procs[3], "exit status 1: config: bad key")
 	if old[1].terminated {
 		t.Fatal("the old worker was stopped although its replacement failed")
+	}
+	if s.Replacing(old[1]) {
+		t.Fatal("a worker whose replacement failed still counts as being replaced: it would never be retired again")
 	}
 	if st := states(s)[old[1].pid]; st != WReady {
 		t.Fatalf("old worker is %s, want ready", st)
