@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/internal/testutil"
 )
 
@@ -320,8 +321,8 @@ func grepLines(s, sub string) string {
 
 // bombApp allocates 1 MiB strings until it is stopped.
 const bombApp = `module.exports = function (req, res) {
-  const a = [];
-  for (let i = 0; i < 100000; i++) { a.push("x".repeat(1 << 20) + i); }
+  const a = [], s = "x".repeat(1 << 20);
+  for (let i = 0; i < 100000; i++) { a.push(s + i); }
   res.write(String(a.length));
 };
 `
@@ -356,12 +357,12 @@ func TestProcesses_MemoryLimit(t *testing.T) {
 			}
 			stop := make(chan struct{})
 			res, wait := runLoad(t, n.URL+"/app/x?ms=1", 2, stop)
-			r := testutil.Get(t, n.URL+"/bomb")
+			r := testutil.Get(t, n.URL+"/bomb") // timeout: the default 30s
 			if r.StatusCode != 502 {
 				t.Errorf("memory bomb answered %d, want 502 (its worker killed)", r.StatusCode)
 			}
 			var line string
-			testutil.Eventually(t, 20*time.Second, "the death logged", func() bool {
+			testutil.Eventually(t, 90*time.Second, "the death logged", func() bool {
 				line = grepLines(h.Output(), "worker died")
 				return line != ""
 			})
@@ -498,6 +499,7 @@ func TestProcesses_Pools(t *testing.T) {
 	sock := func(n string) string { return filepath.Join(base, n+".sock") }
 	conf := fmt.Sprintf(`processes = 1
 workers = 1
+status_path = "/status"
 [pool.a]
 apps = ["a"]
 listen = "unix:%s"
@@ -558,6 +560,32 @@ processes = 1
 	}
 	if seen["a"] != 2 || seen["b"] != 1 || seen["main"] != 1 {
 		t.Errorf("workers per pool %v, want a:2 b:1 main:1", seen)
+	}
+	// The status page on pool a's socket: pool a's two workers, as nobody
+	// (their report sockets live in a directory of theirs).
+	ac := &fcgi.Client{Addr: "unix:" + sock("a")}
+	defer ac.Close()
+	var rep struct {
+		Processes struct {
+			Pool    string `json:"pool"`
+			Workers []struct {
+				PID   int    `json:"pid"`
+				State string `json:"state"`
+				Error string `json:"error"`
+			} `json:"workers"`
+		} `json:"processes"`
+		Apps map[string]struct {
+			Workers int `json:"workers"`
+		} `json:"apps"`
+	}
+	if st, body := get(t, ac, "/status"); st != 200 || json.Unmarshal([]byte(body), &rep) != nil {
+		t.Fatalf("pool a's status: %d %s", st, body)
+	}
+	if p := rep.Processes; p.Pool != "a" || len(p.Workers) != 2 || p.Workers[0].Error != "" || p.Workers[1].Error != "" || rep.Apps["a"].Workers != 2 {
+		t.Errorf("pool a's status: %+v, app a VMs %d (want 2: one per worker)", p, rep.Apps["a"].Workers)
+	}
+	if _, ok := rep.Apps["b"]; ok {
+		t.Error("pool a's status lists pool b's app")
 	}
 	// A pool's worker killed is replaced within its pool.
 	for _, pid := range workerPIDs(t, h.Cmd.Process.Pid) {
