@@ -601,3 +601,54 @@ processes = 1
 		t.Errorf("no death logged for pool b:\n%s", grepLines(out, "worker died"))
 	}
 }
+
+// TestProcesses_SpawnedOnFD0: started by spawn-fcgi (as mod_fcgid and
+// lighttpd's bin-path start it) with the socket on fd 0, the master passes
+// fd 0 to its workers; a worker killed is replaced and the web server's
+// process (the master) stays.
+func TestProcesses_SpawnedOnFD0(t *testing.T) {
+	t.Parallel()
+	spawn := testutil.Need(t, "spawn-fcgi")
+	bin := testutil.Binary(t)
+	apps := t.TempDir()
+	if err := os.WriteFile(filepath.Join(apps, "app.js"), []byte(procApps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "fd0.sock")
+	p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG="}, spawn, "-n", "-s", sock, "--", bin, "serve", "--apps", apps, "--processes", "2", "--workers", "1")
+	testutil.WaitDial(t, "unix:"+sock, 15*time.Second, p)
+	master := p.Cmd.Process.Pid
+	var pids []int
+	testutil.Eventually(t, 30*time.Second, "two workers", func() bool {
+		pids = workerPIDs(t, master)
+		return len(pids) == 2 && strings.Count(p.Output(), "worker ready") >= 2
+	})
+	c := &fcgi.Client{Addr: "unix:" + sock}
+	defer c.Close()
+	failed := 0
+	for i := 0; i < 60; i++ {
+		if i == 20 {
+			syscall.Kill(pids[0], syscall.SIGKILL)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, body, err := fget(ctx, c, "/app/n")
+		cancel()
+		if err != nil || st != 200 || body != "ok /n" {
+			failed++
+			t.Logf("request %d: %d %q %v", i, st, body, err)
+		}
+	}
+	// Sequential requests: at most the one on the killed worker fails.
+	if failed > 1 {
+		t.Errorf("%d of 60 requests failed across a worker's death", failed)
+	}
+	if syscall.Kill(master, 0) != nil {
+		t.Fatal("the master (the web server's process) died")
+	}
+	now := workerPIDs(t, master)
+	if contains(now, pids[0]) {
+		t.Errorf("the killed worker %d is still listed: %v", pids[0], now)
+	}
+	testutil.Eventually(t, 20*time.Second, "replacement", func() bool { return len(workerPIDs(t, master)) == 2 })
+}
