@@ -51,7 +51,7 @@ func workerPIDs(t *testing.T, pid int) []int {
 			continue
 		}
 		f := strings.Fields(s[i+1:])
-		if len(f) > 2 && f[0] != "Z" && f[1] == strconv.Itoa(pid) {
+		if len(f) > 2 && f[0] != "Z" && f[0] != "X" && f[1] == strconv.Itoa(pid) {
 			out = append(out, n)
 		}
 	}
@@ -61,7 +61,12 @@ func workerPIDs(t *testing.T, pid int) []int {
 func waitWorkers(t *testing.T, h *testutil.Host, n int, exclude ...int) []int {
 	t.Helper()
 	var pids []int
-	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("%d workers ready", n), func() bool {
+	defer func() {
+		if t.Failed() {
+			t.Logf("children of the master: %v; worker lines:\n%s", pids, grepLines(h.Output(), "worker"))
+		}
+	}()
+	testutil.Eventually(t, 60*time.Second, fmt.Sprintf("%d workers ready", n), func() bool {
 		pids = workerPIDs(t, h.Cmd.Process.Pid)
 		for _, p := range pids {
 			for _, x := range exclude {

@@ -426,6 +426,7 @@ func (m *Master) Spawn(slot, gen int) (Proc, error) {
 		p.oomBase = lim.OOMKills()
 	}
 	p.out = &outRelay{m: m, done: make(chan struct{})}
+	p.out.dying = p.Kill
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("start worker: %w", err))
 	}
@@ -534,11 +535,16 @@ func (p *proc) exitReason(err error, running []Running) string {
 // outRelay copies a worker's output to the master's stderr, a line at a
 // time, and keeps the first line that says why it died.
 type outRelay struct {
-	m    *Master
-	mu   sync.Mutex
-	note string
-	done chan struct{}
+	m     *Master
+	dying func() // kills the worker once it has begun to crash
+	mu    sync.Mutex
+	note  string
+	done  chan struct{}
 }
+
+// crashTraceTime is how long a crashing worker may write its trace before
+// the master kills it (docs/processes.md).
+const crashTraceTime = 250 * time.Millisecond
 
 // notableLine reports whether a line of a worker's output says why it
 // died: a Go runtime fatal error, a panic, an out-of-memory.
@@ -561,10 +567,18 @@ func (o *outRelay) copy(r io.Reader) {
 			o.m.outMu.Unlock()
 			if s := strings.TrimSpace(string(line)); notableLine(s) {
 				o.mu.Lock()
-				if o.note == "" {
+				first := o.note == ""
+				if first {
 					o.note = s
 				}
 				o.mu.Unlock()
+				if first && o.dying != nil && (strings.HasPrefix(s, "fatal error:") || strings.HasPrefix(s, "panic:")) {
+					// The Go runtime is writing its last trace with the
+					// world stopped: the worker accepts nothing more but
+					// holds its connections until it exits. Let the
+					// crashing goroutine's stack out, then end it.
+					time.AfterFunc(crashTraceTime, o.dying)
+				}
 			}
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
