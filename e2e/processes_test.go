@@ -657,3 +657,23 @@ func TestProcesses_SpawnedOnFD0(t *testing.T) {
 	}
 	testutil.Eventually(t, 20*time.Second, "replacement", func() bool { return len(workerPIDs(t, master)) == 2 })
 }
+
+// TestProcesses_MaxRequestsRecyclesGracefully: process_max_requests
+// replaces workers under nginx load: the replacement is ready before the
+// old worker stops accepting, so no request fails.
+func TestProcesses_MaxRequestsRecyclesGracefully(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 1\nprocess_max_requests = 60\n")
+	waitWorkers(t, h, 2)
+	stop := make(chan struct{})
+	res, wait := runLoad(t, n.URL+"/app/r", 4, stop)
+	testutil.Eventually(t, 60*time.Second, "three recycles", func() bool {
+		return strings.Count(h.Output(), "served process_max_requests") >= 3
+	})
+	close(stop)
+	wait()
+	t.Logf("load: %d ok, %d failed %v", res.ok.Load(), res.bad.Load(), res.statuses)
+	if res.bad.Load() != 0 || res.transport.Load() != 0 {
+		t.Errorf("%d requests failed, %d at the transport, across graceful recycles:\n%s", res.bad.Load(), res.transport.Load(), testutil.Tail(n.ErrorLog(), 2000))
+	}
+}
