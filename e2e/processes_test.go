@@ -350,7 +350,7 @@ func TestProcesses_MemoryLimit(t *testing.T) {
 			os.WriteFile(filepath.Join(apps, "app.js"), []byte(procApps), 0o644)
 			os.WriteFile(filepath.Join(apps, "bomb.js"), []byte(bombApp), 0o644)
 			h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Env: env,
-				Config: "processes = 2\nworkers = 1\nmemory_limit = \"2GiB\"\nprocess_memory_limit = \"160MiB\"\n"})
+				Config: "processes = 2\nworkers = 1\ntimeout = \"50s\"\nmemory_limit = \"2GiB\"\nprocess_memory_limit = \"160MiB\"\n"})
 			n := testutil.StartNginx(t, h, nginxRoot)
 			waitWorkers(t, h, 2)
 			out := h.Output()
@@ -367,6 +367,11 @@ func TestProcesses_MemoryLimit(t *testing.T) {
 				t.Errorf("memory bomb answered %d, want 502 (its worker killed)", r.StatusCode)
 			}
 			var line string
+			defer func() {
+				if t.Failed() {
+					t.Logf("master lines:\n%s", grepLines(h.Output(), "pool=main"))
+				}
+			}()
 			testutil.Eventually(t, 90*time.Second, "the death logged", func() bool {
 				line = grepLines(h.Output(), "worker died")
 				return line != ""
