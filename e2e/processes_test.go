@@ -682,3 +682,21 @@ func TestProcesses_MaxRequestsRecyclesGracefully(t *testing.T) {
 		t.Errorf("%d requests failed, %d at the transport, across graceful recycles:\n%s", res.bad.Load(), res.transport.Load(), testutil.Tail(n.ErrorLog(), 2000))
 	}
 }
+
+// TestProcesses_MasterKilledTakesWorkers: a master killed with SIGKILL
+// leaves no worker behind holding the sockets.
+func TestProcesses_MasterKilledTakesWorkers(t *testing.T) {
+	t.Parallel()
+	h, _ := startProcStack(t, "processes = 2\nworkers = 1\n")
+	pids := waitWorkers(t, h, 2)
+	syscall.Kill(h.Cmd.Process.Pid, syscall.SIGKILL)
+	h.Wait(10 * time.Second)
+	testutil.Eventually(t, 10*time.Second, "workers gone", func() bool {
+		for _, p := range pids {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); err == nil && !strings.Contains(string(b), ") Z ") {
+				return false
+			}
+		}
+		return true
+	})
+}
