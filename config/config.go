@@ -82,6 +82,23 @@ type Config struct {
 	// KV is "embedded" or "redis://HOST:PORT/DB" ("kv", default
 	// "embedded").
 	KV string
+	// Processes is the number of worker processes of `fcgihost serve`
+	// ("processes", default DefaultProcesses; 0 = the serving process runs
+	// the scripts itself).
+	Processes int
+	// ProcessMemoryLimit is the kernel-enforced memory limit of each worker
+	// process in bytes ("process_memory_limit", default 0 = none).
+	ProcessMemoryLimit int64
+	// ProcessMaxRSS replaces a worker past this resident size
+	// ("process_max_rss", default 0 = off).
+	ProcessMaxRSS int64
+	// ProcessMaxRequests replaces a worker after this many requests
+	// ("process_max_requests", default 0 = never).
+	ProcessMaxRequests int
+
+	// Pools are the [pool.NAME] tables (docs/processes.md): apps or roots
+	// served by their own workers on their own sockets.
+	Pools map[string]Pool
 
 	// Defaults are the per-app keys set at the top level: the settings of
 	// every app that has no [app.NAME] override for a key.
@@ -176,6 +193,9 @@ const (
 	DefaultQueueSize    = 1024
 	DefaultIdleTimeout  = 60 * time.Second
 	DefaultPingResponse = "pong"
+	// DefaultProcesses is the default of processes (README.md, "Process
+	// model").
+	DefaultProcesses = 0
 )
 
 // defaultWorkers gives the default of workers; tests fix it so that golden
@@ -199,6 +219,7 @@ func Default() *Config {
 		AccessLogFormat: "combined",
 		DataDir:         DefaultDataDir,
 		KV:              "embedded",
+		Processes:       DefaultProcesses,
 		Defaults:        DefaultApp(),
 	}
 }

@@ -539,6 +539,7 @@ func TestEveryFieldHasAKey(t *testing.T) {
 			}
 		}
 	}
-	check(reflect.TypeOf(Config{}), hostKeys, "Defaults", "AppOverrides")
+	check(reflect.TypeOf(Config{}), hostKeys, "Defaults", "AppOverrides", "Pools")
 	check(reflect.TypeOf(App{}), appKeys)
+	check(reflect.TypeOf(Pool{}), poolKeys)
 }

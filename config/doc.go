@@ -60,6 +60,10 @@
 //	access_log_format string    "combined"     combined | json
 //	data_dir          string    "./data"       embedded key-value store directory
 //	kv                string    "embedded"     embedded | redis://HOST:PORT/DB
+//	processes         int       0              worker processes under a master; 0 = one process
+//	process_memory_limit size   0              kernel memory limit per worker; 0 = none
+//	process_max_rss   size      0              replace a worker past this RSS; 0 = off
+//	process_max_requests int    0              replace a worker after N requests; 0 = never
 //
 // The defaults leave status_path, ping_path and listen empty: the command
 // chooses what no listener means (docs/reference.md §1) and may turn on the status and

@@ -34,6 +34,7 @@ type Flags struct {
 	http        string
 	watch       bool
 	workers     int
+	processes   int
 	timeout     time.Duration
 	maxRequests int
 	debug       bool
@@ -51,7 +52,7 @@ func (l *stringList) Set(s string) error {
 
 // BindFlags registers on fs: --config FILE, --apps DIR, --root GLOB
 // (repeatable), --listen ADDR (repeatable), --http ADDR, --watch=BOOL,
-// --workers N, --timeout DURATION, --max-requests N, --debug.
+// --workers N, --processes N, --timeout DURATION, --max-requests N, --debug.
 func BindFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	d := DefaultApp()
@@ -62,6 +63,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.http, "http", "", "development HTTP listen `addr`ess (config: http)")
 	fs.BoolVar(&f.watch, "watch", true, "reload apps when their files change (config: watch)")
 	fs.IntVar(&f.workers, "workers", d.Workers, "VMs per app (config: workers)")
+	fs.IntVar(&f.processes, "processes", DefaultProcesses, "worker processes under a master, 0 = serve in this process (config: processes)")
 	fs.DurationVar(&f.timeout, "timeout", d.Timeout, "time limit of one request (config: timeout)")
 	fs.IntVar(&f.maxRequests, "max-requests", 0, "requests a VM serves before it is replaced, 0 = never (config: max_requests)")
 	fs.BoolVar(&f.debug, "debug", false, "show script errors and stacks to clients (config: debug)")
@@ -100,6 +102,8 @@ func (f *Flags) Apply(c *Config) {
 		case "workers":
 			c.Defaults.Workers = f.workers
 			c.clearOverride("workers")
+		case "processes":
+			c.Processes = f.processes
 		case "timeout":
 			c.Defaults.Timeout = f.timeout
 			c.clearOverride("timeout")

@@ -66,6 +66,10 @@ var hostKeys = []keyDef{
 	{name: "access_log_format", kind: kString, field: "AccessLogFormat", oneOf: []string{"combined", "json"}, doc: "access log format: `combined` (Apache/nginx) or `json`"},
 	{name: "data_dir", kind: kString, field: "DataDir", path: true, check: nonEmpty, doc: "directory of the embedded key-value store"},
 	{name: "kv", kind: kString, field: "KV", check: checkKV, doc: "key-value store: `embedded` (a file under `data_dir`) or `redis://HOST:PORT/DB` (`rediss://` for TLS)"},
+	{name: "processes", kind: kInt, field: "Processes", doc: "worker processes of `fcgihost serve`: a master holds the listeners and runs this many workers that accept on them and are replaced when they die (docs/processes.md); 0 = one process serves alone"},
+	{name: "process_memory_limit", kind: kSize, field: "ProcessMemoryLimit", doc: "memory limit of each worker process, enforced by the kernel (cgroup v2, else cgroup v1, else rlimits); 0 = none"},
+	{name: "process_max_rss", kind: kSize, field: "ProcessMaxRSS", doc: "replace a worker whose resident memory passes this; 0 = off"},
+	{name: "process_max_requests", kind: kInt, field: "ProcessMaxRequests", doc: "replace a worker after this many requests; 0 = never"},
 }
 
 // appKeys are the keys of an app: at the top level they set Defaults, in

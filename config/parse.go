@@ -80,6 +80,24 @@ func (p *parser) parse() error {
 		if isUnder(k) {
 			continue
 		}
+		if k[0] == "pool" {
+			switch len(k) {
+			case 1, 2:
+				if t := md.Type(k...); t != "Hash" {
+					p.errAt(k, "key %q must be a table, like [pool.www]", k.String())
+					bad = append(bad, k)
+					continue
+				}
+				if len(k) == 2 {
+					p.pool(k[1])
+				}
+			case 3:
+				if !p.setPool(k, lookup(m, k)) {
+					bad = append(bad, k)
+				}
+			}
+			continue
+		}
 		if k[0] != "app" {
 			if len(k) != 1 {
 				continue // inside a value that is a table; reported on the value's key

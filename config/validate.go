@@ -42,9 +42,10 @@ func (c *Config) Validate() error {
 			check(toml.Key{"app", name, k.name}.String(), k, load(appField(&ov, k)))
 		}
 	}
-	if c.Apps == "" && len(c.Roots) == 0 {
+	if c.Apps == "" && len(c.Roots) == 0 && len(c.Pools) == 0 {
 		errs = append(errs, errors.New(`key "apps": must not be empty unless "roots" are set`))
 	}
+	errs = append(errs, c.validatePools()...)
 	if c.StatusPath != "" && c.StatusPath == c.PingPath {
 		errs = append(errs, fmt.Errorf("keys \"status_path\" and \"ping_path\" are both %q", c.StatusPath))
 	}

@@ -58,6 +58,9 @@ type Host struct {
 	// Frontend, if set, is the FastCGI side the status page reports on
 	// (connections, listen queue); Inherit carries it over.
 	Frontend *Frontend
+	// Aggregate, if set, completes the status page's report with the
+	// other worker processes' figures (docs/processes.md).
+	Aggregate func(*StatusReport)
 
 	// Metrics are the counters (made by Start if nil).
 	Metrics *Metrics

@@ -35,6 +35,10 @@ type StatusReport struct {
 	FastCGI        *FCGIReport           `json:"fastcgi"`
 	Process        ProcessReport         `json:"process"`
 	Apps           map[string]*AppReport `json:"apps"`
+	// Processes is the master's and each worker's part when a master runs
+	// workers (docs/processes.md); the figures above are then the sums of
+	// every worker's.
+	Processes any `json:"processes,omitempty"`
 }
 
 // FCGIReport are the FastCGI server's connection counters.
@@ -231,6 +235,9 @@ func NewStatusHandler(h *Host) http.Handler {
 		q := r.URL.Query()
 		w.Header().Set("Cache-Control", "no-store")
 		rep := h.Report()
+		if h.Aggregate != nil {
+			h.Aggregate(rep)
+		}
 		switch {
 		case q.Has("openmetrics") || q.Has("metrics"):
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -26,6 +26,11 @@
 //     request is dropped;
 //   - on Close it lets requests in flight finish, sends SIGTERM and waits.
 //
+// workercg_linux.go lends the same kernel limits to a master's worker
+// processes (docs/processes.md): CgroupLimiter makes a cgroup per worker
+// under cgroup v2, else under cgroup v1's memory and pids controllers, and
+// MemoryLimitEnv asks a process for the rlimits of limits_linux.go.
+//
 // The child watches its own files, so hot reload works as in-process; a
 // SIGHUP of the host makes a new Manager and so new children.
 package isolation

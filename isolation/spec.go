@@ -92,7 +92,8 @@ func buildEnv(names []string, lookup func(string) (string, bool)) []string {
 
 // childConfig makes the config of one child of sp: the host's config
 // limited to the unit's one app (only_apps) or one root, listening only on
-// sock, logging JSON to stderr (the supervisor relays it), with no status
+// sock, logging JSON to stderr (the supervisor relays it), in one process
+// (processes = 0, no pools), with no status
 // or ping path, no HTTP listener, no access log, and in-process isolation.
 // emptyApps is an empty directory for a root unit's apps key.
 func childConfig(host *config.Config, sp *spec, sock, emptyApps string) (*config.Config, error) {
@@ -115,6 +116,10 @@ func childConfig(host *config.Config, sp *spec, sock, emptyApps string) (*config
 	c.LogFormat = "json"
 	c.LogFile, c.AccessLog = "", ""
 	c.DataDir = sp.dataDir
+	// A child serves in its own process: never a master of workers
+	// (docs/processes.md), whatever the host's processes and pools.
+	c.Processes, c.Pools = 0, nil
+	c.ProcessMemoryLimit, c.ProcessMaxRSS, c.ProcessMaxRequests = 0, 0, 0
 	c.Defaults = childApp(host.Defaults)
 	c.AppOverrides = map[string]config.App{}
 	for name, ov := range host.AppOverrides {

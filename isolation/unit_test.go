@@ -191,6 +191,9 @@ func TestChildConfig_Root(t *testing.T) {
 	host.Roots = []string{"/var/www/*/public_html"}
 	host.Defaults.Isolation = "process"
 	host.Defaults.MaxRequests = 100
+	// A host that is a master of workers: its children still serve alone.
+	host.Processes, host.ProcessMemoryLimit = 4, 1<<30
+	host.Pools = map[string]config.Pool{"bob": {Apps: []string{"x"}, Listen: []string{"unix:/run/bob.sock"}, Processes: 2}}
 	host.AppOverrides = map[string]config.App{
 		"/var/www/alice/public_html/api.js": {Timeout: 5 * time.Second, Isolation: "process", User: "alice"},
 		"/var/www/bob/public_html/api.js":   {Timeout: 7 * time.Second},
@@ -207,7 +210,8 @@ func TestChildConfig_Root(t *testing.T) {
 	}
 	if back.Apps != "/run/x/apps" || len(back.Roots) != 1 || back.Roots[0] != sp.root || len(back.OnlyApps) != 0 ||
 		len(back.Listen) != 1 || back.Listen[0] != "unix:/run/x/fcgi.sock" || back.HTTP != "" || back.StatusPath != "" ||
-		back.LogFormat != "json" || back.DataDir != sp.dataDir || back.SocketMode != 0o600 {
+		back.LogFormat != "json" || back.DataDir != sp.dataDir || back.SocketMode != 0o600 ||
+		back.Processes != 0 || back.ProcessMemoryLimit != 0 || len(back.Pools) != 0 {
 		t.Errorf("child config:\n%s", c.String())
 	}
 	if len(back.AppOverrides) != 1 {

@@ -42,6 +42,9 @@ type Options struct {
 	DocRootFallback bool
 	// Engines overrides the engines (default: JavaScript and Lua).
 	Engines []script.Engine
+	// StatusAggregate, if set, completes each status report with the
+	// other workers' figures (a master's worker: docs/processes.md).
+	StatusAggregate func(*host.StatusReport)
 }
 
 // Server is a running fcgihost. Its handler is swapped whole on Reload.
@@ -195,6 +198,7 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 		PingResponse: cfg.PingResponse,
 		StatusAllow:  cfg.StatusAllow,
 		Frontend:     &s.front,
+		Aggregate:    s.opts.StatusAggregate,
 	}
 	if prev := s.cur.Load(); prev != nil {
 		h.Inherit(prev.host)

@@ -135,6 +135,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		// bin-path also serves the socket on fd 0.
 		l, _ := fcgi.InheritedListener()
 		return m.serve(ctx, args[1:], l)
+	case "__worker": // started by a master (docs/processes.md); not in the usage
+		return m.worker(ctx, args[1:])
 	case "run":
 		if wantsHelp(args[1:]) {
 			fmt.Fprint(m.Stdout, runUsage)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/prefork"
 	"github.com/fcgihost/fcgihost/server"
 )
 
@@ -27,25 +30,95 @@ const (
 )
 
 // serve runs `fcgihost serve`. inherited is the FastCGI listener passed on
-// fd 0 by the web server (nil if none).
+// fd 0 by the web server (nil if none). With processes > 0 this process is
+// the master of docs/processes.md; with 0 it serves alone.
 func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener) error {
+	flags, cfg, err := m.loadServe(args, inherited != nil)
+	if err != nil {
+		var le *loadError
+		if errors.As(err, &le) {
+			if inherited != nil {
+				// Started by the web server: answer 500 with the cause
+				// on FCGI_STDERR rather than exit (docs/troubleshooting.md).
+				return m.serveBroken(ctx, inherited, le.err)
+			}
+			return &exitError{code: 2, err: le.err}
+		}
+		return err
+	}
+	if cfg.Processes > 0 || len(cfg.Pools) > 0 {
+		return m.master(ctx, args, flags, cfg, inherited)
+	}
+	return m.serveOne(ctx, flags, cfg, inherited != nil, inherited, nil)
+}
+
+// worker runs the hidden `fcgihost __worker MODE SERVE-ARGS...` a master
+// starts: MODE is "fd0" when the master was started on fd 0 by a web
+// server, else "-".
+func (m *Main) worker(ctx context.Context, args []string) error {
+	if len(args) == 0 || !prefork.IsWorker() {
+		fmt.Fprintf(m.Stderr, "fcgihost: unknown command %q\n\n%s", "__worker", usage)
+		return &exitError{code: 2}
+	}
+	w, err := prefork.FromEnv()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	fd0 := args[0] == "fd0"
+	flags, cfg, err := m.loadServe(args[1:], fd0)
+	if err != nil {
+		var le *loadError
+		if errors.As(err, &le) {
+			return &exitError{code: 2, err: le.err}
+		}
+		return err
+	}
+	if len(cfg.Pools) > 0 {
+		// A worker of the default pool: every app no pool claims.
+		leaveOutPoolApps(cfg)
+	}
+	return m.serveOne(ctx, flags, cfg, fd0, nil, w)
+}
+
+// leaveOutPoolApps limits cfg to the apps of its apps dir that no pool
+// claims (the apps there now: one added later is served after a reload).
+func leaveOutPoolApps(cfg *config.Config) {
+	claimed := cfg.PoolApps()
+	var keep []string
+	for _, a := range listApps(cfg.Apps) {
+		if slices.Contains(claimed, a) {
+			continue
+		}
+		if len(cfg.OnlyApps) > 0 && !slices.Contains(cfg.OnlyApps, a) {
+			continue
+		}
+		keep = append(keep, a)
+	}
+	if len(keep) == 0 {
+		cfg.Apps, cfg.OnlyApps = "", nil
+	} else {
+		cfg.OnlyApps = keep
+	}
+	cfg.Pools = nil
+}
+
+// loadServe parses the serve flags and loads the configuration. fd0 says
+// that a web server started the process with the listener on fd 0.
+func (m *Main) loadServe(args []string, fd0 bool) (*config.Flags, *config.Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags := config.BindFlags(fs)
 	if err := m.parseFlags(fs, serveUsage, args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if fs.NArg() > 0 {
-		return m.usageError("serve", "unexpected argument "+fs.Arg(0)+" (serve takes only flags)")
+		return nil, nil, m.usageError("serve", "unexpected argument "+fs.Arg(0)+" (serve takes only flags)")
 	}
-	flags.EnvFileOptional = inherited != nil
+	flags.EnvFileOptional = fd0
 	cfg, err := flags.Load()
 	if err != nil {
-		if inherited != nil {
-			return m.serveBroken(ctx, inherited, err)
-		}
-		return &exitError{code: 2, err: err}
+		return nil, nil, &loadError{err: err}
 	}
-	if inherited != nil && cfg.Apps == config.DefaultApps {
+	if fd0 && cfg.Apps == config.DefaultApps {
 		// Started by the web server (mod_fcgid, lighttpd bin-path) in the
 		// script's directory: no ./apps there means no apps dir, and the
 		// scripts come from the DOCUMENT_ROOT (docs/reference.md §2).
@@ -53,36 +126,13 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 			cfg.Apps = ""
 		}
 	}
+	return flags, cfg, nil
+}
 
-	// Catch the signals before anything starts: SIGHUP's and SIGUSR1's
-	// default action would kill the process (a logrotate run during the
-	// start). Those that arrive while the apps compile wait in sigs.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-
-	logOut, err := server.OpenLogFile(cfg.LogFile)
-	if err != nil {
-		return err
-	}
-	defer logOut.Close()
-	log := server.NewLogger(cfg, logOut)
-	slog.SetDefault(log)
-	if msg, ok := missingConfigMessage(flags); ok {
-		log.Warn(msg, "file", flags.Missing())
-	}
-	var access *server.LogFile
-	opts := server.Options{Logger: log, DocRootFallback: inherited != nil && len(cfg.Roots) == 0}
-	if cfg.AccessLog != "" {
-		if access, err = server.OpenLogFile(cfg.AccessLog); err != nil {
-			return err
-		}
-		defer access.Close()
-		opts.AccessLog = server.NewAccessLogger(cfg, access)
-	}
-
-	// Listeners: fd 0 from the web server, systemd's, the named ones, or the
-	// development defaults.
+// openListeners opens the FastCGI listeners — fd 0 from the web server,
+// systemd's, the named ones, or the development defaults — and the HTTP
+// one (nil if none).
+func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]net.Listener, net.Listener, error) {
 	var fls []net.Listener
 	httpAddr := cfg.HTTP
 	switch {
@@ -91,7 +141,7 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	default:
 		sd, err := fcgi.SystemdListeners()
 		if err != nil {
-			return fmt.Errorf("systemd socket activation: %w", err)
+			return nil, nil, fmt.Errorf("systemd socket activation: %w", err)
 		}
 		fls = append(fls, sd...)
 	}
@@ -108,16 +158,72 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 		l, err := fcgi.Listen(a, cfg.SocketMode)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("listen %s: %w", a, err)
+			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
 		}
 		fls = append(fls, l)
 	}
 	var hl net.Listener
 	if httpAddr != "" {
+		var err error
 		if hl, err = net.Listen("tcp", httpAddr); err != nil {
 			closeAll()
-			return fmt.Errorf("http listen %s: %w", httpAddr, err)
+			return nil, nil, fmt.Errorf("http listen %s: %w", httpAddr, err)
 		}
+	}
+	return fls, hl, nil
+}
+
+// serveOne serves in this process: alone (w nil), or as a master's worker
+// on the listeners it inherited (w).
+func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Config, fd0 bool, inherited net.Listener, w *prefork.Worker) error {
+	// Catch the signals before anything starts: SIGHUP's and SIGUSR1's
+	// default action would kill the process (a logrotate run during the
+	// start). Those that arrive while the apps compile wait in sigs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	logOut, err := server.OpenLogFile(cfg.LogFile)
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	log := server.NewLogger(cfg, logOut)
+	slog.SetDefault(log)
+	if msg, ok := missingConfigMessage(flags); ok && w == nil {
+		log.Warn(msg, "file", flags.Missing())
+	}
+	var access *server.LogFile
+	opts := server.Options{Logger: log, DocRootFallback: fd0 && len(cfg.Roots) == 0}
+	if w != nil {
+		opts.StatusAggregate = w.Aggregate
+	}
+	if cfg.AccessLog != "" {
+		if access, err = server.OpenLogFile(cfg.AccessLog); err != nil {
+			return err
+		}
+		defer access.Close()
+		opts.AccessLog = server.NewAccessLogger(cfg, access)
+	}
+
+	var fls []net.Listener
+	var hl net.Listener
+	if w != nil {
+		fls, hl = w.FCGI, w.HTTP
+	} else if fls, hl, err = openListeners(cfg, flags, inherited); err != nil {
+		return err
+	}
+	closeAll := func() {
+		for _, l := range fls {
+			l.Close()
+		}
+		if hl != nil {
+			hl.Close()
+		}
+	}
+	stdout := m.Stdout
+	if w != nil || inherited != nil { // under mod_fcgid/lighttpd stdout is the web server's log
+		stdout = io.Discard
 	}
 
 	start := time.Now()
@@ -132,14 +238,16 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	apps := srv.Registry().Apps()
 	log.Info("fcgihost started", "apps", len(apps), "dir", srv.Registry().AppsDir(), "took", time.Since(start).Round(time.Millisecond), "pid", os.Getpid())
 
+	if w != nil {
+		defer w.ServeReports(func() *host.StatusReport { return srv.Host().Report() })()
+	}
 	fsrv := srv.NewFCGIServer(cfg)
+	fsrv.Handler = w.WrapFCGI(fsrv.Handler)
 	var wg sync.WaitGroup
 	errc := make(chan error, len(fls)+1)
 	for _, l := range fls {
 		log.Info("FastCGI listening", "addr", l.Addr().String())
-		if inherited == nil { // under mod_fcgid/lighttpd stdout is the web server's log
-			fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
-		}
+		fmt.Fprintf(stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
 		srv.WatchListener(l)
 		wg.Add(1)
 		go func(l net.Listener) {
@@ -153,16 +261,16 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 	if hl != nil {
 		// The read limits of the FastCGI side, and max_conns (see
 		// host.DevHTTPOptions and docs/sandbox.md).
-		hs = host.NewDevHTTPServer(srv.Handler(), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
+		hs = host.NewDevHTTPServer(w.WrapHTTP(srv.Handler()), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
 		base := "http://" + hl.Addr().String()
-		fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
+		fmt.Fprintf(stdout, "HTTP on %s\n", base)
 		for _, a := range apps {
 			if a.Kind == 0 || a.Kind == 1 { // apps of the apps dir; a folder app's URL ends with "/"
 				slash := ""
 				if a.Kind == 1 {
 					slash = "/"
 				}
-				fmt.Fprintf(m.Stdout, "  %s/%s%s\n", base, a.Name, slash)
+				fmt.Fprintf(stdout, "  %s/%s%s\n", base, a.Name, slash)
 			}
 		}
 		wg.Add(1)
@@ -173,6 +281,8 @@ func (m *Main) serve(ctx context.Context, args []string, inherited net.Listener)
 			}
 		}()
 	}
+
+	w.Ready()
 
 	// SIGHUP reloads run one at a time in their own goroutine, so that a
 	// reload waiting for slow requests of the old configuration never
@@ -230,6 +340,7 @@ loop:
 					}
 				}
 				log.Info("log files reopened")
+				w.Reopened()
 			default:
 				log.Info("shutting down", "signal", sig.String(), "grace_period", srv.Config().GracePeriod)
 				break loop
@@ -290,3 +401,10 @@ func displayAddr(a net.Addr) string {
 	}
 	return a.String()
 }
+
+// loadError is a configuration that cannot be loaded (as opposed to bad
+// flags): started by a web server, fcgihost reports it per request.
+type loadError struct{ err error }
+
+func (e *loadError) Error() string { return e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
