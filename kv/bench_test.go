@@ -16,6 +16,13 @@ func BenchmarkStore(b *testing.B) {
 		name string
 		open func(b *testing.B) Store
 	}{
+		{"sqlite", func(b *testing.B) Store {
+			s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "kv.sqlite"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
 		{"bolt", func(b *testing.B) Store {
 			s, err := OpenBolt(filepath.Join(b.TempDir(), "kv.db"))
 			if err != nil {

@@ -1,12 +1,13 @@
 package kv
 
-// The conformance table: every case runs against every backend (bbolt
-// always, Redis when redis-server is installed).
+// The conformance table: every case runs against every backend (SQLite
+// and bbolt always, Redis when redis-server is installed).
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,6 +68,30 @@ func boltBackend() backend {
 	}}
 }
 
+func sqliteBackend() backend {
+	return backend{name: "sqlite", open: func(t *testing.T, prefix string) *env {
+		path := filepath.Join(t.TempDir(), "kv.sqlite")
+		clock := &fakeClock{}
+		open := func(t *testing.T) *sqlStore {
+			s, err := openSQLite(context.Background(), path, clock.now, slog.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		e := &env{s: open(t), prefix: prefix, advance: clock.advance}
+		t.Cleanup(func() { e.s.Close() })
+		e.reopen = func(t *testing.T) Store {
+			if err := e.s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e.s = open(t)
+			return e.s
+		}
+		return e
+	}}
+}
+
 // redisBackend shares one redis-server, started on first use, between the
 // cases of test t; cases keep apart by their app name prefixes.
 func redisBackend(t *testing.T) backend {
@@ -100,7 +125,7 @@ func redisBackend(t *testing.T) backend {
 }
 
 func backends(t *testing.T) []backend {
-	return []backend{boltBackend(), redisBackend(t)}
+	return []backend{sqliteBackend(), boltBackend(), redisBackend(t)}
 }
 
 func ptr(s string) *string { return &s }

@@ -150,9 +150,10 @@ type Batcher interface {
 	Batch(ctx context.Context, ops []Op) error
 }
 
-// Open opens the store the config names: url "" or "embedded" is the bbolt
-// file dataDir/kv.db (dataDir "" is "./data", created 0700 if missing);
-// "redis://…" or "rediss://…" is a Redis server.
+// Open opens the store the config names: url "" or "embedded" is the
+// SQLite file dataDir/kv.sqlite (dataDir "" is "./data", created 0700 if
+// missing), into which an old bbolt dataDir/kv.db is migrated on the first
+// open; "redis://…" or "rediss://…" is a Redis server.
 func Open(ctx context.Context, url, dataDir string) (Store, error) {
 	switch {
 	case url == "" || url == "embedded":
@@ -160,9 +161,9 @@ func Open(ctx context.Context, url, dataDir string) (Store, error) {
 			dataDir = "./data"
 		}
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("kv: create data_dir: %w", err)
+			return nil, openError(dataDir, err)
 		}
-		return OpenBolt(filepath.Join(dataDir, "kv.db"))
+		return OpenSQLite(ctx, filepath.Join(dataDir, "kv.sqlite"))
 	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "rediss://"):
 		return OpenRedis(ctx, url)
 	default:

@@ -16,9 +16,10 @@ import (
 //
 // The open runs in a goroutine of its own (owned by the lazyStore; close
 // waits for it), and callers wait for it only as long as their context
-// lets them: a Redis that does not answer or a bbolt file another process
-// holds (bbolt waits up to 5s for its lock) cannot keep a request past its
-// timeout.
+// lets them: a Redis that does not answer, or an old bbolt kv.db that an
+// fcgihost of the previous version still holds while this one waits to
+// migrate it (up to 5 s, see docs/storage.md), cannot keep a request past
+// its timeout.
 type lazyStore struct {
 	url, dir string
 	log      *slog.Logger
