@@ -75,8 +75,8 @@ type Config struct {
 	// DataDir holds the embedded key-value store ("data_dir", default
 	// "./data").
 	DataDir string
-	// KV is "embedded" or "redis://HOST:PORT/DB" ("kv", default
-	// "embedded").
+	// KV is "embedded", "bbolt" (the previous embedded store, one
+	// process only) or "redis://HOST:PORT/DB" ("kv", default "embedded").
 	KV string
 
 	// Defaults are the per-app keys set at the top level: the settings of

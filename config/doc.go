@@ -58,7 +58,7 @@
 //	access_log        string    ""             "" = off, "-" = stderr, else a file
 //	access_log_format string    "combined"     combined | json
 //	data_dir          string    "./data"       embedded key-value store directory
-//	kv                string    "embedded"     embedded | redis://HOST:PORT/DB
+//	kv                string    "embedded"     embedded | bbolt | redis://HOST:PORT/DB
 //
 // The defaults leave status_path, ping_path and listen empty: the command
 // chooses what no listener means (SPEC §2) and may turn on the status and

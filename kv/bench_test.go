@@ -57,6 +57,19 @@ func BenchmarkStore(b *testing.B) {
 					}
 				}
 			})
+			if ss, ok := s.(*sqlStore); ok && ss.cache != nil {
+				// The read cache off: a get right after any write, anywhere.
+				b.Run("GetUncached", func(b *testing.B) {
+					c := ss.cache
+					ss.cache = nil
+					defer func() { ss.cache = c }()
+					for i := 0; b.Loop(); i++ {
+						if _, _, err := kv.Get(ctx, fmt.Sprint("key", i%nkeys)); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
 			b.Run("GetParallel", func(b *testing.B) {
 				b.SetParallelism(8)
 				var n atomic.Int64

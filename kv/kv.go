@@ -164,10 +164,20 @@ func Open(ctx context.Context, url, dataDir string) (Store, error) {
 			return nil, openError(dataDir, err)
 		}
 		return OpenSQLite(ctx, filepath.Join(dataDir, "kv.sqlite"))
+	case url == "bbolt":
+		// The previous embedded store, one process per file; kept for
+		// comparison (docs/storage.md).
+		if dataDir == "" {
+			dataDir = "./data"
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, openError(dataDir, err)
+		}
+		return OpenBolt(filepath.Join(dataDir, "kv.db"))
 	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "rediss://"):
 		return OpenRedis(ctx, url)
 	default:
-		return nil, fmt.Errorf("kv: unknown backend %q (want \"embedded\" or \"redis://HOST:PORT/DB\")", url)
+		return nil, fmt.Errorf("kv: unknown backend %q (want \"embedded\", \"bbolt\" or \"redis://HOST:PORT/DB\")", url)
 	}
 }
 

@@ -88,6 +88,7 @@ type sqlStore struct {
 	wg   sync.WaitGroup
 
 	getStmt, listStmt, listAllStmt *sql.Stmt
+	cache                          *readCache // nil: none (see gencache.go)
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -135,10 +136,21 @@ func openSQLite(ctx context.Context, path string, now func() time.Time, log *slo
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{db: db, path: path, log: log, now: now,
 		reqs: make(chan *writeReq, maxGroup), stop: make(chan struct{})}
+	if s.cache, err = openReadCache(path + "-gen"); err != nil {
+		log.Warn("kv: no read cache; every get reads the database", "path", path, "err", err)
+		s.cache = nil
+	}
 	if err := s.init(ctx); err != nil {
 		db.Close()
+		s.cache.close()
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.cache.close()
+		}
+	}()
 	wc, err := db.Conn(ctx)
 	if err != nil {
 		db.Close()
@@ -154,7 +166,7 @@ func openSQLite(ctx context.Context, path string, now func() time.Time, log *slo
 		st **sql.Stmt
 		q  string
 	}{
-		{&s.getStmt, `SELECT value FROM kv WHERE app = ? AND key = ? AND (exp = 0 OR exp > ?)`},
+		{&s.getStmt, `SELECT value, exp FROM kv WHERE app = ? AND key = ?`},
 		{&s.listStmt, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
 		{&s.listAllStmt, `SELECT key FROM kv WHERE app = ? AND key >= ? AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
 	} {
@@ -170,6 +182,7 @@ func openSQLite(ctx context.Context, path string, now func() time.Time, log *slo
 		db.Close()
 		return nil, fmt.Errorf("kv: prepare: %w", err)
 	}
+	ok = true
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -215,6 +228,10 @@ func (s *sqlStore) init(ctx context.Context) error {
 	}
 	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return s.initError(err)
+	}
+	if s.cache != nil {
+		s.cache.beginWrite() // a migration changes data other processes may have cached
+		defer s.cache.endWrite()
 	}
 	ok := false
 	defer func() {
@@ -277,7 +294,11 @@ func (s *sqlStore) Close() error {
 	}
 	close(s.stop)
 	s.wg.Wait()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if cerr := s.cache.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("kv: close %s: %w", s.path, err)
 	}
 	return nil
@@ -401,6 +422,10 @@ func (s *sqlStore) commitGroup(w *sqlW, group []*writeReq) {
 			r.done <- err
 		}
 		return
+	}
+	if s.cache != nil {
+		s.cache.beginWrite()
+		defer s.cache.endWrite() // after the commit or rollback below
 	}
 	group = s.drain(group) // what arrived while waiting for the lock
 	results := make([]error, len(group))
@@ -566,27 +591,49 @@ func (ns *sqlNS) Get(ctx context.Context, key string) (string, bool, error) {
 	if err := checkKey(key); err != nil {
 		return "", false, ns.wrap("get", key, err)
 	}
-	var (
-		val []byte
-		ok  bool
-	)
+	now := ns.s.now().UnixNano()
+	var e cacheEntry
 	err := ns.s.view(ctx, func() error {
+		// Under view's lock: Close unmaps the cache's counter.
+		c := ns.s.cache
+		var (
+			ck  cacheKey
+			gen uint64
+			use bool
+		)
+		if c != nil {
+			ck = cacheKey{string(ns.app), key}
+			if gen, use = c.generation(); use {
+				var hit bool
+				if e, hit = c.lookup(gen, ck); hit && (e.exp == 0 || now < e.exp) {
+					return nil
+				}
+			}
+		}
 		// Not ctx: a lookup takes microseconds, and a cancellable context
 		// costs the driver a goroutine per statement.
-		err := ns.s.getStmt.QueryRowContext(context.Background(), ns.app, blob(key), ns.s.now().UnixNano()).Scan(&val)
+		var val []byte
+		e = cacheEntry{}
+		err := ns.s.getStmt.QueryRowContext(context.Background(), ns.app, blob(key)).Scan(&val, &e.exp)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return nil
 		case err != nil:
 			return err
+		default:
+			e.val, e.found = string(val), true
 		}
-		ok = true
+		if use {
+			c.store(gen, ck, e)
+		}
 		return nil
 	})
 	if err != nil {
 		return "", false, ns.wrap("get", key, err)
 	}
-	return string(val), ok, nil
+	if !e.found || (e.exp != 0 && now >= e.exp) {
+		return "", false, nil
+	}
+	return e.val, true, nil
 }
 
 // Set stores value under key, expiring after ttl if ttl > 0.
