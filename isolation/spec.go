@@ -4,6 +4,7 @@ package isolation
 // with which limits — and the child's generated config.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fcgihost/fcgihost/config"
+	"github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/registry"
 )
 
@@ -155,4 +157,32 @@ func globEscape(p string) string {
 // within reports whether p is dir or inside it.
 func within(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator))
+}
+
+// unitKV is the kv setting of sp's children given the host's, kvURL: with
+// Redis, the URL of the unit's own ACL user, which reaches only the keys
+// of the unit's apps (created by the host with its own credential; see
+// docs/storage.md, "Secrets"); anything else unchanged.
+func unitKV(ctx context.Context, kvURL string, sp *spec) (string, error) {
+	if !strings.HasPrefix(kvURL, "redis://") && !strings.HasPrefix(kvURL, "rediss://") {
+		return kvURL, nil
+	}
+	var apps, roots []string
+	if sp.root != "" {
+		// A root's apps are named by their real paths.
+		r, err := filepath.EvalSymlinks(sp.root)
+		if err != nil {
+			r = sp.root
+		}
+		roots = []string{r}
+	} else {
+		apps = []string{sp.app}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u, err := kv.RedisUnitURL(ctx, kvURL, sp.key, apps, roots)
+	if err != nil {
+		return "", fmt.Errorf("isolation: %s: %w", sp.name, err)
+	}
+	return u, nil
 }
