@@ -176,6 +176,61 @@ var conformance = []struct {
 	name string
 	run  func(t *testing.T, e *env)
 }{
+	{"ListPages", func(t *testing.T, e *env) {
+		// Paging through a prefix with after = the last key of a page:
+		// every live key once, in order, whatever lies around the prefix.
+		ctx := context.Background()
+		kv := e.ns("app", Quota{})
+		var want []string
+		for i := 0; i < 25; i++ {
+			k := fmt.Sprintf("p:%02d", i)
+			want = append(want, k)
+			mustSet(t, kv, k, "v")
+		}
+		for _, k := range []string{"p", "o\xff", "p;", "q", "p:\xff\xff", "p:\xff\xff\x00"} {
+			mustSet(t, kv, k, "v")
+		}
+		want = append(want, "p:\xff\xff", "p:\xff\xff\x00")
+		if err := kv.Set(ctx, "p:10x", "gone", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(2 * time.Second)
+		pg := kv.(Pager)
+		var got []string
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatalf("no end after %d pages: %q", pages, got)
+			}
+			keys, err := pg.ListAfter(ctx, "p:", after, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, keys...)
+			if len(keys) < 10 {
+				break
+			}
+			after = keys[len(keys)-1]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pages = %q\nwant %q", got, want)
+		}
+		for _, c := range []struct {
+			prefix, after string
+			want          []string
+		}{
+			{"p:", "a", want[:3]},         // after before the prefix: from its start
+			{"p:", "p:\xff\xff\x00", nil}, // after its last key
+			{"p:", "z", nil},              // after the prefix
+			{"", "p:24", []string{"p:\xff\xff", "p:\xff\xff\x00", "p;"}},
+			{"\xff", "", nil},
+		} {
+			keys, err := pg.ListAfter(ctx, c.prefix, c.after, 3)
+			if err != nil || !slices.Equal(keys, c.want) && (len(keys) != 0 || len(c.want) != 0) {
+				t.Errorf("ListAfter(%q, %q, 3) = %q, %v; want %q", c.prefix, c.after, keys, err, c.want)
+			}
+		}
+	}},
 	{"GetSetDelete", func(t *testing.T, e *env) {
 		ctx := context.Background()
 		kv := e.ns("app", Quota{})

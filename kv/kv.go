@@ -139,6 +139,16 @@ type Batcher interface {
 	Batch(ctx context.Context, ops []Op) error
 }
 
+// Pager is implemented by every namespace Store.Namespace returns:
+// ListAfter is List of the keys strictly after the key after ("": from the
+// start), so a caller pages through a prefix by passing the last key of one
+// page as after of the next (the `after` option of kv.list,
+// docs/storage.md). Each page costs a seek, not a scan of the pages
+// before it.
+type Pager interface {
+	ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error)
+}
+
 // Open opens the store the config names: url "" or "embedded" is the
 // SQLite file dataDir/kv.sqlite (dataDir "" is "./data", created 0700 if
 // missing), into which an old bbolt dataDir/kv.db is migrated on the first

@@ -329,6 +329,7 @@ type redisNS struct {
 var (
 	_ script.KV = (*redisNS)(nil)
 	_ Batcher   = (*redisNS)(nil)
+	_ Pager     = (*redisNS)(nil)
 )
 
 func (ns *redisNS) wrap(op, key string, err error) error {
@@ -441,6 +442,11 @@ func (ns *redisNS) CAS(ctx context.Context, key string, old *string, new string)
 
 // List returns up to limit live keys starting with prefix, in byte order.
 func (ns *redisNS) List(ctx context.Context, prefix string, limit int) ([]string, error) {
+	return ns.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter is List from the first key after after.
+func (ns *redisNS) ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error) {
 	limit = listLimit(limit)
 	if len(prefix) > MaxKeyLen { // no key can have it
 		return []string{}, ns.wrap("list", prefix, ctx.Err())
@@ -449,6 +455,9 @@ func (ns *redisNS) List(ctx context.Context, prefix string, limit int) ([]string
 		return nil, ns.wrap("list", prefix, ErrClosed)
 	}
 	lo, hi := lexRange(prefix)
+	if after != "" && after >= prefix {
+		lo = "(" + after
+	}
 	keys, err := luaList.Run(ctx, ns.s.c, nil, ns.p, lo, hi, limit).StringSlice()
 	if err != nil {
 		return nil, ns.wrap("list", prefix, err)

@@ -37,6 +37,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -87,8 +88,11 @@ type sqlStore struct {
 	stop chan struct{} // closed by Close: the writer and the sweep end
 	wg   sync.WaitGroup
 
-	getStmt, listStmt, listAllStmt *sql.Stmt
-	cache                          *readCache // nil: none (see gencache.go)
+	getStmt *sql.Stmt
+	// listStmts[after][bounded]: the key range from prefix (>=) or from
+	// after (>), up to prefixEnd(prefix) (<) or to the end.
+	listStmts [2][2]*sql.Stmt
+	cache     *readCache // nil: none (see gencache.go)
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -167,8 +171,10 @@ func openSQLite(ctx context.Context, path string, now func() time.Time, log *slo
 		q  string
 	}{
 		{&s.getStmt, `SELECT value, exp FROM kv WHERE app = ? AND key = ?`},
-		{&s.listStmt, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
-		{&s.listAllStmt, `SELECT key FROM kv WHERE app = ? AND key >= ? AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
+		{&s.listStmts[0][1], `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
+		{&s.listStmts[0][0], `SELECT key FROM kv WHERE app = ? AND key >= ? AND ? = 0 AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
+		{&s.listStmts[1][1], `SELECT key FROM kv WHERE app = ? AND key > ? AND key < ? AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
+		{&s.listStmts[1][0], `SELECT key FROM kv WHERE app = ? AND key > ? AND ? = 0 AND (exp = 0 OR exp > ?) ORDER BY key LIMIT ?`},
 	} {
 		if *p.st, err = db.PrepareContext(ctx, p.q); err != nil {
 			wc.Close()
@@ -577,6 +583,7 @@ type sqlNS struct {
 var (
 	_ script.KV = (*sqlNS)(nil)
 	_ Batcher   = (*sqlNS)(nil)
+	_ Pager     = (*sqlNS)(nil)
 )
 
 func (ns *sqlNS) wrap(op, key string, err error) error {
@@ -749,6 +756,11 @@ func (ns *sqlNS) CAS(ctx context.Context, key string, old *string, new string) (
 
 // List returns up to limit live keys starting with prefix, in byte order.
 func (ns *sqlNS) List(ctx context.Context, prefix string, limit int) ([]string, error) {
+	return ns.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter is List from the first key after after.
+func (ns *sqlNS) ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error) {
 	limit = listLimit(limit)
 	keys := []string{}
 	if len(prefix) > MaxKeyLen { // no key can have it
@@ -756,15 +768,16 @@ func (ns *sqlNS) List(ctx context.Context, prefix string, limit int) ([]string, 
 	}
 	err := ns.s.view(ctx, func() error {
 		now := ns.s.now().UnixNano()
-		var (
-			rows *sql.Rows
-			err  error
-		)
-		if end, ok := prefixEnd(prefix); ok {
-			rows, err = ns.s.listStmt.QueryContext(ctx, ns.app, blob(prefix), end, now, limit)
-		} else {
-			rows, err = ns.s.listAllStmt.QueryContext(ctx, ns.app, blob(prefix), now, limit)
+		from, excl := blob(prefix), 0
+		if after != "" && after >= prefix {
+			from, excl = blob(after), 1
 		}
+		var end any = 0 // "? = 0": no upper bound
+		bounded := 0
+		if e, ok := prefixEnd(prefix); ok && prefix != "" {
+			end, bounded = e, 1
+		}
+		rows, err := ns.s.listStmts[excl][bounded].QueryContext(ctx, ns.app, from, end, now, limit)
 		if err != nil {
 			return err
 		}
@@ -773,6 +786,9 @@ func (ns *sqlNS) List(ctx context.Context, prefix string, limit int) ([]string, 
 			var k []byte
 			if err := rows.Scan(&k); err != nil {
 				return err
+			}
+			if !strings.HasPrefix(string(k), prefix) {
+				break // only with no upper bound: past the prefix
 			}
 			keys = append(keys, string(k))
 		}

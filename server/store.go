@@ -204,4 +204,21 @@ func (n *lazyNS) Batch(ctx context.Context, ops []kv.Op) error {
 	return b.Batch(ctx, ops)
 }
 
-var _ kv.Batcher = (*lazyNS)(nil)
+// ListAfter passes a script's kv.list with `after` to the namespace (every
+// backend's namespace is a kv.Pager).
+func (n *lazyNS) ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error) {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ns.(kv.Pager)
+	if !ok {
+		return nil, fmt.Errorf("kv list: %w", script.ErrNotConfigured)
+	}
+	return p.ListAfter(ctx, prefix, after, limit)
+}
+
+var (
+	_ kv.Batcher = (*lazyNS)(nil)
+	_ kv.Pager   = (*lazyNS)(nil)
+)
