@@ -182,6 +182,23 @@ sentinel failover-timeout m 3000
 		return err
 	})
 
+	// The sentinel must know the replica (it learns of it from the
+	// primary's INFO, every 10 s) or it has nobody to promote.
+	sc := redis.NewSentinelClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", sp)})
+	defer sc.Close()
+	waitFor(t, "the sentinel knows the replica", 30*time.Second, func() error {
+		reps, err := sc.Replicas(ctx, "m").Result()
+		if err == nil && len(reps) == 0 {
+			err = fmt.Errorf("no replica yet")
+		}
+		for _, r := range reps {
+			if fl := r["flags"]; strings.Contains(fl, "down") || strings.Contains(fl, "disconnected") {
+				err = fmt.Errorf("replica flags %q", fl)
+			}
+		}
+		return err
+	})
+
 	primary.Process.Kill() // the primary dies
 	start := time.Now()
 	waitFor(t, "writes resume after the failover", 30*time.Second, func() error {
