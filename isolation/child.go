@@ -86,7 +86,7 @@ func (s *Supervisor) startChild(ctx context.Context, gen int) (*child, error) {
 	}
 	// The child's config file is the tenant's to read: with Redis, it gets
 	// a user of the unit's own, never the host's credential.
-	if cfg.KV, err = unitKV(ctx, cfg.KV, sp); err != nil {
+	if cfg.KV, err = unitKV(ctx, cfg.KV, sp, s.log); err != nil {
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "fcgihost.toml")

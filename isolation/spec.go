@@ -6,6 +6,7 @@ package isolation
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,7 +164,7 @@ func within(p, dir string) bool {
 // Redis, the URL of the unit's own ACL user, which reaches only the keys
 // of the unit's apps (created by the host with its own credential; see
 // docs/storage.md, "Secrets"); anything else unchanged.
-func unitKV(ctx context.Context, kvURL string, sp *spec) (string, error) {
+func unitKV(ctx context.Context, kvURL string, sp *spec, log *slog.Logger) (string, error) {
 	if !strings.HasPrefix(kvURL, "redis://") && !strings.HasPrefix(kvURL, "rediss://") {
 		return kvURL, nil
 	}
@@ -181,8 +182,14 @@ func unitKV(ctx context.Context, kvURL string, sp *spec) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	u, err := kv.RedisUnitURL(ctx, kvURL, sp.key, apps, roots)
-	if err != nil {
+	switch {
+	case u == "":
 		return "", fmt.Errorf("isolation: %s: %w", sp.name, err)
+	case err != nil:
+		// Redis down or no right to create users: the child starts with
+		// its own credential all the same (its kv calls fail until the
+		// user exists; the next child start tries again).
+		log.Warn("kv: the unit's Redis user could not be set; its kv calls fail until it is", "unit", sp.name, "err", err)
 	}
 	return u, nil
 }

@@ -42,7 +42,9 @@ var redisUnitCommands = []string{
 // user's name comes from unit and its password is derived from adminURL's
 // password (HMAC-SHA256), so every host sharing the Redis computes the same
 // pair for the same unit and restarts reuse it. An adminURL without a
-// password is returned unchanged: such a server lets anyone in.
+// password is returned unchanged: such a server lets anyone in. If only
+// the ACL SETUSER fails (Redis down, no right to create users), the unit's
+// URL is returned with the error: it never falls back to adminURL.
 func RedisUnitURL(ctx context.Context, adminURL, unit string, apps, roots []string) (string, error) {
 	u, err := url.Parse(adminURL)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
@@ -91,14 +93,6 @@ func RedisUnitURL(ctx context.Context, adminURL, unit string, apps, roots []stri
 	if pats == 0 {
 		return "", fmt.Errorf("kv: redis unit user %s: no app and no root", unit)
 	}
-	c, addr, err := newRedisClient(adminURL)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	if err := c.Do(ctx, rules...).Err(); err != nil {
-		return "", fmt.Errorf("kv: create the Redis ACL user of %s on %s: %w (the kv URL's user needs the right to run ACL SETUSER, Redis 6 or later)", unit, addr, err)
-	}
 	cu := *u
 	if sentinel {
 		q.Set("username", user)
@@ -106,6 +100,15 @@ func RedisUnitURL(ctx context.Context, adminURL, unit string, apps, roots []stri
 		cu.RawQuery = q.Encode()
 	} else {
 		cu.User = url.UserPassword(user, pass)
+	}
+	c, addr, err := newRedisClient(adminURL)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.Do(ctx, rules...).Err(); err != nil {
+		// The URL is still the unit's (the user may exist from before).
+		return cu.String(), fmt.Errorf("kv: create the Redis ACL user of %s on %s: %w (the kv URL's user needs the right to run ACL SETUSER, Redis 6 or later)", unit, addr, err)
 	}
 	return cu.String(), nil
 }

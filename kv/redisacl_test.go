@@ -128,7 +128,8 @@ func TestRedisUnitACL(t *testing.T) {
 		t.Errorf("no password: %q %v", u, err)
 	}
 	// An admin that may not create users says so.
-	if _, err := RedisUnitURL(ctx, urlA, "app\x00c", []string{"c"}, nil); err == nil || !strings.Contains(err.Error(), "ACL SETUSER") {
-		t.Errorf("unit user made by a unit user: %v", err)
+	if u, err := RedisUnitURL(ctx, urlA, "app\x00c", []string{"c"}, nil); err == nil || !strings.Contains(err.Error(), "ACL SETUSER") ||
+		u == "" || u == urlA || strings.Contains(u, "admin-secret") {
+		t.Errorf("unit user made by a unit user: %q %v", u, err)
 	}
 }
