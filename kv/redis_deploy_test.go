@@ -199,6 +199,19 @@ sentinel failover-timeout m 3000
 		return err
 	})
 
+	// An isolated unit's user, set on the primary and the replica.
+	unitURL, err := RedisUnitURL(ctx, url, "app\x00app", []string{"app"}, nil)
+	if err != nil || strings.Contains(unitURL, "password=pw") {
+		t.Fatalf("unit URL: %q %v", unitURL, err)
+	}
+	us, err := OpenRedis(ctx, unitURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer us.Close()
+	uns := us.Namespace("app", Quota{})
+	wantValue(t, uns, "before", "1")
+
 	primary.Process.Kill() // the primary dies
 	start := time.Now()
 	waitFor(t, "writes resume after the failover", 30*time.Second, func() error {
@@ -212,6 +225,13 @@ sentinel failover-timeout m 3000
 	if n, err := ns.Incr(ctx, "n", 5); err != nil || n != 5 {
 		t.Errorf("incr after failover: %d %v", n, err)
 	}
+	// The unit's user exists on the new primary.
+	waitFor(t, "the unit's user works after the failover", 30*time.Second, func() error {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return uns.Set(c, "unit", "after", 0)
+	})
+	wantValue(t, uns, "after", "2")
 	// The new primary is the old replica.
 	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", p2), Password: "pw"})
 	defer rc.Close()

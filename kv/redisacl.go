@@ -11,10 +11,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // maxAppNameLen bounds the length of the app names a root's key patterns
@@ -110,7 +114,62 @@ func RedisUnitURL(ctx context.Context, adminURL, unit string, apps, roots []stri
 		// The URL is still the unit's (the user may exist from before).
 		return cu.String(), fmt.Errorf("kv: create the Redis ACL user of %s on %s: %w (the kv URL's user needs the right to run ACL SETUSER, Redis 6 or later)", unit, addr, err)
 	}
+	if sentinel {
+		// ACL users are not replicated: set it on every replica too, so
+		// that it exists on the one a failover promotes.
+		if err := setOnReplicas(ctx, adminURL, rules); err != nil {
+			return cu.String(), fmt.Errorf("kv: create the Redis ACL user of %s on the replicas: %w", unit, err)
+		}
+	}
 	return cu.String(), nil
+}
+
+// setOnReplicas runs the command args on every replica the sentinels of
+// the failover URL adminURL know, with the primary's credential.
+func setOnReplicas(ctx context.Context, adminURL string, args []any) error {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Del("ca")
+	u.RawQuery = q.Encode()
+	fo, err := redis.ParseFailoverURL(u.String())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sa := range fo.SentinelAddrs {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: sa, Username: fo.SentinelUsername,
+			Password: fo.SentinelPassword, TLSConfig: fo.TLSConfig, DisableIdentity: true})
+		reps, err := sc.Replicas(ctx, fo.MasterName).Result()
+		sc.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sentinel %s: %w", sa, err))
+			continue
+		}
+		for _, r := range reps {
+			addr := net.JoinHostPort(r["ip"], r["port"])
+			opt := &redis.Options{Addr: addr, Username: fo.Username, Password: fo.Password,
+				DB: fo.DB, DisableIdentity: true}
+			if c, _, err := newRedisClient(adminURL); err == nil {
+				opt.TLSConfig = c.Options().TLSConfig
+				c.Close()
+			}
+			if opt.TLSConfig != nil {
+				tc := opt.TLSConfig.Clone()
+				tc.ServerName = r["ip"]
+				opt.TLSConfig = tc
+			}
+			rc := redis.NewClient(opt)
+			if err := rc.Do(ctx, args...).Err(); err != nil {
+				errs = append(errs, fmt.Errorf("replica %s: %w", addr, err))
+			}
+			rc.Close()
+		}
+		return errors.Join(errs...) // one sentinel's view is enough
+	}
+	return errors.Join(errs...)
 }
 
 // rootKeyPatterns are the Redis key patterns of every app under root: for
