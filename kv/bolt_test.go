@@ -32,7 +32,8 @@ func TestOpen_EmbeddedFileModes(t *testing.T) {
 			path string
 			mode os.FileMode
 		}{{dir, 0o700}, {filepath.Join(dir, "kv.sqlite"), 0o600},
-			{filepath.Join(dir, "kv.sqlite-wal"), 0o600}, {filepath.Join(dir, "kv.sqlite-shm"), 0o600}} {
+			{filepath.Join(dir, "kv.sqlite-wal"), 0o600}, {filepath.Join(dir, "kv.sqlite-shm"), 0o600},
+			{filepath.Join(dir, "kv.sqlite-gen"), 0o600}} {
 			st, err := os.Stat(f.path)
 			if err != nil {
 				t.Fatal(err)
