@@ -79,8 +79,8 @@ type Config struct {
 	// DataDir holds the embedded key-value store ("data_dir", default
 	// "./data").
 	DataDir string
-	// KV is "embedded" or "redis://HOST:PORT/DB" ("kv", default
-	// "embedded").
+	// KV is "embedded", "bbolt" (the previous embedded store, one
+	// process only) or "redis://HOST:PORT/DB" ("kv", default "embedded").
 	KV string
 	// Processes is the number of worker processes of `fcgihost serve`
 	// ("processes", default DefaultProcesses; 0 = the serving process runs

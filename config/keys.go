@@ -482,12 +482,12 @@ func checkHost(s string) error {
 
 func checkKV(v any) error {
 	s := v.(string)
-	if s == "embedded" {
+	if s == "embedded" || s == "bbolt" {
 		return nil
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		return fmt.Errorf("%q is neither \"embedded\" nor a redis:// URL", s)
+		return fmt.Errorf("%q is neither \"embedded\", \"bbolt\" nor a redis:// URL", s)
 	}
 	if u.Host == "" {
 		return fmt.Errorf("%q: missing HOST:PORT", s)

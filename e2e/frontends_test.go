@@ -285,6 +285,13 @@ func authScript(t *testing.T, dir, eng string, shebang bool) string {
 // of env scripts, /private protected by the authorizer auth.EXT.
 func startFcgid(t *testing.T, authEng string) (*testutil.FrontEnd, string) {
 	t.Helper()
+	return startFcgidWith(t, authEng, "workers = 1\n")
+}
+
+// startFcgidWith is startFcgid with toml as the fcgihost.toml its
+// processes read.
+func startFcgidWith(t *testing.T, authEng, toml string) (*testutil.FrontEnd, string) {
+	t.Helper()
 	testutil.Need(t, "apache2")
 	bin := testutil.PublicBinary(t)
 	root := testutil.OpenDir(t)
@@ -295,7 +302,7 @@ func startFcgid(t *testing.T, authEng string) (*testutil.FrontEnd, string) {
 	testutil.Open(t, filepath.Dir(auth))
 	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
 	testutil.WriteFile(t, filepath.Join(dir, "htpasswd"), htpasswd(), 0o644)
-	testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), "workers = 1\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), toml, 0o644)
 	fcgidDir := mkdir(t, filepath.Join(dir, "fcgid"))
 	if os.Geteuid() == 0 { // Apache's children run as www-data (as the test's user otherwise)
 		mustRun(t, "chown", "www-data:www-data", fcgidDir)

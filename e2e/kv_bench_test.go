@@ -52,6 +52,7 @@ func BenchmarkKV_Script(b *testing.B) {
 		cfg  func(b *testing.B) string
 	}{
 		{"embedded", func(b *testing.B) string { return fmt.Sprintf("data_dir = %q\n", b.TempDir()) }},
+		{"bbolt", func(b *testing.B) string { return fmt.Sprintf("kv = \"bbolt\"\ndata_dir = %q\n", b.TempDir()) }},
 		{"redis", func(b *testing.B) string { return fmt.Sprintf("kv = %q\n", testutil.StartRedis(b).URL) }},
 	}
 	for _, be := range backends {

@@ -551,8 +551,9 @@ func TestKV_RequestTimeout(t *testing.T) {
 	t.Run("embedded file held", func(t *testing.T) {
 		t.Parallel()
 		data := t.TempDir()
-		// Another process holds the store (bbolt locks its file): the
-		// host's first kv call waits for the lock.
+		// An fcgihost of the previous version still runs on the data_dir
+		// and holds its bbolt kv.db: the host's first kv call waits to
+		// migrate it, and kv works once it is free.
 		holder := holdBolt(t, filepath.Join(data, "kv.db"))
 		h := testutil.StartHost(t, testutil.HostOptions{Apps: kvApps(t, "tjs.js", "tlua.lua"), Unix: true,
 			Config: cfg + fmt.Sprintf("data_dir = %q\n", data)})
@@ -684,9 +685,9 @@ func TestKV_GuestbookSurvivesRestart(t *testing.T) {
 	}
 	n.Signal(syscall.SIGQUIT)
 	n.Wait(10 * time.Second)
-	fi, err := os.Stat(filepath.Join(data, "kv.db"))
+	fi, err := os.Stat(filepath.Join(data, "kv.sqlite"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("kv.db: %v, mode %v, want 0600", err, fi.Mode())
+		t.Errorf("kv.sqlite: %v, mode %v, want 0600", err, fi.Mode())
 	}
 
 	h, n = start()

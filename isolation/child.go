@@ -84,6 +84,11 @@ func (s *Supervisor) startChild(ctx context.Context, gen int) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The child's config file is the tenant's to read: with Redis, it gets
+	// a user of the unit's own, never the host's credential.
+	if cfg.KV, err = unitKV(ctx, cfg.KV, sp, s.log); err != nil {
+		return nil, err
+	}
 	cfgPath := filepath.Join(dir, "fcgihost.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
 		return nil, fmt.Errorf("child config: %w", err)

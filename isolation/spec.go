@@ -4,13 +4,16 @@ package isolation
 // with which limits — and the child's generated config.
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/fcgihost/fcgihost/config"
+	"github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/registry"
 )
 
@@ -177,4 +180,38 @@ func envNames(env []string) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// unitKV is the kv setting of sp's children given the host's, kvURL: with
+// Redis, the URL of the unit's own ACL user, which reaches only the keys
+// of the unit's apps (created by the host with its own credential; see
+// docs/storage.md, "Secrets"); anything else unchanged.
+func unitKV(ctx context.Context, kvURL string, sp *spec, log *slog.Logger) (string, error) {
+	if !strings.HasPrefix(kvURL, "redis://") && !strings.HasPrefix(kvURL, "rediss://") {
+		return kvURL, nil
+	}
+	var apps, roots []string
+	if sp.root != "" {
+		// A root's apps are named by their real paths.
+		r, err := filepath.EvalSymlinks(sp.root)
+		if err != nil {
+			r = sp.root
+		}
+		roots = []string{r}
+	} else {
+		apps = []string{sp.app}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u, err := kv.RedisUnitURL(ctx, kvURL, sp.key, apps, roots)
+	switch {
+	case u == "":
+		return "", fmt.Errorf("isolation: %s: %w", sp.name, err)
+	case err != nil:
+		// Redis down or no right to create users: the child starts with
+		// its own credential all the same (its kv calls fail until the
+		// user exists; the next child start tries again).
+		log.Warn("kv: the unit's Redis user could not be set; its kv calls fail until it is", "unit", sp.name, "err", err)
+	}
+	return u, nil
 }

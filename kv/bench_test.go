@@ -16,6 +16,13 @@ func BenchmarkStore(b *testing.B) {
 		name string
 		open func(b *testing.B) Store
 	}{
+		{"sqlite", func(b *testing.B) Store {
+			s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "kv.sqlite"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
 		{"bolt", func(b *testing.B) Store {
 			s, err := OpenBolt(filepath.Join(b.TempDir(), "kv.db"))
 			if err != nil {
@@ -50,6 +57,19 @@ func BenchmarkStore(b *testing.B) {
 					}
 				}
 			})
+			if ss, ok := s.(*sqlStore); ok && ss.cache != nil {
+				// The read cache off: a get right after any write, anywhere.
+				b.Run("GetUncached", func(b *testing.B) {
+					c := ss.cache
+					ss.cache = nil
+					defer func() { ss.cache = c }()
+					for i := 0; b.Loop(); i++ {
+						if _, _, err := kv.Get(ctx, fmt.Sprint("key", i%nkeys)); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
 			b.Run("GetParallel", func(b *testing.B) {
 				b.SetParallelism(8)
 				var n atomic.Int64

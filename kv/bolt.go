@@ -263,6 +263,7 @@ type boltNS struct {
 var (
 	_ script.KV = (*boltNS)(nil)
 	_ Batcher   = (*boltNS)(nil)
+	_ Pager     = (*boltNS)(nil)
 )
 
 func (ns *boltNS) wrap(op, key string, err error) error {
@@ -400,6 +401,11 @@ func (ns *boltNS) CAS(ctx context.Context, key string, old *string, new string) 
 
 // List returns up to limit live keys starting with prefix, in byte order.
 func (ns *boltNS) List(ctx context.Context, prefix string, limit int) ([]string, error) {
+	return ns.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter is List from the first key after after.
+func (ns *boltNS) ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error) {
 	limit = listLimit(limit)
 	keys := []string{}
 	if len(prefix) > MaxKeyLen { // no key can have it
@@ -412,9 +418,13 @@ func (ns *boltNS) List(ctx context.Context, prefix string, limit int) ([]string,
 			return nil
 		}
 		p := []byte(prefix)
+		start := p
+		if after > prefix {
+			start = []byte(after)
+		}
 		c := d.Cursor()
-		for k, rec := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, rec = c.Next() {
-			if expired(rec, now) {
+		for k, rec := c.Seek(start); k != nil && bytes.HasPrefix(k, p); k, rec = c.Next() {
+			if expired(rec, now) || (after != "" && string(k) <= after) {
 				continue
 			}
 			keys = append(keys, string(k))

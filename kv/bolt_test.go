@@ -27,13 +27,13 @@ func TestOpen_EmbeddedFileModes(t *testing.T) {
 			t.Fatalf("open %q: %v", c.url, err)
 		}
 		mustSet(t, s.Namespace("app", Quota{}), "k", "v")
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
+		// SQLite's -wal and -shm exist while the store is open.
 		for _, f := range []struct {
 			path string
 			mode os.FileMode
-		}{{dir, 0o700}, {filepath.Join(dir, "kv.db"), 0o600}} {
+		}{{dir, 0o700}, {filepath.Join(dir, "kv.sqlite"), 0o600},
+			{filepath.Join(dir, "kv.sqlite-wal"), 0o600}, {filepath.Join(dir, "kv.sqlite-shm"), 0o600},
+			{filepath.Join(dir, "kv.sqlite-gen"), 0o600}} {
 			st, err := os.Stat(f.path)
 			if err != nil {
 				t.Fatal(err)
@@ -41,6 +41,9 @@ func TestOpen_EmbeddedFileModes(t *testing.T) {
 			if got := st.Mode().Perm(); got != f.mode {
 				t.Errorf("%s: mode %v, want %v", f.path, got, f.mode)
 			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -131,9 +134,13 @@ const crashEnv = "FCGIHOST_KV_CRASH_DB"
 func TestHelperProcess(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
-		t.Skip("helper process for TestBolt_CrashSafety")
+		t.Skip("helper process for TestBolt_CrashSafety and TestSQLite_CrashSafety")
 	}
-	s, err := OpenBolt(path)
+	open := OpenBolt
+	if strings.HasSuffix(path, ".sqlite") {
+		open = func(path string) (Store, error) { return OpenSQLite(context.Background(), path) }
+	}
+	s, err := open(path)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)

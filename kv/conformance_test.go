@@ -1,12 +1,13 @@
 package kv
 
-// The conformance table: every case runs against every backend (bbolt
-// always, Redis when redis-server is installed).
+// The conformance table: every case runs against every backend (SQLite
+// and bbolt always, Redis when redis-server is installed).
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,6 +68,30 @@ func boltBackend() backend {
 	}}
 }
 
+func sqliteBackend() backend {
+	return backend{name: "sqlite", open: func(t *testing.T, prefix string) *env {
+		path := filepath.Join(t.TempDir(), "kv.sqlite")
+		clock := &fakeClock{}
+		open := func(t *testing.T) *sqlStore {
+			s, err := openSQLite(context.Background(), path, clock.now, slog.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		e := &env{s: open(t), prefix: prefix, advance: clock.advance}
+		t.Cleanup(func() { e.s.Close() })
+		e.reopen = func(t *testing.T) Store {
+			if err := e.s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e.s = open(t)
+			return e.s
+		}
+		return e
+	}}
+}
+
 // redisBackend shares one redis-server, started on first use, between the
 // cases of test t; cases keep apart by their app name prefixes.
 func redisBackend(t *testing.T) backend {
@@ -100,7 +125,7 @@ func redisBackend(t *testing.T) backend {
 }
 
 func backends(t *testing.T) []backend {
-	return []backend{boltBackend(), redisBackend(t)}
+	return []backend{sqliteBackend(), boltBackend(), redisBackend(t)}
 }
 
 func ptr(s string) *string { return &s }
@@ -151,6 +176,61 @@ var conformance = []struct {
 	name string
 	run  func(t *testing.T, e *env)
 }{
+	{"ListPages", func(t *testing.T, e *env) {
+		// Paging through a prefix with after = the last key of a page:
+		// every live key once, in order, whatever lies around the prefix.
+		ctx := context.Background()
+		kv := e.ns("app", Quota{})
+		var want []string
+		for i := 0; i < 25; i++ {
+			k := fmt.Sprintf("p:%02d", i)
+			want = append(want, k)
+			mustSet(t, kv, k, "v")
+		}
+		for _, k := range []string{"p", "o\xff", "p;", "q", "p:\xff\xff", "p:\xff\xff\x00"} {
+			mustSet(t, kv, k, "v")
+		}
+		want = append(want, "p:\xff\xff", "p:\xff\xff\x00")
+		if err := kv.Set(ctx, "p:10x", "gone", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(2 * time.Second)
+		pg := kv.(Pager)
+		var got []string
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatalf("no end after %d pages: %q", pages, got)
+			}
+			keys, err := pg.ListAfter(ctx, "p:", after, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, keys...)
+			if len(keys) < 10 {
+				break
+			}
+			after = keys[len(keys)-1]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pages = %q\nwant %q", got, want)
+		}
+		for _, c := range []struct {
+			prefix, after string
+			want          []string
+		}{
+			{"p:", "a", want[:3]},         // after before the prefix: from its start
+			{"p:", "p:\xff\xff\x00", nil}, // after its last key
+			{"p:", "z", nil},              // after the prefix
+			{"", "p:24", []string{"p:\xff\xff", "p:\xff\xff\x00", "p;"}},
+			{"\xff", "", nil},
+		} {
+			keys, err := pg.ListAfter(ctx, c.prefix, c.after, 3)
+			if err != nil || !slices.Equal(keys, c.want) && (len(keys) != 0 || len(c.want) != 0) {
+				t.Errorf("ListAfter(%q, %q, 3) = %q, %v; want %q", c.prefix, c.after, keys, err, c.want)
+			}
+		}
+	}},
 	{"GetSetDelete", func(t *testing.T, e *env) {
 		ctx := context.Background()
 		kv := e.ns("app", Quota{})

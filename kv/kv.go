@@ -4,56 +4,45 @@
 // # Backends
 //
 // Open picks the backend from the config's `kv` key:
-//   - "embedded" (the default): one bbolt file, DATA_DIR/kv.db, created 0600
-//     in a 0700 directory. Every write is one bbolt transaction with an
-//     fsync on commit, so an acknowledged write survives a crash or kill -9.
-//     While other writes are in flight, a write goes through bbolt's
-//     Batch, which folds concurrent writers (every VM of every app) into
-//     one transaction and one fsync (group commit, up to 2 ms of
-//     collection) and re-runs a writer alone if another in its batch
-//     fails; a lone writer uses a plain transaction, so it does not wait
-//     for company.
+//   - "embedded" (the default): one SQLite database in WAL mode,
+//     DATA_DIR/kv.sqlite, created 0600 in a 0700 directory, that any
+//     number of processes on the machine share (sqlite.go): readers never
+//     wait, writes are serialised by SQLite's write lock across processes,
+//     and each process commits the writes waiting at once in one
+//     transaction and one fsync (group commit), each in a savepoint of its
+//     own. An acknowledged write survives a crash or kill -9. Each process
+//     caches what it reads, valid until any process writes (gencache.go).
+//     An old bbolt DATA_DIR/kv.db is migrated on the first open
+//     (migrate.go).
+//   - "bbolt": the previous embedded store (bolt.go), one bbolt file,
+//     DATA_DIR/kv.db, locked to one process; kept for comparison.
 //   - "redis://HOST:PORT/DB" (or rediss://): a Redis server shared by
 //     several fcgihost hosts. TTLs are native (PX); every write (set, incr,
 //     cas, delete, batch) is one Lua script, so atomicity and the quota
 //     check happen server-side. Single Redis node only (the scripts touch
 //     keys they compute, which Redis Cluster does not allow).
 //
-// Why bbolt and not SQLite (modernc.org/sqlite): measured on the 2-core
-// development machine (ext4, fsync per commit in both; SQLite in WAL mode
-// with synchronous=FULL, a 1000-key table, the same upsert plus counter
-// update per write; BenchmarkStore for bbolt, a throwaway benchmark for
-// SQLite):
-//
-//	                       bbolt         SQLite        Redis (loopback)
-//	get, one goroutine     1.4 µs        6.9–7.8 µs    26 µs
-//	set, one goroutine     0.29–0.39 ms  0.21–0.35 ms  48 µs
-//	set, 16 goroutines     0.19 ms/op    0.41–0.70 ms  34 µs/op
-//
-// A lone writer is bound by the fsync in both; bbolt reads are about five
-// times faster (a memory-mapped B+tree lookup against a SQL statement in a
-// C-to-Go translated engine), and with many writers bbolt's Batch shares
-// one fsync among them where SQLite serialises them with busy retries. It
-// is also pure Go, small, and needs no schema. (Plain Update for every
-// write measured 0.34 ms/op with 16 writers; Batch for every write made a
-// lone writer wait out the batch delay, 2.8 ms/op: hence the adaptive
-// choice above.)
+// Why SQLite (modernc.org/sqlite, pure Go) and not bbolt, which issue 9
+// chose for speed: several fcgihost processes must share one store
+// (mod_fcgid classes, spawn-fcgi -F, lighttpd max-procs), and bbolt locks
+// its file. The figures, and why modernc rather than ncruces/go-sqlite3,
+// are in docs/storage.md ("Why SQLite, and what it costs").
 //
 // # Namespaces
 //
 // Every app has its own namespace, and isolation is structural, not a
-// matter of string concatenation: in bbolt each app is a nested bucket
-// (keys of another app live in another bucket, which no key names); in
-// Redis every key is prefixed "fcgihost:" + len(app) + ":" + app + ":",
+// matter of string concatenation: in SQLite the app is its own column of
+// the primary key; in bbolt each app is a nested bucket (keys of another
+// app live in another bucket, which no key names); in Redis every key is prefixed "fcgihost:" + len(app) + ":" + app + ":",
 // so no app name and key can spell another app's prefix. A key is any
 // byte string of 1 to MaxKeyLen bytes (NUL, separators, anything); a value
 // is any byte string of at most MaxValueLen bytes.
 //
 // # Expiry
 //
-// A key set with a TTL reads as absent once it has passed. bbolt stores
-// the expiry with the value and in a per-app expiry index; expired entries
-// are removed lazily (a write to the key, a write that would go over quota
+// A key set with a TTL reads as absent once it has passed. SQLite and
+// bbolt store the expiry with the value and in a per-app expiry index;
+// expired entries are removed lazily (a write to the key, a write that would go over quota
 // sweeps the app first) and by a background sweep every minute, owned by
 // the Store and stopped by Close. In Redis the data key expires natively
 // and its quota bookkeeping is swept by the next writes of the app.
@@ -67,9 +56,9 @@
 // the app is already over a lowered quota.
 //
 // Every call obeys its context and fails with (a wrap of) ctx.Err() once it
-// is done, even while waiting for bbolt's single writer. In bbolt a write
-// that failed that way was not made (a transaction whose caller gave up
-// before it started rolls back; one already committing is waited for). In Redis a call whose context
+// is done, even while waiting for the single writer. In SQLite and bbolt a
+// write that failed that way was not made (a write whose caller gave up
+// before it started is skipped; one already committing is waited for). In Redis a call whose context
 // ends while the script is in flight returns at once, and the script
 // (atomic, all or nothing) may or may not have run, as with any network
 // store.
@@ -150,9 +139,20 @@ type Batcher interface {
 	Batch(ctx context.Context, ops []Op) error
 }
 
-// Open opens the store the config names: url "" or "embedded" is the bbolt
-// file dataDir/kv.db (dataDir "" is "./data", created 0700 if missing);
-// "redis://…" or "rediss://…" is a Redis server.
+// Pager is implemented by every namespace Store.Namespace returns:
+// ListAfter is List of the keys strictly after the key after ("": from the
+// start), so a caller pages through a prefix by passing the last key of one
+// page as after of the next (the `after` option of kv.list,
+// docs/storage.md). Each page costs a seek, not a scan of the pages
+// before it.
+type Pager interface {
+	ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error)
+}
+
+// Open opens the store the config names: url "" or "embedded" is the
+// SQLite file dataDir/kv.sqlite (dataDir "" is "./data", created 0700 if
+// missing), into which an old bbolt dataDir/kv.db is migrated on the first
+// open; "redis://…" or "rediss://…" is a Redis server.
 func Open(ctx context.Context, url, dataDir string) (Store, error) {
 	switch {
 	case url == "" || url == "embedded":
@@ -160,13 +160,23 @@ func Open(ctx context.Context, url, dataDir string) (Store, error) {
 			dataDir = "./data"
 		}
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("kv: create data_dir: %w", err)
+			return nil, openError(dataDir, err)
+		}
+		return OpenSQLite(ctx, filepath.Join(dataDir, "kv.sqlite"))
+	case url == "bbolt":
+		// The previous embedded store, one process per file; kept for
+		// comparison (docs/storage.md).
+		if dataDir == "" {
+			dataDir = "./data"
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, openError(dataDir, err)
 		}
 		return OpenBolt(filepath.Join(dataDir, "kv.db"))
 	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "rediss://"):
 		return OpenRedis(ctx, url)
 	default:
-		return nil, fmt.Errorf("kv: unknown backend %q (want \"embedded\" or \"redis://HOST:PORT/DB\")", url)
+		return nil, fmt.Errorf("kv: unknown backend %q (want \"embedded\", \"bbolt\" or \"redis://HOST:PORT/DB\")", url)
 	}
 }
 

@@ -18,9 +18,13 @@ package kv
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -221,20 +225,77 @@ type redisStore struct {
 var _ Store = (*redisStore)(nil)
 
 // OpenRedis connects to the Redis server url names ("redis://[user:pass@]
-// HOST:PORT/DB", or rediss:// for TLS) and checks it answers within ctx.
+// HOST:PORT/DB", or rediss:// for TLS; see newRedisClient for the other
+// forms) and checks it answers within ctx.
 func OpenRedis(ctx context.Context, url string) (Store, error) {
-	opt, err := redis.ParseURL(url)
+	c, addr, err := newRedisClient(url)
 	if err != nil {
-		return nil, fmt.Errorf("kv: redis url: %w", err)
+		return nil, err
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("kv: redis %s: %w", addr, err)
+	}
+	return &redisStore{c: c}, nil
+}
+
+// newRedisClient makes the client of url (docs/storage.md, "Redis"):
+//   - redis://[USER:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS, with
+//     ?ca=FILE to trust the PEM certificates of FILE (a private CA)
+//     instead of the system's;
+//   - with ?master_name=NAME, HOST:PORT (and each &addr=HOST:PORT) is a
+//     Redis Sentinel, and the client follows NAME's primary across
+//     failovers (go-redis's failover client); the user info then
+//     authenticates to the sentinels, and &username=, &password= to the
+//     primary.
+//
+// It returns the client and the address to name in errors.
+func newRedisClient(rawURL string) (*redis.Client, string, error) {
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("kv: redis url: %w", err)
+	}
+	q := u.Query()
+	ca := q.Get("ca")
+	q.Del("ca")
+	u.RawQuery = q.Encode()
+	var pool *x509.CertPool
+	if ca != "" {
+		if u.Scheme != "rediss" {
+			return nil, "", fmt.Errorf("kv: redis url: ca=%s needs rediss:// (TLS)", ca)
+		}
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, "", fmt.Errorf("kv: redis url: ca: %w", err)
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("kv: redis url: ca: no PEM certificate in %s", ca)
+		}
+	}
+	if q.Has("master_name") {
+		fo, err := redis.ParseFailoverURL(u.String())
+		if err != nil {
+			return nil, "", fmt.Errorf("kv: redis url: %w", err)
+		}
+		fo.ContextTimeoutEnabled = true // a request's deadline bounds every call
+		fo.DisableIdentity = true
+		if pool != nil {
+			fo.TLSConfig.RootCAs = pool
+		}
+		desc := fmt.Sprintf("primary %q of sentinels %s", fo.MasterName, strings.Join(fo.SentinelAddrs, ","))
+		return redis.NewFailoverClient(fo), desc, nil
+	}
+	opt, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, "", fmt.Errorf("kv: redis url: %w", err)
 	}
 	opt.ContextTimeoutEnabled = true // a request's deadline bounds every call
 	opt.DisableIdentity = true
-	c := redis.NewClient(opt)
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("kv: redis %s: %w", opt.Addr, err)
+	if pool != nil {
+		opt.TLSConfig.RootCAs = pool
 	}
-	return &redisStore{c: c}, nil
+	return redis.NewClient(opt), opt.Addr, nil
 }
 
 // Close closes the connection pool.
@@ -268,6 +329,7 @@ type redisNS struct {
 var (
 	_ script.KV = (*redisNS)(nil)
 	_ Batcher   = (*redisNS)(nil)
+	_ Pager     = (*redisNS)(nil)
 )
 
 func (ns *redisNS) wrap(op, key string, err error) error {
@@ -380,6 +442,11 @@ func (ns *redisNS) CAS(ctx context.Context, key string, old *string, new string)
 
 // List returns up to limit live keys starting with prefix, in byte order.
 func (ns *redisNS) List(ctx context.Context, prefix string, limit int) ([]string, error) {
+	return ns.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter is List from the first key after after.
+func (ns *redisNS) ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error) {
 	limit = listLimit(limit)
 	if len(prefix) > MaxKeyLen { // no key can have it
 		return []string{}, ns.wrap("list", prefix, ctx.Err())
@@ -388,6 +455,9 @@ func (ns *redisNS) List(ctx context.Context, prefix string, limit int) ([]string
 		return nil, ns.wrap("list", prefix, ErrClosed)
 	}
 	lo, hi := lexRange(prefix)
+	if after != "" && after >= prefix {
+		lo = "(" + after
+	}
 	keys, err := luaList.Run(ctx, ns.s.c, nil, ns.p, lo, hi, limit).StringSlice()
 	if err != nil {
 		return nil, ns.wrap("list", prefix, err)

@@ -28,6 +28,13 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 // persistence, stopped when t ends, and returns its URL.
 func startRedis(t testing.TB) string {
 	t.Helper()
+	return startRedisWith(t, "")
+}
+
+// startRedisWith is startRedis with requirepass pass (if not "") and extra
+// server arguments; the URL carries the password.
+func startRedisWith(t testing.TB, pass string, extra ...string) string {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		skipOrFail(t, "redis-server not installed (apt-get install redis-server): %v", err)
@@ -37,16 +44,22 @@ func startRedis(t testing.TB) string {
 	for attempt := 0; attempt < 5; attempt++ {
 		port := freePort(t)
 		logPath := filepath.Join(dir, fmt.Sprintf("redis-%d.log", attempt))
-		cmd := exec.Command(bin,
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--dir", dir, "--save", "", "--appendonly", "no",
-			"--daemonize", "no", "--logfile", logPath)
+			"--daemonize", "no", "--logfile", logPath}
+		if pass != "" {
+			args = append(args, "--requirepass", pass)
+		}
+		cmd := exec.Command(bin, append(args, extra...)...)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+		if pass != "" {
+			url = fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", pass, port)
+		}
 		if lastErr = waitRedis(url, exited); lastErr == nil {
 			t.Cleanup(func() {
 				cmd.Process.Kill()

@@ -16,9 +16,10 @@ import (
 //
 // The open runs in a goroutine of its own (owned by the lazyStore; close
 // waits for it), and callers wait for it only as long as their context
-// lets them: a Redis that does not answer or a bbolt file another process
-// holds (bbolt waits up to 5s for its lock) cannot keep a request past its
-// timeout.
+// lets them: a Redis that does not answer, or an old bbolt kv.db that an
+// fcgihost of the previous version still holds while this one waits to
+// migrate it (up to 5 s, see docs/storage.md), cannot keep a request past
+// its timeout.
 type lazyStore struct {
 	url, dir string
 	log      *slog.Logger
@@ -203,4 +204,21 @@ func (n *lazyNS) Batch(ctx context.Context, ops []kv.Op) error {
 	return b.Batch(ctx, ops)
 }
 
-var _ kv.Batcher = (*lazyNS)(nil)
+// ListAfter passes a script's kv.list with `after` to the namespace (every
+// backend's namespace is a kv.Pager).
+func (n *lazyNS) ListAfter(ctx context.Context, prefix, after string, limit int) ([]string, error) {
+	ns, err := n.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ns.(kv.Pager)
+	if !ok {
+		return nil, fmt.Errorf("kv list: %w", script.ErrNotConfigured)
+	}
+	return p.ListAfter(ctx, prefix, after, limit)
+}
+
+var (
+	_ kv.Batcher = (*lazyNS)(nil)
+	_ kv.Pager   = (*lazyNS)(nil)
+)

@@ -12,8 +12,9 @@ import (
 	"github.com/fcgihost/fcgihost/kv"
 )
 
-// TestLazyStore_OpenObeysContext holds the bbolt file (as another fcgihost
-// process would) and checks that a kv call gives up with its request's
+// TestLazyStore_OpenObeysContext holds an old bbolt kv.db (as an fcgihost
+// of the previous version would, while this one waits to migrate it) and
+// checks that a kv call gives up with its request's
 // context instead of waiting out bbolt's lock timeout, that the store opens
 // on a later call once the file is free, and that close waits for an open in
 // flight.

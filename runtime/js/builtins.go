@@ -250,7 +250,7 @@ func (v *jsVM) installKV() {
 		if a := c.Argument(0); !goja.IsUndefined(a) && !goja.IsNull(a) {
 			prefix = a.String()
 		}
-		limit := 0
+		limit, after := 0, ""
 		if o, ok := c.Argument(1).(*goja.Object); ok {
 			if l := o.Get("limit"); l != nil && !goja.IsUndefined(l) && !goja.IsNull(l) {
 				limit = int(l.ToInteger())
@@ -258,8 +258,22 @@ func (v *jsVM) installKV() {
 					v.typeError("kv.list: limit must be ≥ 0")
 				}
 			}
+			// after: the last key of the previous page (docs/storage.md).
+			if a := o.Get("after"); a != nil && !goja.IsUndefined(a) && !goja.IsNull(a) {
+				after = a.String()
+			}
 		}
-		keys, err := s.List(v.ctx, prefix, limit)
+		var (
+			keys []string
+			err  error
+		)
+		if p, ok := s.(kvstore.Pager); ok && after != "" {
+			keys, err = p.ListAfter(v.ctx, prefix, after, limit)
+		} else if after != "" {
+			err = errNotConfigured("a kv store that pages")
+		} else {
+			keys, err = s.List(v.ctx, prefix, limit)
+		}
 		if err != nil {
 			fail("kv.list", err)
 		}

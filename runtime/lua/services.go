@@ -117,14 +117,15 @@ func (v *vm) kvCAS(L *glua.LState) int {
 	return 1
 }
 
-// kvList is kv.list(prefix[, {limit = n}]) → sorted array of keys.
+// kvList is kv.list(prefix[, {limit = n, after = key}]) → sorted array of
+// keys (after: those after that key, for paging).
 func (v *vm) kvList(L *glua.LState) int {
 	kv := v.kv(L)
 	prefix := ""
 	if L.Get(1) != glua.LNil {
 		prefix = checkText(L, 1)
 	}
-	limit := 0
+	limit, after := 0, ""
 	if opts, ok := L.Get(2).(*glua.LTable); ok {
 		if n, ok := opts.RawGetString("limit").(glua.LNumber); ok {
 			if n < 0 {
@@ -132,8 +133,22 @@ func (v *vm) kvList(L *glua.LState) int {
 			}
 			limit = int(n)
 		}
+		// after: the last key of the previous page (docs/storage.md).
+		if a, ok := opts.RawGetString("after").(glua.LString); ok {
+			after = string(a)
+		}
 	}
-	keys, err := kv.List(v.runCtx(), prefix, limit)
+	var (
+		keys []string
+		err  error
+	)
+	if p, ok := kv.(kvstore.Pager); ok && after != "" {
+		keys, err = p.ListAfter(v.runCtx(), prefix, after, limit)
+	} else if after != "" {
+		err = fmt.Errorf("a kv store that pages: %w", script.ErrNotConfigured)
+	} else {
+		keys, err = kv.List(v.runCtx(), prefix, limit)
+	}
 	if err != nil {
 		return v.fail(fmt.Errorf("kv.list: %w", err))
 	}
