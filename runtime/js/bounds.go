@@ -736,6 +736,7 @@ func (v *jsVM) installRegExpBounds(g, sp *goja.Object) {
 	if proto, ok := ctor.Get("prototype").(*goja.Object); ok {
 		v.wrap(proto, "compile", func(c goja.FunctionCall) { checkPattern("RegExp.prototype.compile", c.Argument(0)) })
 		v.wrap(proto, "exec", func(goja.FunctionCall) { v.checkCtx() })
+		v.wrap(proto, "test", func(goja.FunctionCall) { v.checkCtx() })
 	}
 	for _, name := range []string{"match", "matchAll", "search"} {
 		what := "String.prototype." + name
@@ -750,4 +751,87 @@ func (v *jsVM) installRegExpBounds(g, sp *goja.Object) {
 			checkPattern("RegExp", args[0])
 		}
 	})
+}
+
+// replaceLinear is String.prototype.replace/replaceAll with a string
+// pattern of two or more units on a UTF-16 string: the matches are found in
+// linear time (goja's search is O(n·m) there), counted and bounded before
+// the result is built.
+func (v *jsVM) replaceLinear(what string, s, pat goja.String, all bool, repl goja.Value) goja.Value {
+	fn, isFn := goja.AssertFunction(repl)
+	var tmpl goja.String
+	if !isFn {
+		tmpl = v.jsString(repl)
+	}
+	k := newKMP(units(pat))
+	n, m := s.Length(), pat.Length()
+	var pos []int
+	for from := 0; ; {
+		i := k.find(s.CharAt, from, n)
+		if i < 0 {
+			break
+		}
+		pos = append(pos, i)
+		if !all {
+			break
+		}
+		if int64(len(pos)) > v.lim.maxElems {
+			v.checkElems(what+" (matches)", int64(len(pos)))
+		}
+		from = i + m
+	}
+	if len(pos) == 0 {
+		return s
+	}
+	max := v.b.opts.Limits.MaxStringSize // checked as the result grows
+	var b goja.StringBuilder
+	size := int64(0)
+	add := func(x goja.String) {
+		if size += int64(x.Length()); size > max {
+			v.tooLarge(what, size)
+		}
+		b.WriteString(x)
+	}
+	last := 0
+	for _, p := range pos {
+		add(s.Substring(last, p))
+		if isFn {
+			add(v.jsString(v.call(fn, goja.Undefined(), pat, v.rt.ToValue(p), s)))
+		} else {
+			v.substitute(add, tmpl, s, pat, p)
+		}
+		last = p + m
+	}
+	add(s.Substring(last, n))
+	return b.String()
+}
+
+// substitute writes the replacement template tmpl for the match of pat at
+// p in s: $$, $&, $` and $' are expanded; a string pattern has no groups,
+// so any other $ is literal.
+func (v *jsVM) substitute(add func(goja.String), tmpl, s, pat goja.String, p int) {
+	start := 0
+	for i, l := 0, tmpl.Length(); i+1 < l; i++ {
+		if tmpl.CharAt(i) != '$' {
+			continue
+		}
+		var part goja.String
+		switch tmpl.CharAt(i + 1) {
+		case '$':
+			part = tmpl.Substring(i+1, i+2)
+		case '&':
+			part = pat
+		case '`':
+			part = s.Substring(0, p)
+		case '\'':
+			part = s.Substring(min(p+pat.Length(), s.Length()), s.Length())
+		default:
+			continue
+		}
+		add(tmpl.Substring(start, i))
+		add(part)
+		start = i + 2
+		i++
+	}
+	add(tmpl.Substring(start, tmpl.Length()))
 }

@@ -476,6 +476,11 @@ func (v *jsVM) wrapReplace(sp *goja.Object, name string, all bool) {
 		}
 		s := c.This.ToString()
 		n := strLen(s)
+		if hs, ok := s.(goja.String); ok {
+			if pv := v.jsString(pattern); naiveRisk(hs, pv) {
+				return v.replaceLinear(what, hs, pv, all, repl)
+			}
+		}
 		matches := int64(0)
 		ps := pattern.String()
 		switch {
