@@ -835,3 +835,66 @@ func (v *jsVM) substitute(add func(goja.String), tmpl, s, pat goja.String, p int
 	}
 	add(tmpl.Substring(start, tmpl.Length()))
 }
+
+// callbackCheckMin is the length from which the callback of an array
+// method is wrapped to check the context.
+const callbackCheckMin = 4096
+
+// installCallbackChecks makes the array methods that call a function per
+// element check the request's context every iterCheckEvery calls when the
+// array is long: the function may itself be native (a bound built-in, such
+// as Function.prototype.call.bind(String.prototype.indexOf)), and then the
+// whole loop never returns to the interpreter.
+func (v *jsVM) installCallbackChecks(g, ap *goja.Object) {
+	names := []string{"every", "filter", "find", "findIndex", "findLast", "findLastIndex", "forEach", "map",
+		"reduce", "reduceRight", "some", "flatMap", "sort", "toSorted"}
+	protos := []*goja.Object{ap}
+	if u8, ok := g.Get("Uint8Array").(*goja.Object); ok {
+		if p, ok := u8.Get("prototype").(*goja.Object); ok && p.Prototype() != nil {
+			protos = append(protos, p.Prototype())
+		}
+	}
+	for _, proto := range protos {
+		for _, name := range names {
+			origVal := proto.Get(name)
+			orig, ok := goja.AssertFunction(origVal)
+			if !ok {
+				continue
+			}
+			v.replace(proto, name, origVal, func(c goja.FunctionCall) goja.Value {
+				if len(c.Arguments) > 0 && lengthOf(c.This) > callbackCheckMin {
+					if fn, ok := goja.AssertFunction(c.Arguments[0]); ok {
+						args := append([]goja.Value{v.checkedCallback(fn)}, c.Arguments[1:]...)
+						return v.call(orig, c.This, args...)
+					}
+				}
+				return v.call(orig, c.This, c.Arguments...)
+			})
+		}
+	}
+	arr := g.Get("Array").(*goja.Object)
+	from := arr.Get("from")
+	fromFn, _ := goja.AssertFunction(from)
+	v.replace(arr, "from", from, func(c goja.FunctionCall) goja.Value {
+		if len(c.Arguments) > 1 {
+			if fn, ok := goja.AssertFunction(c.Arguments[1]); ok {
+				args := append([]goja.Value{c.Arguments[0], v.checkedCallback(fn)}, c.Arguments[2:]...)
+				return v.call(fromFn, c.This, args...)
+			}
+		}
+		return v.call(fromFn, c.This, c.Arguments...)
+	})
+}
+
+// checkedCallback wraps fn in a function that checks the request's context
+// every iterCheckEvery calls.
+func (v *jsVM) checkedCallback(fn goja.Callable) goja.Value {
+	calls := 0
+	return v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+		if calls++; calls >= iterCheckEvery {
+			calls = 0
+			v.checkCtx()
+		}
+		return v.call(fn, c.This, c.Arguments...)
+	})
+}

@@ -149,6 +149,12 @@ func TestNativeLoopsCheckContext(t *testing.T) {
 		"new Array(5000).fill('a').join();",
 		"new Array(5000).fill('a').toLocaleString();",
 		"new Uint8Array(5000).join();",
+		// Native callbacks: the loop never returns to the interpreter.
+		"new Array(5000).fill('a').map(Function.prototype.call.bind(String.prototype.toUpperCase));",
+		"new Array(5000).fill('a').forEach(Function.prototype.call.bind(String.prototype.toUpperCase));",
+		"new Array(5000).fill(1).sort(Math.max);",
+		"new Uint8Array(5000).map(Math.abs);",
+		"Array.from(new Array(5000).fill(1), Math.abs);",
 	} {
 		a := newApp(t, map[string]string{"app.js": "module.exports = () => 'ok';"})
 		vm := a.mustVM("app.js").(*handlerVM)

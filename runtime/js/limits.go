@@ -44,6 +44,11 @@ import (
 //     typed arrays and DataView's BigInt accessors are removed): `2n **
 //     10n**10n` is one native operation of unbounded time and memory.
 //
+// bounds.go adds the native recursion and native loops (prototype cycles
+// through proxies, built-in iterators, long searches and sorts, native
+// callbacks, regular expressions); docs/sandbox.md, "What the JS engine
+// bounds and how", lists every class.
+//
 // Unbounded recursion in script code ends with a RangeError at
 // Limits.MaxCallStack frames. Growth by many small steps (s += s, pushing
 // in a loop) is interruptible and left to the pool's memory watchdog.
@@ -455,6 +460,7 @@ func (v *jsVM) installSandbox() {
 	v.installArraySearch(ap)
 	v.installGrowth(g, sp, ap)
 	v.installRegExpBounds(g, sp)
+	v.installCallbackChecks(g, ap)
 	v.installIterators()
 }
 
