@@ -21,3 +21,7 @@ require (
 	golang.org/x/text v0.21.0 // indirect
 	google.golang.org/protobuf v1.36.1 // indirect
 )
+
+// A copy of goja with one small patch (iterator loops check the interrupt);
+// see docs/sandbox.md, "The goja patch", and third_party/goja/PATCH.md.
+replace github.com/dop251/goja => ./third_party/goja

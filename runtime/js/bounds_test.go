@@ -58,6 +58,14 @@ func TestHostileNativeLoops(t *testing.T) {
 		{"Array.from string", "return String(Array.from('x'.repeat(16 << 20)).length);", "limit", ""},
 		{"Promise.all string", "Promise.all('x'.repeat(16 << 20)); return 'x';", "timeout", ""},
 		{"new Set of a long string iterator", "const s = 'x'.repeat(16 << 20); for (;;) new Set(s);", "timeout", ""},
+		// An iterator whose next is native never returns to the
+		// interpreter: the goja patch checks the interrupt in the loop.
+		{"spread of a native next", "const it = {next: Object.prototype.valueOf}; return String([...{[Symbol.iterator]: () => it}].length);", "timeout", ""},
+		{"call spread of a native next", "const it = {next: Object.prototype.valueOf}; return String(Math.max(...{[Symbol.iterator]: () => it}));", "timeout", ""},
+		{"destructuring of a native next", "const it = {next: Object.prototype.valueOf}; const [...r] = {[Symbol.iterator]: () => it}; return String(r.length);", "timeout", ""},
+		{"Array.from of a native next", "const it = {next: Object}; return String(Array.from({[Symbol.iterator]: () => it}).length);", "timeout", ""},
+		{"new Set of a native next", "const it = {next: Object}; return String(new Set({[Symbol.iterator]: () => it}).size);", "timeout", ""},
+		{"Promise.all of a native next", "const it = {next: Object}; Promise.all({[Symbol.iterator]: () => it}); return 'x';", "timeout", ""},
 		{"spread of a long string", "const s = 'x'.repeat(16 << 20); for (;;) [...s].length;", "timeout", ""},
 	})
 }
@@ -246,7 +254,7 @@ func TestBoundedBuiltinsSemantics(t *testing.T) {
 	check("regexp", ["a1b22".replace(/(\d+)/g, "<$1>"), "x-y_z".split(/[-_]/), [..."a1b2".matchAll(/(?<d>\d)/g)].map(m => m.groups.d), "abc".search(/c/), /b/.test("abc"), "aaa".match(/a/g).length, new RegExp("(a)(b)").exec("ab")[2], "ab".match("(a)")[1]], ["a<1>b<22>", ["x", "y", "z"], ["1", "2"], 2, true, 3, "b", "a"]);
 	check("RegExp", [new RegExp("a", "g").flags, RegExp("x") instanceof RegExp, /x/ instanceof RegExp, /x/.constructor === RegExp], ["g", true, true, true]);
 	check("flat", [[1, [2, [3, [4]]]].flat(Infinity), [[1], [2]].flat(), [1, [2]].flatMap(x => x)], [[1, 2, 3, 4], [1, 2], [1, 2]]);
-	check("Array.from", [Array.from("ab\ud83d\ude00"), [...new Set("aab")], Object.keys("ab")], [["a", "b", "\ud83d\ude00"], ["a", "b"], ["0", "1"]]);
+	check("Array.from", [Array.from("ab\ud83d\ude00"), [...new Set("aab")], Object.keys("ab"), Array.from(new Set([1, 2])), Array.from(new Map([[1, 2]])), Array.prototype.map.call({}, x => x)], [["a", "b", "\ud83d\ude00"], ["a", "b"], ["0", "1"], [1, 2], [[1, 2]], []]);
 	return fails.length ? fails.join("\n") : "ok";
 };`})
 	vm := a.mustVM("app.js")

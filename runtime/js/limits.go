@@ -89,9 +89,10 @@ func (v *jsVM) tooLarge(what string, n int64) {
 	v.throw("RangeError", fmt.Errorf("%s: result of %d bytes exceeds the limit of %d: %w", what, n, v.b.opts.Limits.MaxStringSize, sandbox.ErrTooLarge))
 }
 
-// checkElems refuses an operation over more than maxElems elements.
+// checkElems refuses an operation over more than maxElems elements (n is
+// -1 for a value with no length: an iterable, or nothing to walk).
 func (v *jsVM) checkElems(what string, n int64) {
-	if n > v.lim.maxElems || n < 0 {
+	if n > v.lim.maxElems {
 		v.throw("RangeError", fmt.Errorf("%s: %d elements exceed the limit of %d: %w", what, n, v.lim.maxElems, sandbox.ErrTooLarge))
 	}
 }
