@@ -898,3 +898,55 @@ func (v *jsVM) checkedCallback(fn goja.Callable) goja.Value {
 		return v.call(fn, c.This, c.Arguments...)
 	})
 }
+
+// pinLength returns val, or for an array-like whose length could read
+// differently the next time (a getter, or a proxy anywhere on its chain) a
+// proxy of it whose length reads n: the wrappers check the length they read
+// once, and goja reads it again, so a getter answering 1 and then 1e15
+// slipped past them into a native loop of 1e15 steps.
+func (v *jsVM) pinLength(val goja.Value, n int64) goja.Value {
+	o, ok := val.(*goja.Object)
+	if !ok || n < 0 || !v.lengthUnstable(o) {
+		return val
+	}
+	nv := v.rt.ToValue(n)
+	return v.rt.ToValue(v.rt.NewProxy(o, &goja.ProxyTrapConfig{
+		Get: func(t *goja.Object, k string, _ goja.Value) goja.Value {
+			if k == "length" {
+				return nv
+			}
+			return t.Get(k)
+		},
+	}))
+}
+
+// lengthUnstable reports whether o's length is not a plain data property.
+func (v *jsVM) lengthUnstable(o *goja.Object) bool {
+	if o.ExportType() == typeProxy {
+		return true
+	}
+	if o.ClassName() == "Array" {
+		return false // an own, non-configurable data property
+	}
+	if t := o.ExportType(); t != nil && t.Kind() == reflect.Slice {
+		return false // a typed array: goja uses its internal length
+	}
+	if v.lim.getOwnDesc == nil {
+		v.lim.getOwnDesc, _ = goja.AssertFunction(v.rt.GlobalObject().Get("Object").(*goja.Object).Get("getOwnPropertyDescriptor"))
+	}
+	key := v.rt.ToValue("length")
+	for p, i := o, 0; p != nil && i <= maxForwardDepth; p, i = p.Prototype(), i+1 {
+		if p.ExportType() == typeProxy {
+			return true
+		}
+		d, err := v.lim.getOwnDesc(goja.Undefined(), p, key)
+		if err != nil {
+			return true
+		}
+		if do, ok := d.(*goja.Object); ok {
+			g := do.Get("get")
+			return g != nil && !goja.IsUndefined(g)
+		}
+	}
+	return false
+}

@@ -52,6 +52,14 @@ func TestHostileNativeLoops(t *testing.T) {
 		{"flatMap cyclic", "const a = []; a.push(a); return String(a.flatMap(x => x).length);", "ok", ""},
 		{"flat deep", "let a = [1]; for (let i = 0; i < 2e4; i++) a = [a]; return String(a.flat(Infinity).length);", "limit", "nested"},
 		{"flat wide cyclic", "const a = [1, 2, 3]; a.push(a, a); return String(a.flat(30).length);", "limit", ""},
+		// A length getter that answers small to the check and huge to
+		// goja: the engine must see the length that was checked.
+		{"fill with a lying length", "let n = 0; const o = {get length() { return n++ ? 1e15 : 1; }}; Array.prototype.fill.call(o, 0); return String(Object.keys(o).length);", "ok", ""},
+		{"fill with a lying proxy length", "let n = 0; const o = new Proxy({}, {get(t, k) { return k === 'length' ? (n++ ? 1e15 : 1) : t[k]; }}); Array.prototype.fill.call(o, 0); return 'x';", "ok", ""},
+		{"Array.from with a lying length", "let n = 0; return String(Array.from({get length() { return n++ ? 1e15 : 1; }}).length);", "ok", ""},
+		{"apply with a lying length", "let n = 0; return String(Math.max.apply(null, {get length() { return n++ ? 1e9 : 1; }}));", "ok", ""},
+		{"Uint8Array with a lying length", "let n = 0; return String(new Uint8Array({get length() { return n++ ? 2 ** 31 : 1; }}).length);", "ok", ""},
+		{"concat with a lying length", "let n = 0; const o = {get length() { return n++ ? 1e15 : 1; }, [Symbol.isConcatSpreadable]: true}; return String([].concat(o).length);", "ok", ""},
 		{"join cyclic", "const a = [1]; a.push(a); return String(a) + a.join('-');", "ok", ""},
 		{"toLocaleString cyclic", "const a = [1]; a.push(a); return a.toLocaleString();", "ok", ""},
 		{"stringify cyclic via proxy", "const a = {}; a.x = new Proxy(a, {}); return JSON.stringify(a);", "error", "circular"},
@@ -253,6 +261,8 @@ func TestBoundedBuiltinsSemantics(t *testing.T) {
 	check("setPrototypeOf", [o.x, Reflect.setPrototypeOf({}, o), Object.getPrototypeOf(Object.setPrototypeOf({}, null))], [1, true, null]);
 	check("regexp", ["a1b22".replace(/(\d+)/g, "<$1>"), "x-y_z".split(/[-_]/), [..."a1b2".matchAll(/(?<d>\d)/g)].map(m => m.groups.d), "abc".search(/c/), /b/.test("abc"), "aaa".match(/a/g).length, new RegExp("(a)(b)").exec("ab")[2], "ab".match("(a)")[1]], ["a<1>b<22>", ["x", "y", "z"], ["1", "2"], 2, true, 3, "b", "a"]);
 	check("RegExp", [new RegExp("a", "g").flags, RegExp("x") instanceof RegExp, /x/ instanceof RegExp, /x/.constructor === RegExp], ["g", true, true, true]);
+	const al = {0: "a", 1: "b", get length() { return 2; }};
+	check("pinned array-likes", [Array.prototype.fill.call(al, "z") === al, al[1], Array.prototype.slice.call(al), Array.from(al), Math.max.apply(null, {0: 1, 1: 5, get length() { return 2; }}), Array.prototype.map.call(new Proxy(["p", "q"], {}), x => x + "!"), [].concat(Object.assign(["c"], {[Symbol.isConcatSpreadable]: true}))], [true, "z", ["z", "z"], ["z", "z"], 5, ["p!", "q!"], ["c"]]);
 	check("flat", [[1, [2, [3, [4]]]].flat(Infinity), [[1], [2]].flat(), [1, [2]].flatMap(x => x)], [[1, 2, 3, 4], [1, 2], [1, 2]]);
 	check("Array.from", [Array.from("ab\ud83d\ude00"), [...new Set("aab")], Object.keys("ab"), Array.from(new Set([1, 2])), Array.from(new Map([[1, 2]])), Array.prototype.map.call({}, x => x)], [["a", "b", "\ud83d\ude00"], ["a", "b"], ["0", "1"], [1, 2], [[1, 2]], []]);
 	return fails.length ? fails.join("\n") : "ok";
