@@ -30,3 +30,7 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/sqlite v1.63.0 // indirect
 )
+
+// A copy of goja with one small patch (iterator loops check the interrupt);
+// see docs/sandbox.md, "The goja patch", and third_party/goja/PATCH.md.
+replace github.com/dop251/goja => ./third_party/goja

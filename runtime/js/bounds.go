@@ -736,6 +736,7 @@ func (v *jsVM) installRegExpBounds(g, sp *goja.Object) {
 	if proto, ok := ctor.Get("prototype").(*goja.Object); ok {
 		v.wrap(proto, "compile", func(c goja.FunctionCall) { checkPattern("RegExp.prototype.compile", c.Argument(0)) })
 		v.wrap(proto, "exec", func(goja.FunctionCall) { v.checkCtx() })
+		v.wrap(proto, "test", func(goja.FunctionCall) { v.checkCtx() })
 	}
 	for _, name := range []string{"match", "matchAll", "search"} {
 		what := "String.prototype." + name
@@ -750,4 +751,202 @@ func (v *jsVM) installRegExpBounds(g, sp *goja.Object) {
 			checkPattern("RegExp", args[0])
 		}
 	})
+}
+
+// replaceLinear is String.prototype.replace/replaceAll with a string
+// pattern of two or more units on a UTF-16 string: the matches are found in
+// linear time (goja's search is O(n·m) there), counted and bounded before
+// the result is built.
+func (v *jsVM) replaceLinear(what string, s, pat goja.String, all bool, repl goja.Value) goja.Value {
+	fn, isFn := goja.AssertFunction(repl)
+	var tmpl goja.String
+	if !isFn {
+		tmpl = v.jsString(repl)
+	}
+	k := newKMP(units(pat))
+	n, m := s.Length(), pat.Length()
+	var pos []int
+	for from := 0; ; {
+		i := k.find(s.CharAt, from, n)
+		if i < 0 {
+			break
+		}
+		pos = append(pos, i)
+		if !all {
+			break
+		}
+		if int64(len(pos)) > v.lim.maxElems {
+			v.checkElems(what+" (matches)", int64(len(pos)))
+		}
+		from = i + m
+	}
+	if len(pos) == 0 {
+		return s
+	}
+	max := v.b.opts.Limits.MaxStringSize // checked as the result grows
+	var b goja.StringBuilder
+	size := int64(0)
+	add := func(x goja.String) {
+		if size += int64(x.Length()); size > max {
+			v.tooLarge(what, size)
+		}
+		b.WriteString(x)
+	}
+	last := 0
+	for _, p := range pos {
+		add(s.Substring(last, p))
+		if isFn {
+			add(v.jsString(v.call(fn, goja.Undefined(), pat, v.rt.ToValue(p), s)))
+		} else {
+			v.substitute(add, tmpl, s, pat, p)
+		}
+		last = p + m
+	}
+	add(s.Substring(last, n))
+	return b.String()
+}
+
+// substitute writes the replacement template tmpl for the match of pat at
+// p in s: $$, $&, $` and $' are expanded; a string pattern has no groups,
+// so any other $ is literal.
+func (v *jsVM) substitute(add func(goja.String), tmpl, s, pat goja.String, p int) {
+	start := 0
+	for i, l := 0, tmpl.Length(); i+1 < l; i++ {
+		if tmpl.CharAt(i) != '$' {
+			continue
+		}
+		var part goja.String
+		switch tmpl.CharAt(i + 1) {
+		case '$':
+			part = tmpl.Substring(i+1, i+2)
+		case '&':
+			part = pat
+		case '`':
+			part = s.Substring(0, p)
+		case '\'':
+			part = s.Substring(min(p+pat.Length(), s.Length()), s.Length())
+		default:
+			continue
+		}
+		add(tmpl.Substring(start, i))
+		add(part)
+		start = i + 2
+		i++
+	}
+	add(tmpl.Substring(start, tmpl.Length()))
+}
+
+// callbackCheckMin is the length from which the callback of an array
+// method is wrapped to check the context.
+const callbackCheckMin = 4096
+
+// installCallbackChecks makes the array methods that call a function per
+// element check the request's context every iterCheckEvery calls when the
+// array is long: the function may itself be native (a bound built-in, such
+// as Function.prototype.call.bind(String.prototype.indexOf)), and then the
+// whole loop never returns to the interpreter.
+func (v *jsVM) installCallbackChecks(g, ap *goja.Object) {
+	names := []string{"every", "filter", "find", "findIndex", "findLast", "findLastIndex", "forEach", "map",
+		"reduce", "reduceRight", "some", "flatMap", "sort", "toSorted"}
+	protos := []*goja.Object{ap}
+	if u8, ok := g.Get("Uint8Array").(*goja.Object); ok {
+		if p, ok := u8.Get("prototype").(*goja.Object); ok && p.Prototype() != nil {
+			protos = append(protos, p.Prototype())
+		}
+	}
+	for _, proto := range protos {
+		for _, name := range names {
+			origVal := proto.Get(name)
+			orig, ok := goja.AssertFunction(origVal)
+			if !ok {
+				continue
+			}
+			v.replace(proto, name, origVal, func(c goja.FunctionCall) goja.Value {
+				if len(c.Arguments) > 0 && lengthOf(c.This) > callbackCheckMin {
+					if fn, ok := goja.AssertFunction(c.Arguments[0]); ok {
+						args := append([]goja.Value{v.checkedCallback(fn)}, c.Arguments[1:]...)
+						return v.call(orig, c.This, args...)
+					}
+				}
+				return v.call(orig, c.This, c.Arguments...)
+			})
+		}
+	}
+	arr := g.Get("Array").(*goja.Object)
+	from := arr.Get("from")
+	fromFn, _ := goja.AssertFunction(from)
+	v.replace(arr, "from", from, func(c goja.FunctionCall) goja.Value {
+		if len(c.Arguments) > 1 {
+			if fn, ok := goja.AssertFunction(c.Arguments[1]); ok {
+				args := append([]goja.Value{c.Arguments[0], v.checkedCallback(fn)}, c.Arguments[2:]...)
+				return v.call(fromFn, c.This, args...)
+			}
+		}
+		return v.call(fromFn, c.This, c.Arguments...)
+	})
+}
+
+// checkedCallback wraps fn in a function that checks the request's context
+// every iterCheckEvery calls.
+func (v *jsVM) checkedCallback(fn goja.Callable) goja.Value {
+	calls := 0
+	return v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+		if calls++; calls >= iterCheckEvery {
+			calls = 0
+			v.checkCtx()
+		}
+		return v.call(fn, c.This, c.Arguments...)
+	})
+}
+
+// pinLength returns val, or for an array-like whose length could read
+// differently the next time (a getter, or a proxy anywhere on its chain) a
+// proxy of it whose length reads n: the wrappers check the length they read
+// once, and goja reads it again, so a getter answering 1 and then 1e15
+// slipped past them into a native loop of 1e15 steps.
+func (v *jsVM) pinLength(val goja.Value, n int64) goja.Value {
+	o, ok := val.(*goja.Object)
+	if !ok || n < 0 || !v.lengthUnstable(o) {
+		return val
+	}
+	nv := v.rt.ToValue(n)
+	return v.rt.ToValue(v.rt.NewProxy(o, &goja.ProxyTrapConfig{
+		Get: func(t *goja.Object, k string, _ goja.Value) goja.Value {
+			if k == "length" {
+				return nv
+			}
+			return t.Get(k)
+		},
+	}))
+}
+
+// lengthUnstable reports whether o's length is not a plain data property.
+func (v *jsVM) lengthUnstable(o *goja.Object) bool {
+	if o.ExportType() == typeProxy {
+		return true
+	}
+	if o.ClassName() == "Array" {
+		return false // an own, non-configurable data property
+	}
+	if t := o.ExportType(); t != nil && t.Kind() == reflect.Slice {
+		return false // a typed array: goja uses its internal length
+	}
+	if v.lim.getOwnDesc == nil {
+		v.lim.getOwnDesc, _ = goja.AssertFunction(v.rt.GlobalObject().Get("Object").(*goja.Object).Get("getOwnPropertyDescriptor"))
+	}
+	key := v.rt.ToValue("length")
+	for p, i := o, 0; p != nil && i <= maxForwardDepth; p, i = p.Prototype(), i+1 {
+		if p.ExportType() == typeProxy {
+			return true
+		}
+		d, err := v.lim.getOwnDesc(goja.Undefined(), p, key)
+		if err != nil {
+			return true
+		}
+		if do, ok := d.(*goja.Object); ok {
+			g := do.Get("get")
+			return g != nil && !goja.IsUndefined(g)
+		}
+	}
+	return false
 }

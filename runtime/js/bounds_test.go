@@ -52,12 +52,28 @@ func TestHostileNativeLoops(t *testing.T) {
 		{"flatMap cyclic", "const a = []; a.push(a); return String(a.flatMap(x => x).length);", "ok", ""},
 		{"flat deep", "let a = [1]; for (let i = 0; i < 2e4; i++) a = [a]; return String(a.flat(Infinity).length);", "limit", "nested"},
 		{"flat wide cyclic", "const a = [1, 2, 3]; a.push(a, a); return String(a.flat(30).length);", "limit", ""},
+		// A length getter that answers small to the check and huge to
+		// goja: the engine must see the length that was checked.
+		{"fill with a lying length", "let n = 0; const o = {get length() { return n++ ? 1e15 : 1; }}; Array.prototype.fill.call(o, 0); return String(Object.keys(o).length);", "ok", ""},
+		{"fill with a lying proxy length", "let n = 0; const o = new Proxy({}, {get(t, k) { return k === 'length' ? (n++ ? 1e15 : 1) : t[k]; }}); Array.prototype.fill.call(o, 0); return 'x';", "ok", ""},
+		{"Array.from with a lying length", "let n = 0; return String(Array.from({get length() { return n++ ? 1e15 : 1; }}).length);", "ok", ""},
+		{"apply with a lying length", "let n = 0; return String(Math.max.apply(null, {get length() { return n++ ? 1e9 : 1; }}));", "ok", ""},
+		{"Uint8Array with a lying length", "let n = 0; return String(new Uint8Array({get length() { return n++ ? 2 ** 31 : 1; }}).length);", "ok", ""},
+		{"concat with a lying length", "let n = 0; const o = {get length() { return n++ ? 1e15 : 1; }, [Symbol.isConcatSpreadable]: true}; return String([].concat(o).length);", "ok", ""},
 		{"join cyclic", "const a = [1]; a.push(a); return String(a) + a.join('-');", "ok", ""},
 		{"toLocaleString cyclic", "const a = [1]; a.push(a); return a.toLocaleString();", "ok", ""},
 		{"stringify cyclic via proxy", "const a = {}; a.x = new Proxy(a, {}); return JSON.stringify(a);", "error", "circular"},
 		{"Array.from string", "return String(Array.from('x'.repeat(16 << 20)).length);", "limit", ""},
 		{"Promise.all string", "Promise.all('x'.repeat(16 << 20)); return 'x';", "timeout", ""},
 		{"new Set of a long string iterator", "const s = 'x'.repeat(16 << 20); for (;;) new Set(s);", "timeout", ""},
+		// An iterator whose next is native never returns to the
+		// interpreter: the goja patch checks the interrupt in the loop.
+		{"spread of a native next", "const it = {next: Object.prototype.valueOf}; return String([...{[Symbol.iterator]: () => it}].length);", "timeout", ""},
+		{"call spread of a native next", "const it = {next: Object.prototype.valueOf}; return String(Math.max(...{[Symbol.iterator]: () => it}));", "timeout", ""},
+		{"destructuring of a native next", "const it = {next: Object.prototype.valueOf}; const [...r] = {[Symbol.iterator]: () => it}; return String(r.length);", "timeout", ""},
+		{"Array.from of a native next", "const it = {next: Object}; return String(Array.from({[Symbol.iterator]: () => it}).length);", "timeout", ""},
+		{"new Set of a native next", "const it = {next: Object}; return String(new Set({[Symbol.iterator]: () => it}).size);", "timeout", ""},
+		{"Promise.all of a native next", "const it = {next: Object}; Promise.all({[Symbol.iterator]: () => it}); return 'x';", "timeout", ""},
 		{"spread of a long string", "const s = 'x'.repeat(16 << 20); for (;;) [...s].length;", "timeout", ""},
 	})
 }
@@ -105,6 +121,8 @@ func TestHostileSuperlinear(t *testing.T) {
 		{"UTF-16 includes", utf16 + "return String(h.includes(n));", "ok", ""},
 		{"UTF-16 lastIndexOf", utf16 + "return String(h.lastIndexOf(n));", "ok", ""},
 		{"UTF-16 split", utf16 + "return String(h.split(n).length);", "ok", ""},
+		{"UTF-16 replace", utf16 + "return String(h.replace(n, 'x').length);", "ok", ""},
+		{"UTF-16 replaceAll", utf16 + "return String(h.replaceAll(n, 'x').length);", "ok", ""},
 		{"Array indexOf of long strings", long + "const a = new Array(1 << 20).fill(s1); return String(a.indexOf(s2));", "timeout", ""},
 		{"Array includes of long strings", long + "const a = new Array(1 << 20).fill(s1); return String(a.includes(s2));", "timeout", ""},
 		{"Array lastIndexOf of long strings", long + "const a = new Array(1 << 20).fill(s1); return String(a.lastIndexOf(s2));", "timeout", ""},
@@ -122,24 +140,53 @@ func TestHostileSuperlinear(t *testing.T) {
 	})
 }
 
-// TestSortChecksContext: a sort without a comparator (strings or a typed
-// array's numbers) stops when the request's context ends, even when no
-// interrupt reaches goja: it was one native call of seconds.
-func TestSortChecksContext(t *testing.T) {
+// TestNativeLoopsCheckContext: the long native loops check the request's
+// context themselves, so they stop when it ends even though no interrupt
+// reaches goja's interpreter while they run (each of these completed
+// normally before, however long it took).
+func TestNativeLoopsCheckContext(t *testing.T) {
+	const long = "const s1 = 'x'.repeat(1 << 20); const s2 = s1.slice(0, -1) + 'y'; const a = new Array(64).fill(s1);\n"
 	for _, code := range []string{
 		"const a = []; for (let i = 0; i < 1e5; i++) a.push(String((i * 7919) % 1000003)); a.sort();",
+		"const a = []; for (let i = 0; i < 1e5; i++) a.push(String((i * 7919) % 1000003)); a.toSorted();",
 		"const a = new Float64Array(1e5).map((_, i) => (i * 7919) % 1000003); a.sort();",
 		"const a = new Float64Array(1e5).map((_, i) => (i * 7919) % 1000003); a.toSorted();",
-		"const a = []; for (let i = 0; i < 1e5; i++) a.push(String((i * 7919) % 1000003)); a.toSorted();",
+		long + "a.indexOf(s2);",
+		long + "a.includes(s2);",
+		long + "a.lastIndexOf(s2);",
+		"'aaaa'.replace(/(?=a)a/g, 'b');",
+		"'aaaa'.match(/(?=a)a/g);",
+		"'aaaa'.split(/(?=a)/);",
+		"/(?=a)a/.test('aaaa');",
+		"Array.from('x'.repeat(5000));",
+		"new Set('x'.repeat(5000));",
+		"Promise.all(new Array(5000).fill(1));",
+		"[...new Map(new Array(5000).fill(0).map((_, i) => [i, i])).keys()];",
+		"new Array(5000).fill('a').join();",
+		"new Array(5000).fill('a').toLocaleString();",
+		"new Uint8Array(5000).join();",
+		// Native callbacks: the loop never returns to the interpreter.
+		"new Array(5000).fill('a').map(Function.prototype.call.bind(String.prototype.toUpperCase));",
+		"new Array(5000).fill('a').forEach(Function.prototype.call.bind(String.prototype.toUpperCase));",
+		"new Array(5000).fill(1).sort(Math.max);",
+		"new Uint8Array(5000).map(Math.abs);",
+		"Array.from(new Array(5000).fill(1), Math.abs);",
 	} {
 		a := newApp(t, map[string]string{"app.js": "module.exports = () => 'ok';"})
 		vm := a.mustVM("app.js").(*handlerVM)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		vm.ctx = ctx // the context only: goja's interrupt flag is not set
-		_, err := vm.rt.RunString(code)
+		r, err := vm.rt.RunString(code)
 		vm.ctx = context.Background()
-		if err == nil || !errors.Is(err, context.Canceled) {
+		if p, ok := exportPromise(r); ok && err == nil {
+			// Promise.all turns the error into a rejection.
+			if p.State() != goja.PromiseStateRejected || !strings.Contains(p.Result().String(), "context canceled") {
+				t.Errorf("%s: promise %v %v, want rejected by the context's end", code, p.State(), p.Result())
+			}
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
 			var ex *goja.Exception
 			if !errors.As(err, &ex) || !strings.Contains(ex.Error(), "context canceled") {
 				t.Errorf("%s: err = %v, want the context's end", code, err)
@@ -159,7 +206,7 @@ func TestBoundedBuiltinsSemantics(t *testing.T) {
 	function naiveSplit(h, n, limit) { const out = []; let s = 0; for (;;) { if (out.length >= limit) return out; const i = naiveIndexOf(h, n, s); if (i < 0) break; out.push(h.slice(s, i)); s = i + n.length; } if (out.length < limit) out.push(h.slice(s)); return out; }
 	let seed = 7;
 	const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
-	for (let round = 0; round < 30; round++) {
+	for (let round = 0; round < 12; round++) {
 		let h = "", n = "";
 		const alpha = ["\u00e9", "a", "\ud83d", "\ude00"];
 		for (let i = 0; i < 3000; i++) h += alpha[rnd(round % 3 === 0 ? 2 : 4)];
@@ -176,6 +223,14 @@ func TestBoundedBuiltinsSemantics(t *testing.T) {
 		check("split " + round, h.split(n2), naiveSplit(h, n2, Infinity));
 		check("split limit " + round, h.split(n2, 3), naiveSplit(h, n2, 3));
 		check("split limit 0 " + round, h.split(n2, 0), []);
+		const n3 = n.slice(0, 3), h2 = h.repeat(8); // n·m past the linear path's threshold
+		const sub = (r, i, all) => typeof r === "function" ? r(n3, i, h2) : r.replace(/\$([$&\x60'])/g, (_, c) => c === "$" ? "$" : c === "&" ? n3 : c === "\x60" ? h2.slice(0, i) : h2.slice(i + n3.length));
+		const ref = (r, all) => { const out = []; let s = 0; for (;;) { const i = naiveIndexOf(h2, n3, s); if (i < 0) break; out.push(h2.slice(s, i), sub(r, i)); s = i + n3.length; if (!all) break; } out.push(h2.slice(s)); return out.join(""); };
+		for (const r of round > 3 ? [] : ["<$&|$$|$1|$<x>|$>", "", (m, p, str) => "[" + m.length + "@" + p + "/" + str.length + "]"]) {
+			check("replaceAll " + round + " " + String(r).slice(0, 10), h2.replaceAll(n3, r), ref(r, true));
+			check("replace " + round + " " + String(r).slice(0, 10), h2.replace(n3, r), ref(r, false));
+		}
+		check("replace $\x60 " + round, h2.replace(n3, "<$\x60|$'>"), ref("<$\x60|$'>", false));
 		check("indexOf object " + round, h.indexOf({toString() { return n; }}), naiveIndexOf(h, n, 0));
 	}
 	// Array search with long strings.
@@ -206,8 +261,10 @@ func TestBoundedBuiltinsSemantics(t *testing.T) {
 	check("setPrototypeOf", [o.x, Reflect.setPrototypeOf({}, o), Object.getPrototypeOf(Object.setPrototypeOf({}, null))], [1, true, null]);
 	check("regexp", ["a1b22".replace(/(\d+)/g, "<$1>"), "x-y_z".split(/[-_]/), [..."a1b2".matchAll(/(?<d>\d)/g)].map(m => m.groups.d), "abc".search(/c/), /b/.test("abc"), "aaa".match(/a/g).length, new RegExp("(a)(b)").exec("ab")[2], "ab".match("(a)")[1]], ["a<1>b<22>", ["x", "y", "z"], ["1", "2"], 2, true, 3, "b", "a"]);
 	check("RegExp", [new RegExp("a", "g").flags, RegExp("x") instanceof RegExp, /x/ instanceof RegExp, /x/.constructor === RegExp], ["g", true, true, true]);
+	const al = {0: "a", 1: "b", get length() { return 2; }};
+	check("pinned array-likes", [Array.prototype.fill.call(al, "z") === al, al[1], Array.prototype.slice.call(al), Array.from(al), Math.max.apply(null, {0: 1, 1: 5, get length() { return 2; }}), Array.prototype.map.call(new Proxy(["p", "q"], {}), x => x + "!"), [].concat(Object.assign(["c"], {[Symbol.isConcatSpreadable]: true}))], [true, "z", ["z", "z"], ["z", "z"], 5, ["p!", "q!"], ["c"]]);
 	check("flat", [[1, [2, [3, [4]]]].flat(Infinity), [[1], [2]].flat(), [1, [2]].flatMap(x => x)], [[1, 2, 3, 4], [1, 2], [1, 2]]);
-	check("Array.from", [Array.from("ab\ud83d\ude00"), [...new Set("aab")], Object.keys("ab")], [["a", "b", "\ud83d\ude00"], ["a", "b"], ["0", "1"]]);
+	check("Array.from", [Array.from("ab\ud83d\ude00"), [...new Set("aab")], Object.keys("ab"), Array.from(new Set([1, 2])), Array.from(new Map([[1, 2]])), Array.prototype.map.call({}, x => x)], [["a", "b", "\ud83d\ude00"], ["a", "b"], ["0", "1"], [1, 2], [[1, 2]], []]);
 	return fails.length ? fails.join("\n") : "ok";
 };`})
 	vm := a.mustVM("app.js")
@@ -223,4 +280,12 @@ func TestHostileTypedArrayFrom(t *testing.T) {
 	checkHostile(t, []hostileCase{
 		{"from a huge array-like", "return String(Uint8Array.from({length: 2 ** 31}).length);", "limit", "Uint8Array"},
 	})
+}
+
+func exportPromise(v goja.Value) (*goja.Promise, bool) {
+	if v == nil {
+		return nil, false
+	}
+	p, ok := v.Export().(*goja.Promise)
+	return p, ok
 }

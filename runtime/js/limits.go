@@ -44,6 +44,11 @@ import (
 //     typed arrays and DataView's BigInt accessors are removed): `2n **
 //     10n**10n` is one native operation of unbounded time and memory.
 //
+// bounds.go adds the native recursion and native loops (prototype cycles
+// through proxies, built-in iterators, long searches and sorts, native
+// callbacks, regular expressions); docs/sandbox.md, "What the JS engine
+// bounds and how", lists every class.
+//
 // Unbounded recursion in script code ends with a RangeError at
 // Limits.MaxCallStack frames. Growth by many small steps (s += s, pushing
 // in a loop) is interruptible and left to the pool's memory watchdog.
@@ -69,6 +74,7 @@ type limitState struct {
 	iterSteps  int
 	defaultCmp goja.Value
 	numericCmp goja.Value
+	getOwnDesc goja.Callable
 	joinStack  []*goja.Object
 	bindDepth  *goja.Symbol
 	reflectCon goja.Callable
@@ -84,9 +90,10 @@ func (v *jsVM) tooLarge(what string, n int64) {
 	v.throw("RangeError", fmt.Errorf("%s: result of %d bytes exceeds the limit of %d: %w", what, n, v.b.opts.Limits.MaxStringSize, sandbox.ErrTooLarge))
 }
 
-// checkElems refuses an operation over more than maxElems elements.
+// checkElems refuses an operation over more than maxElems elements (n is
+// -1 for a value with no length: an iterable, or nothing to walk).
 func (v *jsVM) checkElems(what string, n int64) {
-	if n > v.lim.maxElems || n < 0 {
+	if n > v.lim.maxElems {
 		v.throw("RangeError", fmt.Errorf("%s: %d elements exceed the limit of %d: %w", what, n, v.lim.maxElems, sandbox.ErrTooLarge))
 	}
 }
@@ -312,15 +319,27 @@ func (v *jsVM) installSandbox() {
 			continue
 		}
 		what := "Array.prototype." + name
-		v.wrap(ap, name, func(c goja.FunctionCall) { v.checkElems(what, lengthOf(c.This)) })
+		origVal := ap.Get(name)
+		orig, _ := goja.AssertFunction(origVal)
+		v.replace(ap, name, origVal, func(c goja.FunctionCall) goja.Value {
+			n := lengthOf(c.This)
+			v.checkElems(what, n)
+			this := v.pinLength(c.This, n)
+			r := v.call(orig, this, c.Arguments...)
+			if r == this && this != c.This {
+				return c.This // fill, copyWithin, reverse, sort return this
+			}
+			return r
+		})
 	}
 	// Symbol.iterator is the same function as values.
 	_ = ap.DefineDataPropertySymbol(goja.SymIterator, ap.Get("values"), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	v.wrap(ap, "concat", func(c goja.FunctionCall) {
 		n := lengthOf(c.This)
-		for _, a := range c.Arguments {
+		for i, a := range c.Arguments {
 			if l := lengthOf(a); l > 0 {
 				n += l
+				c.Arguments[i] = v.pinLength(a, l)
 			} else {
 				n++
 			}
@@ -340,7 +359,13 @@ func (v *jsVM) installSandbox() {
 	}
 	v.wrap(ap, "flat", flatCheck("Array.prototype.flat"))
 	v.wrap(ap, "flatMap", flatCheck("Array.prototype.flatMap"))
-	v.wrap(arr, "from", func(c goja.FunctionCall) { v.checkElems("Array.from", lengthOf(c.Argument(0))) })
+	v.wrap(arr, "from", func(c goja.FunctionCall) {
+		n := lengthOf(c.Argument(0))
+		v.checkElems("Array.from", n)
+		if len(c.Arguments) > 0 {
+			c.Arguments[0] = v.pinLength(c.Arguments[0], n)
+		}
+	})
 	v.proxyCtor(g, "Array", func(args []goja.Value) {
 		if len(args) == 1 {
 			if _, isObj := args[0].(*goja.Object); !isObj {
@@ -373,10 +398,12 @@ func (v *jsVM) installSandbox() {
 			}
 			var n float64
 			if o, ok := args[0].(*goja.Object); ok {
-				if _, isBuf := o.Export().(goja.ArrayBuffer); isBuf {
+				if o.ExportType() == typeArrayBuffer {
 					return // a view: no allocation
 				}
-				n = float64(lengthOf(o))
+				l := lengthOf(o)
+				n = float64(l)
+				args[0] = v.pinLength(o, l)
 			} else {
 				n = args[0].ToFloat()
 			}
@@ -413,13 +440,18 @@ func (v *jsVM) installSandbox() {
 
 	// Calls with argument lists.
 	fp := g.Get("Function").(*goja.Object).Get("prototype").(*goja.Object)
-	v.wrap(fp, "apply", func(c goja.FunctionCall) {
-		v.checkElems("Function.prototype.apply", lengthOf(c.Argument(1)))
-	})
-	v.wrap(reflect, "apply", func(c goja.FunctionCall) { v.checkElems("Reflect.apply", lengthOf(c.Argument(2))) })
-	v.wrap(reflect, "construct", func(c goja.FunctionCall) {
-		v.checkElems("Reflect.construct", lengthOf(c.Argument(1)))
-	})
+	argList := func(what string, i int) func(c goja.FunctionCall) {
+		return func(c goja.FunctionCall) {
+			n := lengthOf(c.Argument(i))
+			v.checkElems(what, n)
+			if len(c.Arguments) > i {
+				c.Arguments[i] = v.pinLength(c.Arguments[i], n)
+			}
+		}
+	}
+	v.wrap(fp, "apply", argList("Function.prototype.apply", 1))
+	v.wrap(reflect, "apply", argList("Reflect.apply", 2))
+	v.wrap(reflect, "construct", argList("Reflect.construct", 1))
 	bind := fp.Get("bind")
 	bindFn, _ := goja.AssertFunction(bind)
 	v.replace(fp, "bind", bind, func(c goja.FunctionCall) goja.Value {
@@ -455,6 +487,7 @@ func (v *jsVM) installSandbox() {
 	v.installArraySearch(ap)
 	v.installGrowth(g, sp, ap)
 	v.installRegExpBounds(g, sp)
+	v.installCallbackChecks(g, ap)
 	v.installIterators()
 }
 
@@ -476,6 +509,11 @@ func (v *jsVM) wrapReplace(sp *goja.Object, name string, all bool) {
 		}
 		s := c.This.ToString()
 		n := strLen(s)
+		if hs, ok := s.(goja.String); ok {
+			if pv := v.jsString(pattern); naiveRisk(hs, pv) {
+				return v.replaceLinear(what, hs, pv, all, repl)
+			}
+		}
 		matches := int64(0)
 		ps := pattern.String()
 		switch {
