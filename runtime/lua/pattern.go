@@ -262,6 +262,7 @@ func (ms *matchState) matchCapture(s int, c byte) int {
 	if cp.len < 0 {
 		return -1
 	}
+	ms.tick(cp.len) // a back-reference compares as many bytes as it holds
 	if len(ms.src)-s >= cp.len && ms.src[cp.init:cp.init+cp.len] == ms.src[s:s+cp.len] {
 		return s + cp.len
 	}

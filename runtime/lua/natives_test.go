@@ -1,0 +1,116 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fcgihost/fcgihost/sandbox"
+	"github.com/fcgihost/fcgihost/script"
+)
+
+// watchdog bounds a test that would hang if a native built-in stopped
+// looking at the context; far above what any of them takes when it does.
+const watchdog = 60 * time.Second
+
+// serveWithin serves req with a request timeout, failing the test if Serve
+// has not returned within the watchdog.
+func serveWithin(t *testing.T, v script.VM, timeout time.Duration) (*sink, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	type out struct {
+		s   *sink
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		s, err := serveCtx(ctx, v, request("GET", "/", "", nil))
+		done <- out{s, err}
+	}()
+	select {
+	case o := <-done:
+		return o.s, o.err
+	case <-time.After(watchdog):
+		t.Fatalf("Serve still running %v after its %v deadline", watchdog, timeout)
+		return nil, nil
+	}
+}
+
+// TestNatives_StopAtDeadline: native built-ins that can run long without
+// executing a Lua instruction look at the context as they go: the request
+// ends at its deadline as a timeout (504), raised inside the built-in (its
+// frame is on the stack), and the VM is thrown away.
+func TestNatives_StopAtDeadline(t *testing.T) {
+	const bigTable = "t = {}; for i = 1, 2^21 do t[i] = (i * 7919) % 1000003 end\n"
+	tests := []struct {
+		name, setup, code, native string
+	}{
+		// Issue 13 row 5: gopher-lua's table.sort never looked.
+		{"table.sort", bigTable, "table.sort(t)", "sort"},
+		{"table.sort native comparator", bigTable, "table.sort(t, rawequal)", "sort"},
+		{"table.sort inconsistent comparator", bigTable, "table.sort(t, function() return true end)", ""},
+		// {a, a} nested 40 deep is 2^40 tables to walk.
+		{"json.encode of a DAG", "", "local a = {}; for i = 1, 40 do a = {a, a} end; json.encode(a)", "encode"},
+		{"string.find backtracking", "", `string.find(string.rep("a", 1e5), ".-.-.-.-b")`, "find"},
+		{"string.find back-reference", "", `string.find(string.rep("a", 2^22), "(.+)%1b")`, "find"},
+		{"string.gsub backtracking", "", `string.gsub(string.rep("a", 1e5), ".-.-.-.-b", "")`, "gsub"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The big table is built once, at the top level, outside the
+			// request; it is larger than the default memory_limit.
+			a := newApp(t, tt.setup+"return function(req, res)\n"+tt.code+"\nres:write('finished')\nend", nil,
+				withLimits(sandbox.Limits{MemoryLimit: 1 << 30}))
+			v := a.vm(t)
+			s, err := serveWithin(t, v, 100*time.Millisecond)
+			var se *script.ScriptError
+			if !errors.As(err, &se) || !se.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v (body %q), want a timeout", err, s.body.String())
+			}
+			if tt.native != "" && !strings.Contains(se.Stack, "at "+tt.native+" (native)") {
+				t.Errorf("stack %q: the interrupt was not raised inside %s", se.Stack, tt.native)
+			}
+			if v.Healthy() {
+				t.Error("an interrupted VM must be thrown away")
+			}
+		})
+	}
+}
+
+// TestTableSort: the replacement sorts as Lua's does.
+func TestTableSort(t *testing.T) {
+	tests := []struct{ name, code, want string }{
+		{"numbers", `local t = {5, 3, 9, 1, 1, -2}; table.sort(t); return table.concat(t, ",")`, "-2,1,1,3,5,9"},
+		{"strings", `local t = {"b", "a", "ab", "", "B"}; table.sort(t); return table.concat(t, ",")`, ",B,a,ab,b"},
+		{"bytes above 127", "local t = {\"\\200\", \"z\", \"\\1\"}; table.sort(t); return t[1]:byte() .. ',' .. t[2] .. ',' .. t[3]:byte()", "1,z,200"},
+		{"comparator", `local t = {1, 3, 2}; table.sort(t, function(a, b) return a > b end); return table.concat(t, ",")`, "3,2,1"},
+		{"nil comparator", `local t = {2, 1}; table.sort(t, nil); return table.concat(t, ",")`, "1,2"},
+		{"__lt", `local mt = {__lt = function(a, b) return a.v < b.v end}
+local t = {}; for i, v in ipairs({3, 1, 2}) do t[i] = setmetatable({v = v}, mt) end
+table.sort(t); return t[1].v .. t[2].v .. t[3].v`, "123"},
+		{"mixed types", `local ok, e = pcall(table.sort, {1, "x"}); return tostring(ok) .. " " .. tostring(e:find("attempt to compare") ~= nil)`, "false true"},
+		{"comparator error", `local ok, e = pcall(table.sort, {1, 2, 3}, function() error("boom") end); return tostring(ok) .. " " .. tostring(e:find("boom") ~= nil)`, "false true"},
+		{"inconsistent comparator ends", `local t = {}; for i = 1, 1000 do t[i] = i end; table.sort(t, function() return true end); return #t`, "1000"},
+		{"empty and one", `local a, b = {}, {7}; table.sort(a); table.sort(b); return #a .. b[1]`, "07"},
+		// Issue 13 row 5: 40,000 references to one 1 MiB string, and
+		// long distinct strings with a long common prefix.
+		{"long strings", `local s = string.rep("a", 2^20); local t = {}
+for i = 1, 40000 do t[i] = s end; table.sort(t)
+local p = string.rep("b", 2^14); local u = {}
+for i = 1, 2000 do u[i] = p .. ((i * 7919) % 2000) end; table.sort(u)
+for i = 2, #u do assert(u[i-1] <= u[i]) end
+return #t .. " " .. #u`, "40000 2000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t, "return function(req, res)\nreturn (function() "+tt.code+" end)()\nend", nil)
+			s, err := serveWithin(t, a.vm(t), watchdog)
+			if err != nil || s.body.String() != tt.want {
+				t.Errorf("got %q, %v; want %q", s.body.String(), err, tt.want)
+			}
+		})
+	}
+}
