@@ -114,3 +114,21 @@ return #t .. " " .. #u`, "40000 2000"},
 		})
 	}
 }
+
+// TestNatives_HugeRanges: string.byte and unpack over huge ranges end at
+// once as a limit hit (the state's value stack is bounded), well before
+// the request's deadline.
+func TestNatives_HugeRanges(t *testing.T) {
+	for _, code := range []string{
+		`return select('#', string.byte(string.rep("a", 2^20), 1, -1))`,
+		`return select('#', unpack({}, 1, 2^30))`,
+		`local t = {}; for i = 1, 2^19 do t[i] = i end; return select('#', unpack(t))`,
+	} {
+		a := newApp(t, "return function(req, res)\nres:write(tostring((function() "+code+" end)()))\nend", nil)
+		v := a.vm(t)
+		_, err := serveWithin(t, v, watchdog)
+		if !errors.Is(err, sandbox.ErrTooLarge) || !strings.Contains(err.Error(), "too many values on the Lua stack") {
+			t.Errorf("%s: err = %v, want a limit hit", code, err)
+		}
+	}
+}

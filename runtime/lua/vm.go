@@ -14,11 +14,14 @@ import (
 
 // Registry sizes of one LState, in value slots (16 bytes each): small to
 // start, growing up to a bound so that unpack/string.byte of huge inputs
-// end as "registry overflow" instead of eating memory.
+// end as "registry overflow" instead of eating memory. gopher-lua grows
+// the registry by registryStep slots at a time, copying it each time: a
+// small step made string.byte(s, 1, -1) of a 1 MiB string copy ~1 GB
+// before overflowing, seconds inside one native call.
 const (
 	registryStart = 1024
 	registryMax   = 256 * 1024
-	registryStep  = 1024
+	registryStep  = 16 * 1024
 )
 
 // maxNoted bounds how many Go errors one run remembers (see vm.note).
