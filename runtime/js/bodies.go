@@ -41,7 +41,10 @@ func (v *jsVM) installJSONBudget() {
 	jsonObj := v.rt.Get("JSON").(*goja.Object)
 	orig := jsonObj.Get("parse")
 	v.replace(jsonObj, "parse", orig, func(c goja.FunctionCall) goja.Value {
-		text := c.Argument(0).String()
+		// The text is converted once (an object's toString runs once, as
+		// in the original) and handed on as a string.
+		tv := c.Argument(0).ToString()
+		text := tv.String()
 		what, fromClient := "JSON.parse", false
 		if x := v.cur; x != nil && len(text) == len(x.req.Body) && len(text) > 0 && text == string(x.req.Body) {
 			// JSON.parse(req.body): the client's input, refused as
@@ -51,7 +54,7 @@ func (v *jsVM) installJSONBudget() {
 		if err := script.CheckJSON(v.budget(), what, text, fromClient); err != nil {
 			v.throwBudget("JSON.parse", err)
 		}
-		return v.call(v.api.jsonParse, goja.Undefined(), c.Arguments...)
+		return v.call(v.api.jsonParse, goja.Undefined(), tv, c.Argument(1))
 	})
 }
 
