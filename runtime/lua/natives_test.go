@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,44 @@ func TestNatives_HugeRanges(t *testing.T) {
 		_, err := serveWithin(t, v, watchdog)
 		if !errors.Is(err, sandbox.ErrTooLarge) || !strings.Contains(err.Error(), "too many values on the Lua stack") {
 			t.Errorf("%s: err = %v, want a limit hit", code, err)
+		}
+	}
+}
+
+// TestInterrupt_TailCallLoop: a tail-call loop interrupted at its deadline
+// ends at once. gopher-lua's own traceback has a line for every tail call
+// the frame made (tens of millions after a second: 20–40 s and hundreds
+// of MiB after a 2 s deadline); the interrupt now carries a stack of at
+// most maxStackFrames frames, taken where it was raised.
+func TestInterrupt_TailCallLoop(t *testing.T) {
+	for _, code := range []string{
+		"local function f() return f() end\nf()",
+		"local function f() return f() end\npcall(f)\nwhile true do end",
+		"local n = 0\nlocal function f() n = n + 1; return f() end\nf()",
+	} {
+		a := newApp(t, "return function(req, res)\n"+code+"\nend", nil)
+		v := a.vm(t)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := serveWithin(t, v, 500*time.Millisecond)
+		runtime.ReadMemStats(&after)
+		var se *script.ScriptError
+		if !errors.As(err, &se) || !se.Timeout() {
+			t.Fatalf("%q: err = %v, want a timeout", code, err)
+		}
+		if se.File != a.entry || se.Line == 0 || !strings.Contains(se.Stack, "("+a.entry+":") {
+			t.Errorf("%q: location %s:%d, stack %q; want the loop's", code, se.File, se.Line, se.Stack)
+		}
+		if n := strings.Count(se.Stack, "\n") + 1; n > maxStackFrames {
+			t.Errorf("%q: %d stack lines", code, n)
+		}
+		// Not a timing threshold: the old traceback allocated a string
+		// header per tail call, hundreds of MiB.
+		if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 && !raceEnabled {
+			t.Errorf("%q: the interrupt allocated %d MiB", code, got>>20)
+		}
+		if v.Healthy() {
+			t.Error("an interrupted VM must be thrown away")
 		}
 	}
 }

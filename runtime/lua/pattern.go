@@ -31,15 +31,11 @@ type matchState struct {
 	level      int
 	matchdepth int
 	steps      int
-	done       <-chan struct{}
 	capture    [maxCaptures]capture
 }
 
 func newMatchState(L *glua.LState, src, pat string) *matchState {
 	ms := &matchState{L: L, src: src, pat: pat, matchdepth: maxMatchDepth}
-	if ctx := L.Context(); ctx != nil {
-		ms.done = ctx.Done()
-	}
 	return ms
 }
 
@@ -48,13 +44,7 @@ func (ms *matchState) tick(n int) {
 	ms.steps += n
 	if ms.steps >= checkEvery {
 		ms.steps = 0
-		if ms.done != nil {
-			select {
-			case <-ms.done:
-				ms.L.RaiseError("%s", ms.L.Context().Err().Error())
-			default:
-			}
-		}
+		interrupted(ms.L)
 	}
 }
 

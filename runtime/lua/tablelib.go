@@ -37,18 +37,11 @@ func (c *interruptCheck) add(n int) {
 	interrupted(c.L)
 }
 
-// interrupted raises the context's error when the run has been stopped.
-// It asks Done, as the interpreter does before every instruction, so that
-// a stack capture for the slow log is served here too.
+// interrupted raises the interrupt when the run has been stopped (see
+// vmCtx.Done, which also serves a pending stack capture for the slow log).
 func interrupted(L *glua.LState) {
-	ctx := L.Context()
-	if ctx == nil {
-		return
-	}
-	select {
-	case <-ctx.Done():
-		L.RaiseError("%s", ctx.Err().Error())
-	default:
+	if c, ok := L.Context().(*vmCtx); ok {
+		c.Done()
 	}
 }
 

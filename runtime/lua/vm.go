@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
@@ -56,6 +57,13 @@ type vm struct {
 	healthy  bool
 
 	lctx vmCtx // the context the LState runs with (see stack.go)
+	// stopped is set when the run's context ends; the state then raises
+	// the interrupt (vmCtx.Done). sctx/stopAfter undo the hook.
+	stopped   atomic.Bool
+	onStop    func()
+	sctx      *sandbox.Context
+	stopAfter func() bool
+	intr      interruptTrace // the stack of the last interrupt raised
 	stackState
 }
 
@@ -64,10 +72,43 @@ var (
 	_ script.StackCapturer = (*vm)(nil)
 )
 
-// setContext binds ctx to the state for a run.
+// setContext binds ctx to the state for a run: when ctx ends, vm.stopped
+// is set (through the request's sandbox.Context interrupt slot, without
+// allocating, or context.AfterFunc) and the state raises the interrupt at
+// its next instruction (see vmCtx).
 func (v *vm) setContext(ctx context.Context) {
-	v.lctx = vmCtx{Context: ctx, v: v, done: ctx.Done()}
+	v.stopped.Store(false)
+	v.lctx = vmCtx{Context: ctx, v: v}
+	if v.onStop == nil {
+		v.onStop = func() { v.stopped.Store(true) }
+	}
+	if sc, ok := ctx.(*sandbox.Context); ok {
+		v.sctx = sc
+		if !sc.SetInterrupt(v.onStop) {
+			v.stopped.Store(true) // ended already
+		}
+	} else if ctx.Done() != nil {
+		v.stopAfter = context.AfterFunc(ctx, v.onStop)
+	}
 	v.L.SetContext(&v.lctx)
+}
+
+// removeContext ends a run's binding. If the interrupt hook has started,
+// it may still set vm.stopped: the VM is not reused.
+func (v *vm) removeContext() {
+	if v.sctx != nil {
+		if !v.sctx.ClearInterrupt() {
+			v.healthy = false
+		}
+		v.sctx = nil
+	}
+	if v.stopAfter != nil {
+		if !v.stopAfter() {
+			v.healthy = false
+		}
+		v.stopAfter = nil
+	}
+	v.L.RemoveContext()
 }
 
 // NewVM makes a VM. Handler style: the main chunk runs once, bounded by ctx,
@@ -89,7 +130,7 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 	L := v.L
 	v.setContext(ctx)
 	defer func() {
-		L.RemoveContext()
+		v.removeContext()
 		v.ctx = nil
 	}()
 	fn := L.NewFunctionFromProto(b.proto)
@@ -167,7 +208,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 		} else {
 			L.SetTop(0)
 		}
-		L.RemoveContext()
+		v.removeContext()
 		rs.end()
 		v.cur, v.ctx = nil, nil
 	}()
@@ -296,7 +337,12 @@ func (v *vm) scriptError(ctx context.Context, err error) *script.ScriptError {
 	if v.handler != nil && v.cur != nil {
 		mainLabel = "handler"
 	}
-	stack, ffile, fline := formatTrace(ae.StackTrace, files, mainLabel)
+	stack, ffile, fline := "", "", 0
+	if ae.StackTrace == interruptTraceMarker {
+		stack, ffile, fline = v.intr.stack, v.intr.file, v.intr.line
+	} else {
+		stack, ffile, fline = formatTrace(ae.StackTrace, files, mainLabel)
+	}
 	se.Stack = stack
 	file, line, rest := splitLocation(msg, files)
 	if file == "" {
