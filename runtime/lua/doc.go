@@ -46,7 +46,9 @@
 // table.sort (this package's, comparing strings with memcmp) and
 // json.encode (a table that holds the same table many times is walked once
 // a reference). json.decode and req:json() are priced before they build
-// anything (decode.go, docs/sandbox.md "Request-body budgets"). The engine lowers
+// anything (decode.go, docs/sandbox.md "Request-body budgets"). The
+// interrupt is raised by the engine with a bounded stack (stack.go), not
+// by gopher-lua, whose traceback lists every tail call. The engine lowers
 // gopher-lua's MaxArrayIndex (a package variable) so that one assignment
 // t[n] = v cannot allocate a giant array part.
 //
