@@ -9,8 +9,8 @@ package script
 // interrupt reaches. Before any parse, a scan counts what the text would
 // make, in O(n) and without allocating; each engine prices the counts
 // with what its values cost (measured, see ValueCost), and a text whose
-// values would take more than the app's memory_limit, or nest deeper than
-// MaxDepth, is refused before anything is built. See docs/sandbox.md,
+// values would take more than half the app's memory_limit, or nest
+// deeper than MaxDepth, is refused before anything is built. See docs/sandbox.md,
 // "Request-body budgets".
 
 import (
@@ -28,7 +28,7 @@ import (
 const MaxJSONDepth = 10000
 
 // ErrTooManyValues marks request input (body, query, cookies) that would
-// make more script values than the app's memory_limit holds; uncaught, it
+// make more script values than the budget holds; uncaught, it
 // answers 413.
 var ErrTooManyValues = errors.New("request input has too many values")
 
@@ -150,9 +150,12 @@ type Budget struct {
 }
 
 // NewBudget is the budget of an app with limits lim in an engine whose
-// values cost cost.
+// values cost cost: half the app's memory_limit. The other half is the
+// script's own (and the parse's passing garbage), so that input the budget
+// lets through does not by itself make the memory watchdog stop the
+// request.
 func NewBudget(lim sandbox.Limits, cost ValueCost) Budget {
-	return Budget{Memory: lim.WithDefaults().MemoryLimit, MaxDepth: MaxJSONDepth, Cost: cost}
+	return Budget{Memory: lim.WithDefaults().MemoryLimit / 2, MaxDepth: MaxJSONDepth, Cost: cost}
 }
 
 // Estimate is the memory the values counted by s would take.
@@ -184,7 +187,7 @@ type ValuesError struct {
 }
 
 func (e *ValuesError) Error() string {
-	return fmt.Sprintf("%s has too many %s: %d > limit %d (about %s as script values; the app's memory_limit is %s)",
+	return fmt.Sprintf("%s has too many %s: %d > limit %d (about %s as script values; at most %s, half the app's memory_limit, may be built from one input)",
 		e.What, e.Kind, e.N, e.Limit, mib(e.Estimate), mib(e.Memory))
 }
 

@@ -47,7 +47,7 @@ var testCost = ValueCost{Object: 100, Array: 100, Member: 50, Filled: 200, Scala
 
 func TestCheckJSON(t *testing.T) {
 	b := NewBudget(sandbox.Limits{MemoryLimit: 1 << 20}, testCost)
-	n := (1 << 20) / 100 // {} that fit
+	n := (1 << 20) / 2 / 100 // {} that fit in half the memory_limit
 	fits := "[" + strings.TrimSuffix(strings.Repeat("{},", n-2), ",") + "]"
 	over := "[" + strings.TrimSuffix(strings.Repeat("{},", n+1), ",") + "]"
 	if err := CheckJSON(b, "request body", fits, true); err != nil {

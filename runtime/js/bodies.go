@@ -8,7 +8,8 @@ package js
 // inside one native call that no interrupt reaches, at up to ~600 bytes a
 // value ("[[],[],…]"), so the text is priced first, in O(n) without
 // allocating, and refused when its values would take more than the app's
-// memory_limit or nest deeper than script.MaxJSONDepth.
+// memory_limit (script.NewBudget) or nest deeper than
+// script.MaxJSONDepth.
 
 import (
 	"bytes"
@@ -29,7 +30,8 @@ import (
 // plus the JS property (a file adds its object and Uint8Array).
 var jsCost = script.ValueCost{Object: 224, Array: 640, Member: 96, Filled: 256, Scalar: 56, Byte: 2, Field: 2048}
 
-// budget is the VM's value budget (memory_limit priced with jsCost).
+// budget is the VM's value budget (half of memory_limit, priced with
+// jsCost).
 func (v *jsVM) budget() script.Budget { return script.NewBudget(v.b.opts.Limits, jsCost) }
 
 // installJSONBudget replaces JSON.parse with one that prices its text
@@ -39,7 +41,10 @@ func (v *jsVM) installJSONBudget() {
 	jsonObj := v.rt.Get("JSON").(*goja.Object)
 	orig := jsonObj.Get("parse")
 	v.replace(jsonObj, "parse", orig, func(c goja.FunctionCall) goja.Value {
-		text := c.Argument(0).String()
+		// The text is converted once (an object's toString runs once, as
+		// in the original) and handed on as a string.
+		tv := c.Argument(0).ToString()
+		text := tv.String()
 		what, fromClient := "JSON.parse", false
 		if x := v.cur; x != nil && len(text) == len(x.req.Body) && len(text) > 0 && text == string(x.req.Body) {
 			// JSON.parse(req.body): the client's input, refused as
@@ -49,7 +54,7 @@ func (v *jsVM) installJSONBudget() {
 		if err := script.CheckJSON(v.budget(), what, text, fromClient); err != nil {
 			v.throwBudget("JSON.parse", err)
 		}
-		return v.call(v.api.jsonParse, goja.Undefined(), c.Arguments...)
+		return v.call(v.api.jsonParse, goja.Undefined(), tv, c.Argument(1))
 	})
 }
 

@@ -219,9 +219,10 @@ func TestJSONParseBudget(t *testing.T) {
 		"caught.js": `module.exports = (req, res) => { ` + made + `
 			for (const t of [s, deep]) { try { JSON.parse(t); res.write("parsed|"); } catch (e) { res.write(e.name + ": " + e.message + "|"); } }
 		};`,
-		"many.js":    `module.exports = (req, res) => { ` + made + ` JSON.parse(s); };`,
-		"deep.js":    `module.exports = (req, res) => { ` + made + ` JSON.parse(deep); };`,
-		"reviver.js": `module.exports = (req, res) => { let n = 0; JSON.parse('[1,[2,3],{"a":4}]', (k, v) => { n++; return v; }); res.write(String(n)); };`,
+		"many.js":     `module.exports = (req, res) => { ` + made + ` JSON.parse(s); };`,
+		"deep.js":     `module.exports = (req, res) => { ` + made + ` JSON.parse(deep); };`,
+		"reviver.js":  `module.exports = (req, res) => { let n = 0; JSON.parse('[1,[2,3],{"a":4}]', (k, v) => { n++; return v; }); res.write(String(n)); };`,
+		"tostring.js": `module.exports = (req, res) => { let n = 0; const v = JSON.parse({toString() { n++; return "[1]"; }}); res.write(n + " " + v[0]); };`,
 	})
 	r := serve(a.mustVM("caught.js"), get("/"))
 	if r.err != nil || !strings.Contains(r.body, "RangeError: JSON.parse: JSON.parse has too many JSON values: 2000002 > limit") ||
@@ -236,6 +237,9 @@ func TestJSONParseBudget(t *testing.T) {
 	}
 	if r := serve(a.mustVM("reviver.js"), get("/")); r.err != nil || r.body != "7" {
 		t.Errorf("reviver: %q %v", r.body, r.err)
+	}
+	if r := serve(a.mustVM("tostring.js"), get("/")); r.err != nil || r.body != "1 1" {
+		t.Errorf("toString once: %q %v", r.body, r.err)
 	}
 }
 

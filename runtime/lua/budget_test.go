@@ -195,7 +195,7 @@ func TestJSONDecodeBudget(t *testing.T) {
 end`, nil)
 	s, err := serve(t, a.vm(t), request("GET", "/", "", nil))
 	body := s.body.String()
-	if err != nil || !strings.HasPrefix(body, "false|") || !strings.Contains(body, "json.decode has too many JSON values: 2000002 > limit 524288") || !strings.Contains(body, "nested more than 10000 levels") {
+	if err != nil || !strings.HasPrefix(body, "false|") || !strings.Contains(body, "json.decode has too many JSON values: 2000002 > limit 262144") || !strings.Contains(body, "nested more than 10000 levels") {
 		t.Errorf("caught: %q (err %v)", body, err)
 	}
 	for _, expr := range []string{"json.decode(s)", "json.decode(deep)"} {

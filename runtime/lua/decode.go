@@ -3,7 +3,7 @@ package lua
 // This file decodes JSON text straight into Lua values, for json.decode
 // and req:json(). The text is first priced with script.CheckJSON (the
 // request-body budget, see docs/sandbox.md): one that would make more
-// table memory than the app's memory_limit, or nest deeper than
+// table memory than half the app's memory_limit, or nest deeper than
 // script.MaxJSONDepth, is refused before a table is made. Decoding then
 // builds each table once at its final size (a member or an element list
 // is gathered on a stack shared by all levels first), with no generic Go
@@ -32,7 +32,8 @@ import (
 // Lua key and value.
 var luaCost = script.ValueCost{Object: 128, Array: 128, Member: 192, Filled: 448, Scalar: 40, Byte: 2, Field: 1024}
 
-// budget is the VM's value budget (memory_limit priced with luaCost).
+// budget is the VM's value budget (half of memory_limit, priced with
+// luaCost).
 func (v *vm) budget() script.Budget { return script.NewBudget(v.b.opts.Limits, luaCost) }
 
 // errJSONSyntax marks a malformed text.

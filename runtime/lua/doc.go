@@ -40,7 +40,15 @@
 // string.format (widths and precisions of at most two digits, as in C
 // Lua), table.concat, string.gsub output, json.encode, and the pattern
 // functions, which use this package's own matcher (recursion depth bounded
-// by the pattern, ctx checked while it backtracks). The engine lowers
+// by the pattern, ctx checked while it backtracks, back-references
+// counted by the bytes they compare). Built-ins whose time grows faster
+// than their input look at the context as they go (tablelib.go):
+// table.sort (this package's, comparing strings with memcmp) and
+// json.encode (a table that holds the same table many times is walked once
+// a reference). json.decode and req:json() are priced before they build
+// anything (decode.go, docs/sandbox.md "Request-body budgets"). The
+// interrupt is raised by the engine with a bounded stack (stack.go), not
+// by gopher-lua, whose traceback lists every tail call. The engine lowers
 // gopher-lua's MaxArrayIndex (a package variable) so that one assignment
 // t[n] = v cannot allocate a giant array part.
 //

@@ -83,10 +83,11 @@ func (v *vm) jsonArray(L *glua.LState) int {
 // jsonEncoder writes JSON. A VM keeps one (vm.enc) and reuses its
 // buffers; it never runs Lua code, so it is never re-entered.
 type jsonEncoder struct {
-	v    *vm
-	what string
-	buf  []byte
-	max  int64
+	v     *vm
+	what  string
+	buf   []byte
+	max   int64
+	check interruptCheck
 	// items holds the members of the objects being written, sorted by
 	// key: one stack for all nesting levels, each level above its
 	// parent's.
@@ -106,6 +107,7 @@ var errJSONTooLarge = errors.New("too large")
 func (v *vm) encodeJSON(val glua.LValue, what string) ([]byte, error) {
 	e := &v.enc
 	e.v, e.what, e.max = v, what, v.b.opts.Limits.MaxStringSize
+	e.check = interruptCheck{L: v.L}
 	e.buf, e.items = e.buf[:0], e.items[:0]
 	err := e.encode(val, 0)
 	b := e.buf
@@ -151,6 +153,10 @@ func (e *jsonEncoder) encode(val glua.LValue, depth int) error {
 		}
 		return errors.New("cannot encode a userdata value")
 	case *glua.LTable:
+		// A table that holds the same table many times is walked once a
+		// reference: {a, a} nested 40 deep is 2^40 tables, bounded only
+		// by the output size. Look at the context as it goes.
+		e.check.add(64)
 		if depth >= maxJSONDepth {
 			return fmt.Errorf("nesting deeper than %d levels (a cycle?)", maxJSONDepth)
 		}

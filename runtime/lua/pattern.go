@@ -31,15 +31,11 @@ type matchState struct {
 	level      int
 	matchdepth int
 	steps      int
-	done       <-chan struct{}
 	capture    [maxCaptures]capture
 }
 
 func newMatchState(L *glua.LState, src, pat string) *matchState {
 	ms := &matchState{L: L, src: src, pat: pat, matchdepth: maxMatchDepth}
-	if ctx := L.Context(); ctx != nil {
-		ms.done = ctx.Done()
-	}
 	return ms
 }
 
@@ -48,13 +44,7 @@ func (ms *matchState) tick(n int) {
 	ms.steps += n
 	if ms.steps >= checkEvery {
 		ms.steps = 0
-		if ms.done != nil {
-			select {
-			case <-ms.done:
-				ms.L.RaiseError("%s", ms.L.Context().Err().Error())
-			default:
-			}
-		}
+		interrupted(ms.L)
 	}
 }
 
@@ -262,6 +252,7 @@ func (ms *matchState) matchCapture(s int, c byte) int {
 	if cp.len < 0 {
 		return -1
 	}
+	ms.tick(cp.len) // a back-reference compares as many bytes as it holds
 	if len(ms.src)-s >= cp.len && ms.src[cp.init:cp.init+cp.len] == ms.src[s:s+cp.len] {
 		return s + cp.len
 	}

@@ -29,17 +29,69 @@ const maxStackFrames = 50
 // Done is asked before every instruction, so the channel is read once
 // (a context's Done returns the same channel every time) instead of
 // through a second interface call each time.
+//
+// It is also where the run is interrupted. gopher-lua, seeing a closed
+// Done channel, raises an error whose traceback it then builds with one
+// line for every tail call the frame made: `local function f() return
+// f() end` interrupted after 2 s had made tens of millions, and building
+// that took 20–40 s and hundreds of MiB. So Done never returns a closed
+// channel (nil: the interpreter's select takes its default); when the run
+// has been stopped (vm.stopped, set from the context's interrupt hook) it
+// raises the interrupt itself, with the stack already taken (at most
+// maxStackFrames frames; see raiseInterrupt).
 type vmCtx struct {
 	context.Context
-	v    *vm
-	done <-chan struct{}
+	v *vm
 }
 
 func (c *vmCtx) Done() <-chan struct{} {
 	if c.v.stackWanted.Load() {
 		c.v.deliverStack()
 	}
-	return c.done
+	if c.v.stopped.Load() {
+		c.v.raiseInterrupt()
+	}
+	return nil
+}
+
+// interruptTraceMarker is the StackTrace of an interrupt raised by
+// raiseInterrupt: the stack is in vm.intr, already formatted.
+const interruptTraceMarker = "stack traceback: (taken at the interrupt)"
+
+// interruptTrace is the stack of the last interrupt raised.
+type interruptTrace struct {
+	stack string
+	file  string
+	line  int
+}
+
+// raiseInterrupt raises the context's error as gopher-lua would, but with
+// a bounded stack. It runs on the VM's goroutine, between instructions or
+// inside a native loop (interrupted); the run is over, and the VM is
+// thrown away after it.
+func (v *vm) raiseInterrupt() {
+	L := v.L
+	st := interruptTrace{stack: v.snapshot()}
+	for level := 0; level < maxStackFrames; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		if _, err := L.GetInfo("Sl", dbg, glua.LNil); err == nil && dbg.Source != "" {
+			st.file, st.line = dbg.Source, dbg.CurrentLine
+			break
+		}
+	}
+	v.intr = st
+	err := v.lctx.Err()
+	if err == nil {
+		err = context.Canceled
+	}
+	msg := err.Error()
+	if st.file != "" {
+		msg = fmt.Sprintf("%s:%d: %s", st.file, st.line, msg)
+	}
+	panic(&glua.ApiError{Type: glua.ApiErrorRun, Object: glua.LString(msg), StackTrace: interruptTraceMarker})
 }
 
 // stackState is the VM's side of CurrentStack.

@@ -45,7 +45,7 @@ var (
 		"rawequal", "rawget", "rawset", "select", "setmetatable", "tonumber",
 		"tostring", "type", "unpack", "xpcall"}
 	allowString = []string{"byte", "char", "len", "lower", "reverse", "sub", "upper"}
-	allowTable  = []string{"insert", "maxn", "remove", "sort"}
+	allowTable  = []string{"insert", "maxn", "remove"}
 	allowOS     = []string{"clock", "difftime"}
 )
 
@@ -94,7 +94,7 @@ func (v *vm) newLibs() *libs {
 		field{"gmatch", fn(v.strGmatch)}, field{"gsub", fn(v.strGsub)},
 		field{"format", fn(v.strFormat)}, field{"rep", fn(v.strRep)})
 	tbl := pick(g.RawGetString("table").(*glua.LTable), allowTable)
-	tbl = append(tbl, field{"concat", fn(v.tableConcat)})
+	tbl = append(tbl, field{"concat", fn(v.tableConcat)}, field{"sort", fn(v.tableSort)})
 	var math []field
 	g.RawGetString("math").(*glua.LTable).ForEach(func(k, val glua.LValue) {
 		if ks, ok := k.(glua.LString); ok {

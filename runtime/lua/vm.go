@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fcgihost/fcgihost/sandbox"
 	"github.com/fcgihost/fcgihost/script"
@@ -14,11 +15,14 @@ import (
 
 // Registry sizes of one LState, in value slots (16 bytes each): small to
 // start, growing up to a bound so that unpack/string.byte of huge inputs
-// end as "registry overflow" instead of eating memory.
+// end as "registry overflow" instead of eating memory. gopher-lua grows
+// the registry by registryStep slots at a time, copying it each time: a
+// small step made string.byte(s, 1, -1) of a 1 MiB string copy ~1 GB
+// before overflowing, seconds inside one native call.
 const (
 	registryStart = 1024
 	registryMax   = 256 * 1024
-	registryStep  = 1024
+	registryStep  = 16 * 1024
 )
 
 // maxNoted bounds how many Go errors one run remembers (see vm.note).
@@ -53,6 +57,13 @@ type vm struct {
 	healthy  bool
 
 	lctx vmCtx // the context the LState runs with (see stack.go)
+	// stopped is set when the run's context ends; the state then raises
+	// the interrupt (vmCtx.Done). sctx/stopAfter undo the hook.
+	stopped   atomic.Bool
+	onStop    func()
+	sctx      *sandbox.Context
+	stopAfter func() bool
+	intr      interruptTrace // the stack of the last interrupt raised
 	stackState
 }
 
@@ -61,10 +72,43 @@ var (
 	_ script.StackCapturer = (*vm)(nil)
 )
 
-// setContext binds ctx to the state for a run.
+// setContext binds ctx to the state for a run: when ctx ends, vm.stopped
+// is set (through the request's sandbox.Context interrupt slot, without
+// allocating, or context.AfterFunc) and the state raises the interrupt at
+// its next instruction (see vmCtx).
 func (v *vm) setContext(ctx context.Context) {
-	v.lctx = vmCtx{Context: ctx, v: v, done: ctx.Done()}
+	v.stopped.Store(false)
+	v.lctx = vmCtx{Context: ctx, v: v}
+	if v.onStop == nil {
+		v.onStop = func() { v.stopped.Store(true) }
+	}
+	if sc, ok := ctx.(*sandbox.Context); ok {
+		v.sctx = sc
+		if !sc.SetInterrupt(v.onStop) {
+			v.stopped.Store(true) // ended already
+		}
+	} else if ctx.Done() != nil {
+		v.stopAfter = context.AfterFunc(ctx, v.onStop)
+	}
 	v.L.SetContext(&v.lctx)
+}
+
+// removeContext ends a run's binding. If the interrupt hook has started,
+// it may still set vm.stopped: the VM is not reused.
+func (v *vm) removeContext() {
+	if v.sctx != nil {
+		if !v.sctx.ClearInterrupt() {
+			v.healthy = false
+		}
+		v.sctx = nil
+	}
+	if v.stopAfter != nil {
+		if !v.stopAfter() {
+			v.healthy = false
+		}
+		v.stopAfter = nil
+	}
+	v.L.RemoveContext()
 }
 
 // NewVM makes a VM. Handler style: the main chunk runs once, bounded by ctx,
@@ -86,7 +130,7 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 	L := v.L
 	v.setContext(ctx)
 	defer func() {
-		L.RemoveContext()
+		v.removeContext()
 		v.ctx = nil
 	}()
 	fn := L.NewFunctionFromProto(b.proto)
@@ -164,7 +208,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 		} else {
 			L.SetTop(0)
 		}
-		L.RemoveContext()
+		v.removeContext()
 		rs.end()
 		v.cur, v.ctx = nil, nil
 	}()
@@ -293,7 +337,12 @@ func (v *vm) scriptError(ctx context.Context, err error) *script.ScriptError {
 	if v.handler != nil && v.cur != nil {
 		mainLabel = "handler"
 	}
-	stack, ffile, fline := formatTrace(ae.StackTrace, files, mainLabel)
+	stack, ffile, fline := "", "", 0
+	if ae.StackTrace == interruptTraceMarker {
+		stack, ffile, fline = v.intr.stack, v.intr.file, v.intr.line
+	} else {
+		stack, ffile, fline = formatTrace(ae.StackTrace, files, mainLabel)
+	}
 	se.Stack = stack
 	file, line, rest := splitLocation(msg, files)
 	if file == "" {
