@@ -66,6 +66,9 @@ func TestWatchdogBlamesTheGrowerNotTheIdle(t *testing.T) {
 	if strings.Contains(logs, `msg="script exceeded its memory limit" app=victim`) {
 		t.Errorf("the victim was blamed:\n%s", logs)
 	}
+	start := time.Now()
+	sandbox.HeapByTag()
+	t.Logf("reading the heap profile's attribution took %v", time.Since(start))
 }
 
 // TestWatchdogSparesTheWaiters is row 6 of issue 13: app A writes a

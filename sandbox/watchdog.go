@@ -138,10 +138,14 @@ type Watchdog struct {
 	endCycle                uint64 // GC cycles completed when a watched request last ended
 	killCycle               uint64 // … when a stopped request last ended
 	dead                    uint64 // bytes that request may still leave on the heap (see deadAllowance)
-	// The attribution of the GC cycle attrCycle (see attribution).
+	// The attribution of the GC cycle attrCycle, read at attrAt (see
+	// attribution); wantAttr: the last check was suspicious, so the next
+	// reads a fresh one before it takes mu.
 	attr      map[uint32]int64
 	attrCycle uint64
 	attrOK    bool
+	attrAt    time.Time
+	wantAttr  atomic.Bool
 	lastUnatt time.Time // the last "unattributed" log line
 	st        WatchdogStats
 	stop      chan struct{}
@@ -475,6 +479,9 @@ func (w *Watchdog) loop() {
 func (w *Watchdog) check() bool {
 	ms := w.o.ReadMem()
 	w.remember(ms)
+	if w.wantAttr.Load() {
+		w.refreshAttr(ms.Cycles)
+	}
 	h := ms.HeapObjects
 	w.mu.Lock()
 	release := w.freed && time.Since(w.lastFree) >= w.o.ReleaseInterval
@@ -507,6 +514,9 @@ func (w *Watchdog) check() bool {
 		}
 	}
 	suspect := w.lower(h, true) && !w.blocked(h)
+	if !suspect && w.pending == nil {
+		w.wantAttr.Store(false)
+	}
 	if how == "" && suspect {
 		switch {
 		case ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live, 0):
@@ -677,11 +687,34 @@ func (w *Watchdog) growth(h uint64) int64 {
 // attribution is the live heap charged to each tag as of GC cycle cycles,
 // computed at most once per cycle (the confirming GC computes it as it
 // ends). Called with mu held.
+//
+// Reading the profile takes milliseconds, so it is read outside mu when it
+// can be: check refreshes it before taking mu once a check has been
+// suspicious (refreshAttr); only the first judgement reads it under mu.
 func (w *Watchdog) attribution(cycles uint64) map[uint32]int64 {
-	if !w.attrOK || w.attrCycle != cycles {
-		w.attr, w.attrCycle, w.attrOK = w.o.Attribute(), cycles, true
+	w.wantAttr.Store(true)
+	if !w.attrOK {
+		w.attr, w.attrCycle, w.attrOK, w.attrAt = w.o.Attribute(), cycles, true, time.Now()
 	}
 	return w.attr
+}
+
+// attrEvery is the least time between two reads of the profile.
+const attrEvery = 50 * time.Millisecond
+
+// refreshAttr reads the attribution for GC cycle cycles, without mu held,
+// if the one held is older (and at least attrEvery old).
+func (w *Watchdog) refreshAttr(cycles uint64) {
+	w.mu.Lock()
+	stale := !w.attrOK || w.attrCycle != cycles && time.Since(w.attrAt) >= attrEvery
+	w.mu.Unlock()
+	if !stale {
+		return
+	}
+	attr := w.o.Attribute()
+	w.mu.Lock()
+	w.attr, w.attrCycle, w.attrOK, w.attrAt = attr, cycles, true, time.Now()
+	w.mu.Unlock()
 }
 
 // confirm runs the confirming GC and records the heap it leaves.
@@ -710,7 +743,7 @@ func (w *Watchdog) confirm() {
 	attr := w.o.Attribute()
 	w.mu.Lock()
 	w.gcRunning, w.gcDone, w.gcHeap = false, true, ms.HeapObjects
-	w.attr, w.attrCycle, w.attrOK = attr, ms2.Cycles, true
+	w.attr, w.attrCycle, w.attrOK, w.attrAt = attr, ms2.Cycles, true, time.Now()
 	w.mu.Unlock()
 }
 
