@@ -34,8 +34,8 @@ func TestHeapByTag(t *testing.T) {
 		_ = x
 	}))
 	wg.Wait()
-	// The profile shows an allocation once a GC cycle after the one it
-	// was made in has completed.
+	// The profile shows an allocation once a GC cycle after its own has
+	// completed.
 	runtime.GC()
 	runtime.GC()
 	got := HeapByTag()

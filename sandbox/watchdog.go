@@ -540,9 +540,9 @@ func (w *Watchdog) check() bool {
 		// (or its last allocation is still in flight): stop every request
 		// over its own limit.
 		how = "pressure after a stop"
-		stops, unattributed = w.choose(h, ms.Cycles, true)
+		stops, unattributed = w.choose(h, ms.Cycles, true, false)
 	case how != "":
-		stops, unattributed = w.choose(h, ms.Cycles, false)
+		stops, unattributed = w.choose(h, ms.Cycles, false, how == "extreme growth")
 	}
 	logUnatt := false
 	if unattributed {
@@ -597,23 +597,29 @@ type stop struct {
 // profile must charge to a request's VM for the request to be stopped.
 const attrFloor = 4 // a quarter
 
+// extremeFloor is the least live heap charged to a VM for its request to
+// be stopped under extreme growth (see choose).
+const extremeFloor = 1 << 20
+
 // choose picks the requests to stop once the heap is judged over the
 // budget (pressure: after a stop, the heap still growing). Called with mu
 // held.
 //
 // Requests watched with a tag are chosen by attribution alone: among those
 // whose VM the heap profile charges with at least a quarter of their
-// limit, the one holding the most for its limit (pressure: every one
-// holding more than its limit). A tagged request whose VM holds less is
+// limit (under extreme growth: 1 MiB), the one holding the most for its
+// limit (pressure: every one holding more than its limit). A tagged request whose VM holds less is
 // never stopped, whatever the heap does; if none qualifies, no one is
 // (unattributed reports it). Requests watched without a tag are judged as
 // before (the lowest base: the one that ran through the most growth), and
-// only when no tagged request runs.
-func (w *Watchdog) choose(h, cycles uint64, pressure bool) ([]stop, bool) {
+// only when no tagged request runs or is ending.
+func (w *Watchdog) choose(h, cycles uint64, pressure, extreme bool) ([]stop, bool) {
 	budget := w.budget()
 	tagged := false
 	for wt := range w.watched {
-		if !wt.killed && wt.tag != 0 {
+		// A stopped tagged request still ending counts: the growth may
+		// be its allocation in flight, never an untagged start-up's.
+		if wt.tag != 0 {
 			tagged = true
 			break
 		}
@@ -642,7 +648,15 @@ func (w *Watchdog) choose(h, cycles uint64, pressure bool) ([]stop, bool) {
 			continue
 		}
 		held := attr[wt.tag]
-		if held < wt.limit/attrFloor {
+		floor := wt.limit / attrFloor
+		if extreme {
+			// More growth than garbage can explain, past the budget
+			// many times: a fast attacker (a string doubling) whose
+			// latest allocations the profile cannot show before its
+			// next GC. Any VM the profile charges with a MiB may be it.
+			floor = min(floor, extremeFloor)
+		}
+		if held < floor {
 			continue
 		}
 		if pressure {
@@ -735,9 +749,11 @@ func (w *Watchdog) confirm() {
 		w.mu.Unlock()
 		return
 	}
-	// The heap profile shows an allocation once a cycle after its own has
-	// completed: a second collection brings the growth that made the
-	// suspicion into it. Then the attribution, outside the lock.
+	// The heap profile shows an allocation only once a GC cycle after its
+	// own has completed (measured: after one forced GC a fresh 128 MiB
+	// string was often not charged yet): a second collection brings the
+	// growth that made the suspicion into it. Then the attribution,
+	// outside the lock.
 	w.o.GC()
 	ms2 := w.o.ReadMem()
 	attr := w.o.Attribute()

@@ -105,18 +105,30 @@ func TestWatchdog_Unattributed(t *testing.T) {
 	f.set(100 * mib)
 	r1 := watchTagged(t, w, "a", 64*mib, 1)
 	r2 := watchTagged(t, w, "b", 64*mib, 2)
-	f.set(900 * mib)
+	f.set(300 * mib) // past the budget, not extreme
 	a.set(map[uint32]int64{1: 15 * mib, 7: 800 * mib}) // 7: no request runs with it
 	judge(w)
 	if stopped(r1) != nil || stopped(r2) != nil {
 		t.Fatal("a request holding less than a quarter of its limit was stopped")
 	}
+	// Extreme growth: a VM holding nothing is still never stopped.
+	f.set(2000 * mib)
+	a.set(map[uint32]int64{1: 0, 7: 1900 * mib})
+	w.check()
+	if stopped(r1) != nil || stopped(r2) != nil {
+		t.Fatal("a request holding nothing was stopped under extreme growth")
+	}
+	w.gcWG.Wait()
+	w.check() // judges the GC the extreme growth forced
+	f.set(300 * mib)
+	f.gc()
 	if w.Stats().Unattributed == 0 || !strings.Contains(logs.String(), "no running request's VM holds it; stopping none") {
 		t.Errorf("unattributed not reported: %+v\n%s", w.Stats(), logs)
 	}
 	// Once the profile shows it, the holder is stopped.
 	a.set(map[uint32]int64{1: 15 * mib, 2: 700 * mib})
 	f.gc() // a new cycle: a new attribution
+	judge(w)
 	judge(w)
 	if stopped(r1) != nil || stopped(r2) == nil {
 		t.Fatalf("after the profile caught up: r1 %v, r2 %v", stopped(r1), stopped(r2))
