@@ -105,7 +105,7 @@ func TestWatchdog_Unattributed(t *testing.T) {
 	f.set(100 * mib)
 	r1 := watchTagged(t, w, "a", 64*mib, 1)
 	r2 := watchTagged(t, w, "b", 64*mib, 2)
-	f.set(300 * mib) // past the budget, not extreme
+	f.set(300 * mib)                                   // past the budget, not extreme
 	a.set(map[uint32]int64{1: 15 * mib, 7: 800 * mib}) // 7: no request runs with it
 	judge(w)
 	if stopped(r1) != nil || stopped(r2) != nil {
