@@ -284,9 +284,14 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 			defer h.watchSlow(app, req, l, set.Slowlog, m)()
 		}
 		// The memory watchdog stops rc with a *sandbox.MemoryError cause
-		// when this request is judged over memory_limit.
-		defer sandbox.Process().Begin(rc, app.Name, lim.MemoryLimit).End()
-		return l.VM.Serve(rc, req, res)
+		// when this request is judged over memory_limit: only if the heap
+		// profile charges its VM, which runs under the VM's tag, with the
+		// memory (docs/sandbox.md, "What attribution guarantees").
+		tag := tagOf(p, l.VMID)
+		defer sandbox.Process().BeginTagged(rc, app.Name, lim.MemoryLimit, tag).End()
+		c.vm, c.ctx = l.VM, rc
+		sandbox.RunTagged(tag, c)
+		return c.err
 	})
 	if err == nil {
 		if ferr := res.Finish(); ferr != nil {
@@ -298,15 +303,23 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 	return vmID
 }
 
-// call is one request's script.Request and script.Response.
+// call is one request's script.Request and script.Response, and the call
+// of its VM (a sandbox.Runner, so that RunTagged allocates nothing).
 type call struct {
 	req script.Request
 	res script.Response
+	vm  script.VM
+	ctx *sandbox.Context
+	err error
 }
+
+// Run serves the request on its VM.
+func (c *call) Run() { c.err = c.vm.Serve(c.ctx, &c.req, &c.res) }
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
 
 func (c *call) release() {
+	c.vm, c.ctx, c.err = nil, nil, nil
 	c.req = script.Request{}
 	c.res.Init(nil, 0, false)
 	callPool.Put(c)

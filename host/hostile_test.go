@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/pool"
 	"github.com/fcgihost/fcgihost/registry"
 	"github.com/fcgihost/fcgihost/runtime/js"
@@ -29,6 +30,12 @@ type scriptHost struct {
 
 func newScriptHost(t *testing.T, files map[string]string, settings map[string]registry.Settings) *scriptHost {
 	t.Helper()
+	return newScriptHostKV(t, files, settings, nil)
+}
+
+// newScriptHostKV is newScriptHost with a key-value store (nil: none).
+func newScriptHostKV(t *testing.T, files map[string]string, settings map[string]registry.Settings, st kv.Store) *scriptHost {
+	t.Helper()
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
 	for name, code := range files {
 		p := filepath.Join(dir, name)
@@ -43,6 +50,12 @@ func newScriptHost(t *testing.T, files map[string]string, settings map[string]re
 		AppsDir: dir,
 		Engines: []script.Engine{js.New(), lua.New(), stopEngine{}},
 		Logger:  log,
+		Services: func(name string, _ registry.Settings) (script.KV, script.Fetcher) {
+			if st == nil {
+				return nil, nil
+			}
+			return st.Namespace(name, kv.Quota{}), nil
+		},
 		Settings: func(name string) registry.Settings {
 			s := settings[name]
 			if s.Pool.Workers == 0 {

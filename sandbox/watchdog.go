@@ -3,9 +3,10 @@ package sandbox
 // This file holds the memory watchdog: the in-process enforcement of
 // Limits.MemoryLimit. Neither goja nor gopher-lua can say how much memory a
 // VM holds, so the watchdog watches the one number the Go runtime does
-// know, the bytes of heap objects, while requests run, and blames growth
-// on the requests that were running while it happened. docs/sandbox.md
-// explains the design and its limits.
+// know, the bytes of heap objects, while requests run, to decide when the
+// requests running hold more than their limits allow; and it asks the heap
+// profile which request's VM holds that memory (attrib.go) to decide whom
+// to stop. docs/sandbox.md explains the design and what it guarantees.
 
 import (
 	"context"
@@ -31,9 +32,16 @@ type MemoryError struct {
 	Limit  int64 // the request's memory_limit in bytes
 	Growth int64 // heap growth (after a forced GC) while it ran, in bytes
 	Budget int64 // the sum of the limits of the requests running then
+	// Held is the live heap the heap profile charges to the request's VM
+	// (0 for a request watched without a tag).
+	Held int64
 }
 
 func (e *MemoryError) Error() string {
+	if e.Held > 0 {
+		return fmt.Sprintf("memory limit of %s exceeded: its VM holds about %s of live heap (the heap grew by %s while this request ran; %s allowed for the requests running)",
+			FormatBytes(e.Limit), FormatBytes(e.Held), FormatBytes(e.Growth), FormatBytes(e.Budget))
+	}
 	return fmt.Sprintf("memory limit of %s exceeded: the heap grew by %s while this request ran (%s allowed for the requests running)",
 		FormatBytes(e.Limit), FormatBytes(e.Growth), FormatBytes(e.Budget))
 }
@@ -81,6 +89,10 @@ type WatchdogOptions struct {
 	// debug.FreeOSMemory, every 1s at most).
 	Release         func()
 	ReleaseInterval time.Duration
+	// Attribute returns the live heap bytes the heap profile charges to
+	// each tag (default HeapByTag). The watchdog calls it at most once per
+	// GC cycle, when it must choose whom to stop.
+	Attribute func() map[uint32]int64
 }
 
 // WatchdogStats are the watchdog's counters.
@@ -89,6 +101,10 @@ type WatchdogStats struct {
 	Stopped   uint64 // requests stopped for their memory limit
 	ForcedGCs uint64 // collections forced to confirm a suspicion
 	Cleared   uint64 // suspicions a forced GC cleared (the growth was garbage)
+	// Unattributed counts the judgements that found the heap over the
+	// budget but no running request's VM holding a quarter of its limit:
+	// no one was stopped.
+	Unattributed uint64
 }
 
 // Watchdog enforces per-request memory limits in one process. It is safe
@@ -122,10 +138,19 @@ type Watchdog struct {
 	endCycle                uint64 // GC cycles completed when a watched request last ended
 	killCycle               uint64 // … when a stopped request last ended
 	dead                    uint64 // bytes that request may still leave on the heap (see deadAllowance)
-	st                      WatchdogStats
-	stop                    chan struct{}
-	wg                      sync.WaitGroup // the loop and the confirming GC
-	gcWG                    sync.WaitGroup // the confirming GC alone (tests wait on it)
+	// The attribution of the GC cycle attrCycle, read at attrAt (see
+	// attribution); wantAttr: the last check was suspicious, so the next
+	// reads a fresh one before it takes mu.
+	attr      map[uint32]int64
+	attrCycle uint64
+	attrOK    bool
+	attrAt    time.Time
+	wantAttr  atomic.Bool
+	lastUnatt time.Time // the last "unattributed" log line
+	st        WatchdogStats
+	stop      chan struct{}
+	wg        sync.WaitGroup // the loop and the confirming GC
+	gcWG      sync.WaitGroup // the confirming GC alone (tests wait on it)
 }
 
 // watch is one watched request. base is the lowest heap seen since it
@@ -141,6 +166,7 @@ type watch struct {
 	base    uint64 // guarded by Watchdog.mu
 	livePre uint64 // the lowest live heap (of the last GC) seen since it started; guarded by mu
 	killed  bool   // guarded by Watchdog.mu
+	tag     uint32 // the tag its VM runs under (RunTagged); 0 = none
 }
 
 // NewWatchdog makes a watchdog.
@@ -160,6 +186,9 @@ func NewWatchdog(o WatchdogOptions) *Watchdog {
 	}
 	if o.ReleaseInterval <= 0 {
 		o.ReleaseInterval = DefaultReleaseInterval
+	}
+	if o.Attribute == nil {
+		o.Attribute = HeapByTag
 	}
 	return &Watchdog{o: o, defaultRead: defaultRead, watched: map[*watch]struct{}{}, stop: make(chan struct{})}
 }
@@ -277,11 +306,21 @@ type Watched = watch
 // 0, or a closed watchdog, watches nothing (Begin returns nil, whose End
 // does nothing).
 func (w *Watchdog) Begin(s Stopper, app string, limit int64) *Watched {
+	return w.BeginTagged(s, app, limit, 0)
+}
+
+// BeginTagged is Begin for a request whose VM runs under RunTagged(tag): the
+// watchdog stops it only when the heap profile charges its VM with at
+// least a quarter of its limit of live heap (see attribution), never for
+// memory another VM holds. Requests watched without a tag (0) are judged
+// by the old rule (the lowest heap base), and only while no tagged
+// request runs.
+func (w *Watchdog) BeginTagged(s Stopper, app string, limit int64, tag uint32) *Watched {
 	if limit <= 0 {
 		return nil
 	}
 	start := time.Now()
-	wt := &watch{w: w, app: app, limit: limit, start: start, stop: s}
+	wt := &watch{w: w, app: app, limit: limit, start: start, stop: s, tag: tag}
 	ms := w.startSample(start)
 	h := ms.HeapObjects
 	w.mu.Lock()
@@ -440,6 +479,9 @@ func (w *Watchdog) loop() {
 func (w *Watchdog) check() bool {
 	ms := w.o.ReadMem()
 	w.remember(ms)
+	if w.wantAttr.Load() {
+		w.refreshAttr(ms.Cycles)
+	}
 	h := ms.HeapObjects
 	w.mu.Lock()
 	release := w.freed && time.Since(w.lastFree) >= w.o.ReleaseInterval
@@ -472,6 +514,9 @@ func (w *Watchdog) check() bool {
 		}
 	}
 	suspect := w.lower(h, true) && !w.blocked(h)
+	if !suspect && w.pending == nil {
+		w.wantAttr.Store(false)
+	}
 	if how == "" && suspect {
 		switch {
 		case ms.Cycles >= w.endCycle+2 && w.liveOver(ms.Live, 0):
@@ -486,29 +531,36 @@ func (w *Watchdog) check() bool {
 			go w.confirm()
 		}
 	}
-	type stop struct {
-		wt             *watch
-		growth, budget int64
-	}
 	var stops []stop
+	unattributed := false
 	switch {
 	case w.pending != nil && !w.blocked(h):
 		// Pressure: the heap kept growing after a stop by more than the
 		// others' budget. The stopped request was not the only culprit
 		// (or its last allocation is still in flight): stop every request
-		// that has run through more growth than its own limit.
+		// over its own limit.
 		how = "pressure after a stop"
-		budget := w.budget()
-		for wt := range w.watched {
-			if !wt.killed && h > wt.base && int64(h-wt.base) > wt.limit {
-				stops = append(stops, stop{wt, int64(h - wt.base), budget})
-			}
-		}
+		stops, unattributed = w.choose(h, ms.Cycles, true, false)
 	case how != "":
-		if v, growth, budget := w.victim(h); v != nil {
-			stops = append(stops, stop{v, growth, budget})
+		stops, unattributed = w.choose(h, ms.Cycles, false, how == "extreme growth")
+	}
+	logUnatt := false
+	if unattributed {
+		w.st.Unattributed++
+		if time.Since(w.lastUnatt) >= time.Second {
+			w.lastUnatt, logUnatt = time.Now(), true
+		}
+		if how != "forced GC" && !w.gcRunning {
+			// The profile may predate the growth: a forced GC refreshes
+			// it, and its end is judged again.
+			w.gcRunning = true
+			w.st.ForcedGCs++
+			w.wg.Add(1)
+			w.gcWG.Add(1)
+			go w.confirm()
 		}
 	}
+	budgetNow, growthNow := w.budget(), w.growth(h)
 	for _, st := range stops {
 		st.wt.killed = true
 		w.pending, w.killHeap, w.killGrowth = st.wt, h, st.growth
@@ -520,15 +572,163 @@ func (w *Watchdog) check() bool {
 		// the OS so that RSS, not only the heap, comes down.
 		w.o.Release()
 	}
+	if logUnatt {
+		w.logger().Warn("memory watchdog: the heap is over the running requests' budget, but no running request's VM holds it; stopping none",
+			"heap_growth", growthNow, "budget", budgetNow, "confirmed_by", how)
+	}
 	for _, st := range stops {
 		v := st.wt
-		err := &MemoryError{App: v.app, Limit: v.limit, Growth: st.growth, Budget: st.budget}
+		err := &MemoryError{App: v.app, Limit: v.limit, Growth: st.growth, Budget: st.budget, Held: st.held}
 		w.logger().Warn("memory watchdog: stopping a request over its memory limit", "app", v.app,
-			"memory_limit", v.limit, "heap_growth", st.growth, "budget", st.budget,
+			"memory_limit", v.limit, "vm_heap", st.held, "heap_growth", st.growth, "budget", st.budget,
 			"running_for", time.Since(v.start).Round(time.Millisecond), "confirmed_by", how)
 		v.stop.Stop(err)
 	}
 	return true
+}
+
+// stop is a request check decided to stop.
+type stop struct {
+	wt                   *watch
+	growth, budget, held int64
+}
+
+// attrFloor is the least live heap, as a fraction of its limit, the heap
+// profile must charge to a request's VM for the request to be stopped.
+const attrFloor = 4 // a quarter
+
+// extremeFloor is the least live heap charged to a VM for its request to
+// be stopped under extreme growth (see choose).
+const extremeFloor = 1 << 20
+
+// choose picks the requests to stop once the heap is judged over the
+// budget (pressure: after a stop, the heap still growing). Called with mu
+// held.
+//
+// Requests watched with a tag are chosen by attribution alone: among those
+// whose VM the heap profile charges with at least a quarter of their
+// limit (under extreme growth: 1 MiB), the one holding the most for its
+// limit (pressure: every one holding more than its limit). A tagged request whose VM holds less is
+// never stopped, whatever the heap does; if none qualifies, no one is
+// (unattributed reports it). Requests watched without a tag are judged as
+// before (the lowest base: the one that ran through the most growth), and
+// only when no tagged request runs or is ending.
+func (w *Watchdog) choose(h, cycles uint64, pressure, extreme bool) ([]stop, bool) {
+	budget := w.budget()
+	tagged := false
+	for wt := range w.watched {
+		// A stopped tagged request still ending counts: the growth may
+		// be its allocation in flight, never an untagged start-up's.
+		if wt.tag != 0 {
+			tagged = true
+			break
+		}
+	}
+	if !tagged {
+		if pressure {
+			var stops []stop
+			for wt := range w.watched {
+				if !wt.killed && h > wt.base && int64(h-wt.base) > wt.limit {
+					stops = append(stops, stop{wt: wt, growth: int64(h - wt.base), budget: budget})
+				}
+			}
+			return stops, false
+		}
+		if v, growth, budget := w.victim(h); v != nil {
+			return []stop{{wt: v, growth: growth, budget: budget}}, false
+		}
+		return nil, false
+	}
+	attr := w.attribution(cycles)
+	var stops []stop
+	var best *watch
+	var bestHeld int64
+	for wt := range w.watched {
+		if wt.killed || wt.tag == 0 {
+			continue
+		}
+		held := attr[wt.tag]
+		floor := wt.limit / attrFloor
+		if extreme {
+			// More growth than garbage can explain, past the budget
+			// many times: a fast attacker (a string doubling) whose
+			// latest allocations the profile cannot show before its
+			// next GC. Any VM the profile charges with a MiB may be it.
+			floor = min(floor, extremeFloor)
+		}
+		if held < floor {
+			continue
+		}
+		if pressure {
+			if held > wt.limit {
+				stops = append(stops, stop{wt: wt, growth: w.growthOf(wt, h), budget: budget, held: held})
+			}
+			continue
+		}
+		// The most held for its limit; the oldest on a tie.
+		if best == nil || float64(held)/float64(wt.limit) > float64(bestHeld)/float64(best.limit) ||
+			float64(held)/float64(wt.limit) == float64(bestHeld)/float64(best.limit) && wt.seq < best.seq {
+			best, bestHeld = wt, held
+		}
+	}
+	if best != nil {
+		stops = append(stops, stop{wt: best, growth: w.growthOf(best, h), budget: budget, held: bestHeld})
+	}
+	return stops, len(stops) == 0
+}
+
+func (w *Watchdog) growthOf(wt *watch, h uint64) int64 {
+	if h > wt.base {
+		return int64(h - wt.base)
+	}
+	return 0
+}
+
+// growth is the heap's growth since the lowest base. Called with mu held.
+func (w *Watchdog) growth(h uint64) int64 {
+	first, minBase := true, uint64(0)
+	for wt := range w.watched {
+		if first || wt.base < minBase {
+			minBase, first = wt.base, false
+		}
+	}
+	if first || h < minBase {
+		return 0
+	}
+	return int64(h - minBase)
+}
+
+// attribution is the live heap charged to each tag as of GC cycle cycles,
+// computed at most once per cycle (the confirming GC computes it as it
+// ends). Called with mu held.
+//
+// Reading the profile takes milliseconds, so it is read outside mu when it
+// can be: check refreshes it before taking mu once a check has been
+// suspicious (refreshAttr); only the first judgement reads it under mu.
+func (w *Watchdog) attribution(cycles uint64) map[uint32]int64 {
+	w.wantAttr.Store(true)
+	if !w.attrOK {
+		w.attr, w.attrCycle, w.attrOK, w.attrAt = w.o.Attribute(), cycles, true, time.Now()
+	}
+	return w.attr
+}
+
+// attrEvery is the least time between two reads of the profile.
+const attrEvery = 50 * time.Millisecond
+
+// refreshAttr reads the attribution for GC cycle cycles, without mu held,
+// if the one held is older (and at least attrEvery old).
+func (w *Watchdog) refreshAttr(cycles uint64) {
+	w.mu.Lock()
+	stale := !w.attrOK || w.attrCycle != cycles && time.Since(w.attrAt) >= attrEvery
+	w.mu.Unlock()
+	if !stale {
+		return
+	}
+	attr := w.o.Attribute()
+	w.mu.Lock()
+	w.attr, w.attrCycle, w.attrOK, w.attrAt = attr, cycles, true, time.Now()
+	w.mu.Unlock()
 }
 
 // confirm runs the confirming GC and records the heap it leaves.
@@ -536,9 +736,30 @@ func (w *Watchdog) confirm() {
 	defer w.wg.Done()
 	defer w.gcWG.Done()
 	w.o.GC()
-	h := w.o.ReadMem().HeapObjects
+	ms := w.o.ReadMem()
 	w.mu.Lock()
-	w.gcRunning, w.gcDone, w.gcHeap = false, true, h
+	tagged := false
+	for wt := range w.watched {
+		tagged = tagged || wt.tag != 0 && !wt.killed
+	}
+	w.mu.Unlock()
+	if !tagged {
+		w.mu.Lock()
+		w.gcRunning, w.gcDone, w.gcHeap = false, true, ms.HeapObjects
+		w.mu.Unlock()
+		return
+	}
+	// The heap profile shows an allocation only once a GC cycle after its
+	// own has completed (measured: after one forced GC a fresh 128 MiB
+	// string was often not charged yet): a second collection brings the
+	// growth that made the suspicion into it. Then the attribution,
+	// outside the lock.
+	w.o.GC()
+	ms2 := w.o.ReadMem()
+	attr := w.o.Attribute()
+	w.mu.Lock()
+	w.gcRunning, w.gcDone, w.gcHeap = false, true, ms.HeapObjects
+	w.attr, w.attrCycle, w.attrOK, w.attrAt = attr, ms2.Cycles, true, time.Now()
 	w.mu.Unlock()
 }
 

@@ -111,3 +111,40 @@ func TestRunFileDispatch(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+// TestRunCGIHostile: in CGI mode too a script's error reaches stderr (the
+// web server's error log) as one line with its control characters escaped,
+// and the headers that order the web server to serve something else never
+// reach it.
+func TestRunCGIHostile(t *testing.T) {
+	env := map[string]string{"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET"}
+	file := writeScript(t, "boom.js", `module.exports = function () { throw new Error("boom\r[crit] forged \u001b[2J\nline two"); };`)
+	m, out, errb := cgiMain(env, "")
+	if err := m.Run(context.Background(), []string{"run", file}); err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.HasPrefix(out.String(), "Status: 500") {
+		t.Errorf("stdout %q", out)
+	}
+	line := errb.String()
+	if strings.Count(line, "\n") != 1 || strings.ContainsAny(strings.TrimSuffix(line, "\n"), "\r\n\x1b") || !strings.Contains(line, `boom\r[crit] forged \x1b[2J`) {
+		t.Errorf("stderr %q", line)
+	}
+
+	file = writeScript(t, "x.lua", `print("Content-Type: text/plain")
+print("X-Sendfile: /etc/passwd")
+print("X-Accel-Redirect: /internal/x")
+print("")
+print("body")`)
+	m, out, errb = cgiMain(env, "")
+	if err := m.Run(context.Background(), []string{"run", file}); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(out.String(), "\r\n\r\n")
+	if strings.Contains(strings.ToLower(head), "x-sendfile") || strings.Contains(strings.ToLower(head), "x-accel") {
+		t.Errorf("head %q", head)
+	}
+	if !strings.Contains(errb.String(), "dropped a response header the script may not send") {
+		t.Errorf("no log line: %s", errb)
+	}
+}

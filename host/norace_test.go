@@ -1,5 +1,5 @@
 //go:build !race
 
-package js
+package host
 
 const raceEnabled = false
