@@ -83,6 +83,11 @@ const (
 	DefaultListLimit = 1000    // keys returned by List when limit is 0
 	MaxListLimit     = 10000   // larger limits are cut to this
 	MaxBatchOps      = 1000    // operations in one Batch
+	// MaxBatchBytes bounds the keys and values of one Batch together: a
+	// batch is one transaction, and a huge one holds the store's write
+	// lock (every other app's writes wait) and its copy of the data in
+	// memory while it lasts (docs/storage.md, "The kv API").
+	MaxBatchBytes = 16 << 20
 )
 
 // Errors returned (wrapped) by the namespaces; the script bindings turn them
@@ -224,7 +229,11 @@ func checkOps(ops []Op) error {
 	if len(ops) > MaxBatchOps {
 		return fmt.Errorf("batch of %d operations (limit %d): %w", len(ops), MaxBatchOps, ErrInvalidOp)
 	}
+	total := 0
 	for i, op := range ops {
+		if total += len(op.Key) + len(op.Value); total > MaxBatchBytes {
+			return fmt.Errorf("batch op %d: the batch's keys and values pass %d bytes: %w", i, MaxBatchBytes, ErrValueTooLarge)
+		}
 		if err := checkKey(op.Key); err != nil {
 			return fmt.Errorf("batch op %d: %w", i, err)
 		}

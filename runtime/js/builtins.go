@@ -300,6 +300,7 @@ func (v *jsVM) installKV() {
 			return goja.Undefined()
 		}
 		ops := make([]kvstore.Op, 0, n)
+		total := 0
 		for i := int64(0); i < n; i++ {
 			o, ok := list.Get(fmt.Sprint(i)).(*goja.Object)
 			if !ok {
@@ -321,6 +322,11 @@ func (v *jsVM) installKV() {
 				op.Kind = kvstore.OpDelete
 			default:
 				v.typeError("%s: op must be \"set\" or \"delete\"", what)
+			}
+			// Bounded as it is gathered, before the copies add up
+			// (kv.MaxBatchBytes).
+			if total += len(op.Key) + len(op.Value); total > kvstore.MaxBatchBytes {
+				v.throw("RangeError", fmt.Errorf("%s: the batch's keys and values pass %d bytes: %w", what, kvstore.MaxBatchBytes, kvstore.ErrValueTooLarge))
 			}
 			ops = append(ops, op)
 		}

@@ -186,6 +186,7 @@ func (v *vm) kvBatch(L *glua.LState) int {
 		}
 	}
 	ops := make([]kvstore.Op, 0, n)
+	total := 0
 	for i := 1; i <= n; i++ {
 		t, ok := list.RawGetInt(i).(*glua.LTable)
 		if !ok {
@@ -197,8 +198,8 @@ func (v *vm) kvBatch(L *glua.LState) int {
 			op.Kind, op.Value = kvstore.OpSet, text(i, t, "value")
 			switch ttl := t.RawGetString("ttl").(type) {
 			case glua.LNumber:
-				if ttl < 0 {
-					L.ArgError(1, fmt.Sprintf("operation %d: ttl must not be negative", i))
+				if ttl < 0 || ttl > 1e10 || ttl != ttl {
+					L.ArgError(1, fmt.Sprintf("operation %d: ttl must be a number of seconds from 0 to 1e10", i))
 				}
 				op.TTL = time.Duration(float64(ttl) * float64(time.Second))
 			case *glua.LNilType:
@@ -209,6 +210,9 @@ func (v *vm) kvBatch(L *glua.LState) int {
 			op.Kind = kvstore.OpDelete
 		default:
 			L.ArgError(1, fmt.Sprintf("operation %d: op must be \"set\" or \"delete\"", i))
+		}
+		if total += len(op.Key) + len(op.Value); total > kvstore.MaxBatchBytes {
+			L.ArgError(1, fmt.Sprintf("operation %d: the batch's keys and values pass %d bytes (kv.MaxBatchBytes)", i, kvstore.MaxBatchBytes))
 		}
 		ops = append(ops, op)
 	}
