@@ -126,6 +126,22 @@ timeout = "60s"
 
 [app.gsub_lua]
 timeout = "60s"
+
+# The memory watchdog charges a request from the heap profile, which lags
+# a GC cycle or two (docs/sandbox.md, "What attribution guarantees"): on
+# a loaded machine a doubler can outlast a 3 s timeout before it is
+# charged. These rows are about memory, so time must not meet them first.
+[app.dbl_js]
+timeout = "30s"
+
+[app.dbl_lua]
+timeout = "30s"
+
+[app.grow_js]
+timeout = "30s"
+
+[app.grow_lua]
+timeout = "30s"
 `
 
 // sandboxStack writes the attack apps (plus files outside the apps dir
