@@ -510,7 +510,7 @@ func TestSandbox_OtherAppsKeepAnswering(t *testing.T) {
 		"loop_js.js":   attackApps["loop_js.js"],
 	}
 	// A timeout long enough that the memory attacks meet their limit first.
-	_, h, n := sandboxStack(t, apps, "timeout = \"10s\"\nworkers = 2\n")
+	_, h, n := sandboxStack(t, apps, "timeout = \"30s\"\nworkers = 2\n")
 	pid := h.Cmd.Process.Pid
 	before := rssKiB(t, pid, "VmRSS")
 	var wg sync.WaitGroup
