@@ -54,6 +54,7 @@ func (v *jsVM) installAPI() {
 		return rt.ToValue(hex.EncodeToString(m.Sum(nil)))
 	})
 	_ = g.Set("crypto", crypto)
+	v.installWeb(crypto)
 
 	b64 := rt.NewObject()
 	_ = b64.Set("encode", func(c goja.FunctionCall) goja.Value {

@@ -104,3 +104,31 @@ func TestForgivingBase64(t *testing.T) {
 		}
 	}
 }
+
+// WHATWG Encoding: one U+FFFD per maximal subpart (the cases of the
+// standard's and Unicode's "U+FFFD substitution of maximal subparts").
+func TestDecodeUTF8(t *testing.T) {
+	for in, want := range map[string]string{
+		"abc":              "abc",
+		"\xEF\xBB\xBFabc":  "abc",
+		"\xF0\x9F\x98":     "\uFFFD",
+		"\xF0\x9F\x98x":    "\uFFFDx",
+		"\xC0\x80":         "\uFFFD\uFFFD",
+		"\xED\xA0\x80":     "\uFFFD\uFFFD\uFFFD",
+		"\xE0\x80\x80":     "\uFFFD\uFFFD\uFFFD",
+		"\xF4\x90\x80\x80": "\uFFFD\uFFFD\uFFFD\uFFFD",
+		"\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64": "a\uFFFD\uFFFD\uFFFDb\uFFFDc\uFFFD\uFFFDd",
+		"\xFF": "\uFFFD",
+	} {
+		got, ok := DecodeUTF8([]byte(in), false, false)
+		if !ok || got != want {
+			t.Errorf("DecodeUTF8(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got, _ := DecodeUTF8([]byte("\xEF\xBB\xBFa"), false, true); got != "\uFEFFa" {
+		t.Errorf("keepBOM: %q", got)
+	}
+	if _, ok := DecodeUTF8([]byte("a\xFF"), true, false); ok {
+		t.Error("fatal decode of invalid input succeeded")
+	}
+}
