@@ -112,8 +112,8 @@ function structuredClone(value, options) {
   let nodes = 0, bytes = 0;
   const maxNodes = host.maxNodes, maxBytes = host.maxBytes;
   const fail = (what) => { throw new DOMException(`structuredClone: ${what} could not be cloned`, "DataCloneError"); };
-  const count = (n) => {
-    if (++nodes > maxNodes) throw new DOMException(`structuredClone: more than ${maxNodes} values`, "DataCloneError");
+  const count = (n, node = 1) => {
+    if ((nodes += node) > maxNodes) throw new DOMException(`structuredClone: more than ${maxNodes} values`, "DataCloneError");
     if ((bytes += n) > maxBytes) throw new DOMException(`structuredClone: more than ${maxBytes} bytes`, "DataCloneError");
   };
   function clone(x) {
@@ -142,7 +142,7 @@ function structuredClone(value, options) {
     } else if (x instanceof RegExp) {
       out = new RegExp(x.source, x.flags);
     } else if (tag === "[object ArrayBuffer]" && brand(ArrayBuffer.prototype, "byteLength", x)) {
-      count(x.byteLength);
+      count(x.byteLength, 0);
       out = x.slice(0);
     } else if (ArrayBuffer.isView(x)) {
       const buf = clone(x.buffer);
@@ -197,7 +197,7 @@ function structuredClone(value, options) {
     } else if (dst instanceof Error) {
       dst.cause = clone(src.cause);
     } else {
-      for (const k of Object.keys(src)) { count(k.length); dst[k] = clone(src[k]); }
+      for (const k of Object.keys(src)) { count(k.length, 0); dst[k] = clone(src[k]); }
     }
   }
   return root;
