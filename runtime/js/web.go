@@ -9,9 +9,14 @@ package js
 // only for the accessors.
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	_ "embed"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"log/slog"
 	"sync"
 	"unicode/utf8"
@@ -53,6 +58,7 @@ func (v *jsVM) installWeb(crypto *goja.Object) {
 		lazy(g, name)
 	}
 	lazy(crypto, "getRandomValues")
+	lazy(crypto, "subtle")
 	_ = crypto.Set("randomUUID", func(goja.FunctionCall) goja.Value {
 		return rt.ToValue(builtin.RandomUUID())
 	})
@@ -81,7 +87,9 @@ func (v *jsVM) webExport(name string) goja.Value {
 			_ = g.DefineDataProperty(n, v.web.Get(n), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 		}
 		if c, ok := g.Get("crypto").(*goja.Object); ok {
-			_ = c.DefineDataProperty("getRandomValues", v.web.Get("getRandomValues"), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+			for _, n := range []string{"getRandomValues", "subtle"} {
+				_ = c.DefineDataProperty(n, v.web.Get(n), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+			}
 		}
 	}
 	return v.web.Get(name)
@@ -139,11 +147,45 @@ func (v *jsVM) webHost() *goja.Object {
 		copy(b, r)
 		return goja.Undefined()
 	})
+	_ = h.Set("digest", func(c goja.FunctionCall) goja.Value {
+		b, _ := bytesOf(c.Argument(1).ToObject(rt))
+		hf := hashFunc(c.Argument(0).String())
+		hh := hf()
+		hh.Write(b)
+		return rt.ToValue(rt.NewArrayBuffer(hh.Sum(nil)))
+	})
+	hmacSum := func(c goja.FunctionCall) []byte {
+		key, _ := bytesOf(c.Argument(1).ToObject(rt))
+		data, _ := bytesOf(c.Argument(2).ToObject(rt))
+		m := hmac.New(hashFunc(c.Argument(0).String()), key)
+		m.Write(data)
+		return m.Sum(nil)
+	}
+	_ = h.Set("hmac", func(c goja.FunctionCall) goja.Value {
+		return rt.ToValue(rt.NewArrayBuffer(hmacSum(c)))
+	})
+	_ = h.Set("hmacEqual", func(c goja.FunctionCall) goja.Value {
+		sig, _ := bytesOf(c.Argument(3).ToObject(rt))
+		return rt.ToValue(hmac.Equal(hmacSum(c), sig))
+	})
 	_ = h.Set("reportError", func(c goja.FunctionCall) goja.Value {
 		v.log.Log(v.ctx, slog.LevelError, "uncaught error in an abort listener: "+v.formatArgs(c.Arguments))
 		return goja.Undefined()
 	})
 	return h
+}
+
+// hashFunc maps a Web Crypto hash name (checked by web.js) to Go's.
+func hashFunc(name string) func() hash.Hash {
+	switch name {
+	case "SHA-1":
+		return sha1.New
+	case "SHA-384":
+		return sha512.New384
+	case "SHA-512":
+		return sha512.New
+	}
+	return sha256.New
 }
 
 // latin1 makes the JS string whose code units are the bytes of b.

@@ -288,6 +288,70 @@ class AbortController {
   abort(reason) { abortSignal(ctrlSignal.get(this), reason); }
 }
 
+// --- crypto.subtle (digest; HMAC importKey "raw", sign, verify) ------------
+const hashNames = { "SHA-1": "SHA-1", "SHA-256": "SHA-256", "SHA-384": "SHA-384", "SHA-512": "SHA-512" };
+const hashOf = (alg, what) => {
+  const n = typeof alg === "string" ? alg : alg && alg.name;
+  const h = hashNames[String(n).toUpperCase()];
+  if (!h) throw new DOMException(`${what}: the algorithm ${n} is not supported (SHA-1, SHA-256, SHA-384, SHA-512)`, "NotSupportedError");
+  return h;
+};
+const bytesOf = (data, what) => {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`${what}: expected an ArrayBuffer or a view of one`);
+};
+const keyState = new WeakMap();
+class CryptoKey {
+  constructor() { throw new TypeError("CryptoKey: illegal constructor"); }
+  get type() { return keyState.get(this).type; }
+  get extractable() { return keyState.get(this).extractable; }
+  get algorithm() { return { name: "HMAC", hash: { name: keyState.get(this).hash }, length: keyState.get(this).key.length * 8 }; }
+  get usages() { return keyState.get(this).usages.slice(); }
+}
+const hmacKey = (key, usage, what) => {
+  const st = key != null && keyState.get(key);
+  if (!st) throw new TypeError(`${what}: the key is not a CryptoKey`);
+  if (!st.usages.includes(usage)) throw new DOMException(`${what}: the key may not ${usage}`, "InvalidAccessError");
+  return st;
+};
+const checkHMAC = (alg, what) => {
+  const n = typeof alg === "string" ? alg : alg && alg.name;
+  if (String(n).toUpperCase() !== "HMAC") throw new DOMException(`${what}: only HMAC is supported`, "NotSupportedError");
+};
+const subtle = {
+  async digest(alg, data) {
+    return host.digest(hashOf(alg, "crypto.subtle.digest"), bytesOf(data, "crypto.subtle.digest"));
+  },
+  async importKey(format, keyData, alg, extractable, usages) {
+    const what = "crypto.subtle.importKey";
+    if (format !== "raw") throw new DOMException(`${what}: only the "raw" format is supported`, "NotSupportedError");
+    checkHMAC(alg, what);
+    const hash = hashOf(alg.hash, what);
+    const u = Array.from(usages || [], String);
+    if (u.some((x) => x !== "sign" && x !== "verify")) throw new SyntaxError(`${what}: an HMAC key can only sign and verify`);
+    const key = bytesOf(keyData, what).slice();
+    if (key.length === 0) throw new DOMException(`${what}: the key is empty`, "DataError");
+    const k = Object.create(CryptoKey.prototype);
+    keyState.set(k, { type: "secret", extractable: !!extractable, hash, usages: u, key });
+    return k;
+  },
+  async sign(alg, key, data) {
+    checkHMAC(alg, "crypto.subtle.sign");
+    const st = hmacKey(key, "sign", "crypto.subtle.sign");
+    return host.hmac(st.hash, st.key, bytesOf(data, "crypto.subtle.sign"));
+  },
+  async verify(alg, key, signature, data) {
+    checkHMAC(alg, "crypto.subtle.verify");
+    const st = hmacKey(key, "verify", "crypto.subtle.verify");
+    return host.hmacEqual(st.hash, st.key, bytesOf(data, "crypto.subtle.verify"), bytesOf(signature, "crypto.subtle.verify"));
+  },
+};
+for (const n of ["encrypt", "decrypt", "generateKey", "deriveKey", "deriveBits", "exportKey", "wrapKey", "unwrapKey"]) {
+  subtle[n] = async () => { throw new DOMException(`crypto.subtle.${n} is not supported`, "NotSupportedError"); };
+}
+Object.defineProperty(subtle, Symbol.toStringTag, { value: "SubtleCrypto" });
+
 for (const f of [atob, btoa, getRandomValues, structuredClone]) defineName(f, f.name);
-return { DOMException, TextEncoder, TextDecoder, atob, btoa, getRandomValues, structuredClone, AbortController, AbortSignal };
+return { subtle, CryptoKey, DOMException, TextEncoder, TextDecoder, atob, btoa, getRandomValues, structuredClone, AbortController, AbortSignal };
 })
