@@ -124,6 +124,8 @@ var builtinClasses = map[string]string{
 	"crypto.randomUUID":                               "O(1): 36 characters (web.go)",
 	"get crypto.subtle":                               "api: lazy web global (web.go); digests and HMACs of typed arrays (≤ MaxStringSize bytes)",
 	"set crypto.subtle":                               "O(1): replaces the lazy web global by a data property (web.go)",
+	"get queueMicrotask":                              "api: lazy web global (web.go); the job runs in the request's own job queue",
+	"set queueMicrotask":                              "O(1): replaces the lazy web global by a data property (web.go)",
 	"get AbortController":                             "api: lazy web global (web.go); web.js bounds each, TestWebGlobals_Hostile",
 	"set AbortController":                             "O(1): replaces the lazy web global by a data property (web.go)",
 	"get AbortSignal":                                 "api: lazy web global (web.go); web.js bounds each, TestWebGlobals_Hostile",

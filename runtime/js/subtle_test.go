@@ -37,6 +37,8 @@ func TestSubtle(t *testing.T) {
 		{`try { await crypto.subtle.encrypt() } catch (e) { return e.name }`, "NotSupportedError"},
 		{`try { await crypto.subtle.importKey("jwk", {}, {name: "HMAC", hash: "SHA-256"}, false, ["sign"]) } catch (e) { return e.name }`, "NotSupportedError"},
 		{`return crypto.subtle.digest("SHA-256", enc("")) instanceof Promise`, "true"},
+		{`const seen = []; queueMicrotask(() => seen.push("micro")); seen.push("sync"); await null; return seen.join()`, "sync,micro"},
+		{`try { queueMicrotask(1) } catch (e) { return e.name }`, "TypeError"},
 	}
 	for _, tt := range tests {
 		got, err := evalAsync(t, tt.code)

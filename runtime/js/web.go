@@ -36,7 +36,7 @@ var webProgram = sync.OnceValues(func() (*goja.Program, error) {
 // webGlobals are the lazy globals; crypto gets getRandomValues the same
 // way.
 var webGlobals = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa",
-	"structuredClone", "AbortController", "AbortSignal"}
+	"structuredClone", "AbortController", "AbortSignal", "queueMicrotask"}
 
 // maxAbortListeners bounds the listeners (and AbortSignal.any dependents)
 // of one signal.

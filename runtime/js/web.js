@@ -352,6 +352,12 @@ for (const n of ["encrypt", "decrypt", "generateKey", "deriveKey", "deriveBits",
 }
 Object.defineProperty(subtle, Symbol.toStringTag, { value: "SubtleCrypto" });
 
-for (const f of [atob, btoa, getRandomValues, structuredClone]) defineName(f, f.name);
-return { subtle, CryptoKey, DOMException, TextEncoder, TextDecoder, atob, btoa, getRandomValues, structuredClone, AbortController, AbortSignal };
+// --- queueMicrotask ---------------------------------------------------------
+function queueMicrotask(callback) {
+  if (typeof callback !== "function") throw new TypeError("queueMicrotask: the callback must be a function");
+  Promise.resolve().then(() => callback());
+}
+
+for (const f of [queueMicrotask, atob, btoa, getRandomValues, structuredClone]) defineName(f, f.name);
+return { queueMicrotask, subtle, CryptoKey, DOMException, TextEncoder, TextDecoder, atob, btoa, getRandomValues, structuredClone, AbortController, AbortSignal };
 })
