@@ -18,6 +18,7 @@ import (
 
 	kvstore "github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/script"
+	"github.com/fcgihost/fcgihost/script/builtin"
 )
 
 // installAPI sets the globals every script gets: log, console, crypto,
@@ -54,6 +55,7 @@ func (v *jsVM) installAPI() {
 		return rt.ToValue(hex.EncodeToString(m.Sum(nil)))
 	})
 	_ = g.Set("crypto", crypto)
+	v.installWeb(crypto)
 
 	b64 := rt.NewObject()
 	_ = b64.Set("encode", func(c goja.FunctionCall) goja.Value {
@@ -194,11 +196,11 @@ func (v *jsVM) installKV() {
 		var ttl time.Duration
 		if o, ok := c.Argument(2).(*goja.Object); ok {
 			if t := o.Get("ttl"); t != nil && !goja.IsUndefined(t) && !goja.IsNull(t) {
-				secs := t.ToFloat()
-				if math.IsNaN(secs) || secs < 0 || secs > 1e10 {
-					v.typeError("kv.set: ttl must be a number of seconds ≥ 0")
+				d, err := builtin.TTL("kv.set", t.ToFloat())
+				if err != nil {
+					v.typeError("%v", err)
 				}
-				ttl = time.Duration(secs * float64(time.Second))
+				ttl = d
 			}
 		}
 		if err := s.Set(v.ctx, k, val, ttl); err != nil {
@@ -312,11 +314,11 @@ func (v *jsVM) installKV() {
 			case "set":
 				op.Kind, op.Value = kvstore.OpSet, value(what, field(o, "value"))
 				if t := field(o, "ttl"); !goja.IsUndefined(t) && !goja.IsNull(t) {
-					secs := t.ToFloat()
-					if math.IsNaN(secs) || secs < 0 || secs > 1e10 {
-						v.typeError("%s: ttl must be a number of seconds ≥ 0", what)
+					d, err := builtin.TTL(what, t.ToFloat())
+					if err != nil {
+						v.typeError("%v", err)
 					}
-					op.TTL = time.Duration(secs * float64(time.Second))
+					op.TTL = d
 				}
 			case "delete":
 				op.Kind = kvstore.OpDelete

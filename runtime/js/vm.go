@@ -31,6 +31,7 @@ type jsVM struct {
 	handlerThis goja.Value
 
 	modules map[string]*goja.Object // absolute path → module object
+	web     *goja.Object            // web.js's exports, once used (web.go)
 
 	// interruptDone receives once the AfterFunc that interrupts the
 	// runtime has run; onCancel is that func (allocated once).

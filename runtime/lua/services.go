@@ -16,6 +16,7 @@ import (
 
 	kvstore "github.com/fcgihost/fcgihost/kv"
 	"github.com/fcgihost/fcgihost/script"
+	"github.com/fcgihost/fcgihost/script/builtin"
 	glua "github.com/yuin/gopher-lua"
 )
 
@@ -57,10 +58,11 @@ func (v *vm) kvSet(L *glua.LState) int {
 	if opts, ok := L.Get(3).(*glua.LTable); ok {
 		switch t := opts.RawGetString("ttl").(type) {
 		case glua.LNumber:
-			if t < 0 {
-				L.ArgError(3, "ttl must not be negative")
+			d, err := builtin.TTL("kv.set", float64(t))
+			if err != nil {
+				return v.fail(err)
 			}
-			ttl = time.Duration(float64(t) * float64(time.Second))
+			ttl = d
 		case *glua.LNilType:
 		default:
 			L.ArgError(3, "ttl must be a number of seconds")
@@ -198,10 +200,11 @@ func (v *vm) kvBatch(L *glua.LState) int {
 			op.Kind, op.Value = kvstore.OpSet, text(i, t, "value")
 			switch ttl := t.RawGetString("ttl").(type) {
 			case glua.LNumber:
-				if ttl < 0 || ttl > 1e10 || ttl != ttl {
-					L.ArgError(1, fmt.Sprintf("operation %d: ttl must be a number of seconds from 0 to 1e10", i))
+				d, err := builtin.TTL(fmt.Sprintf("kv.batch: operation %d", i), float64(ttl))
+				if err != nil {
+					return v.fail(err)
 				}
-				op.TTL = time.Duration(float64(ttl) * float64(time.Second))
+				op.TTL = d
 			case *glua.LNilType:
 			default:
 				L.ArgError(1, fmt.Sprintf("operation %d: ttl must be a number of seconds", i))

@@ -37,6 +37,7 @@ type libs struct {
 	ioWrite *glua.LFunction
 
 	reqQueryAll, reqJSON, reqForm, reqFiles *glua.LFunction
+	utf8Iter                                *glua.LFunction
 }
 
 // allowed members of gopher-lua's libraries; anything else is dropped.
@@ -122,13 +123,15 @@ func (v *vm) newLibs() *libs {
 		{"os", os},
 		{"json", []field{{"encode", fn(v.jsonEncode)}, {"decode", fn(v.jsonDecode)},
 			{"null", v.null}, {"array", fn(v.jsonArray)}}},
-		{"crypto", []field{{"sha256", fn(cryptoSHA256)}, {"hmac_sha256", fn(cryptoHMACSHA256)}}},
+		{"crypto", []field{{"sha256", fn(cryptoSHA256)}, {"hmac_sha256", fn(cryptoHMACSHA256)},
+			{"random_bytes", fn(v.cryptoRandomBytes)}, {"random_uuid", fn(cryptoRandomUUID)}}},
 		{"base64", []field{{"encode", fn(base64Encode)}, {"decode", fn(v.base64Decode)}}},
 		{"kv", []field{{"get", fn(v.kvGet)}, {"set", fn(v.kvSet)}, {"delete", fn(v.kvDelete)},
 			{"incr", fn(v.kvIncr)}, {"cas", fn(v.kvCAS)}, {"list", fn(v.kvList)},
 			{"batch", fn(v.kvBatch)}}},
 		{"http", []field{{"request", fn(v.httpRequest)}}},
 	}
+	lb.tables = append(lb.tables, v.groundTables(lb, fn)...)
 	lb.logFns = []field{
 		{"debug", fn(v.logFunc(slog.LevelDebug, " "))},
 		{"info", fn(v.logFunc(slog.LevelInfo, " "))},
