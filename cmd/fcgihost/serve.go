@@ -19,6 +19,7 @@ import (
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/internal/oneconn"
 	"github.com/fcgihost/fcgihost/prefork"
 	"github.com/fcgihost/fcgihost/server"
 )
@@ -129,21 +130,29 @@ func (m *Main) loadServe(args []string, fd0 bool) (*config.Flags, *config.Config
 	return flags, cfg, nil
 }
 
-// openListeners opens the FastCGI listeners — fd 0 from the web server,
-// systemd's, the named ones, or the development defaults — and the HTTP
-// one (nil if none).
-func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]net.Listener, net.Listener, error) {
-	var fls []net.Listener
+// openListeners opens the gateway listeners — fd 0 from the web server
+// (FastCGI), systemd's (SCGI or uwsgi by their FileDescriptorName), the
+// named ones (with their protocol prefix), or the development defaults —
+// and the HTTP one (nil if none).
+func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]gwListener, net.Listener, error) {
+	var fls []gwListener
 	httpAddr := cfg.HTTP
 	switch {
 	case inherited != nil:
-		fls = append(fls, inherited)
+		fls = append(fls, gwListener{protoFCGI, inherited})
 	default:
+		protos := systemdProtos()
 		sd, err := fcgi.SystemdListeners()
 		if err != nil {
 			return nil, nil, fmt.Errorf("systemd socket activation: %w", err)
 		}
-		fls = append(fls, sd...)
+		for i, l := range sd {
+			p := protoFCGI
+			if i < len(protos) {
+				p = protos[i]
+			}
+			fls = append(fls, gwListener{p, l})
+		}
 	}
 	listen := cfg.Listen
 	if len(fls) == 0 && len(listen) == 0 && httpAddr == "" && !flags.ListenersGiven() {
@@ -155,12 +164,13 @@ func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listen
 		}
 	}
 	for _, a := range listen {
-		l, err := fcgi.Listen(a, cfg.SocketMode)
+		proto, addr := config.SplitProto(a)
+		l, err := fcgi.Listen(addr, cfg.SocketMode)
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
 		}
-		fls = append(fls, l)
+		fls = append(fls, gwListener{proto, l})
 	}
 	var hl net.Listener
 	if httpAddr != "" {
@@ -206,10 +216,19 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 		opts.AccessLog = server.NewAccessLogger(cfg, access)
 	}
 
-	var fls []net.Listener
+	var fls []gwListener
 	var hl net.Listener
 	if w != nil {
-		fls, hl = w.FCGI, w.HTTP
+		for _, l := range w.FCGI {
+			fls = append(fls, gwListener{protoFCGI, l})
+		}
+		for _, l := range w.SCGI {
+			fls = append(fls, gwListener{protoSCGI, l})
+		}
+		for _, l := range w.UWSGI {
+			fls = append(fls, gwListener{protoUWSGI, l})
+		}
+		hl = w.HTTP
 	} else if fls, hl, err = openListeners(cfg, flags, inherited); err != nil {
 		return err
 	}
@@ -245,17 +264,34 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	fsrv.Handler = w.WrapFCGI(fsrv.Handler)
 	var wg sync.WaitGroup
 	errc := make(chan error, len(fls)+1)
+	gateways := map[string]*oneconn.Server{}
 	for _, l := range fls {
-		log.Info("FastCGI listening", "addr", l.Addr().String())
-		fmt.Fprintf(stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
-		srv.WatchListener(l)
+		label := protoLabel(l.proto)
+		log.Info(label+" listening", "addr", l.Addr().String())
+		fmt.Fprintf(stdout, "%s on %s\n", label, displayAddr(l.Addr()))
+		if l.proto != protoFCGI {
+			g := gateways[l.proto]
+			if g == nil {
+				g = newGateway(l.proto, srv, cfg, log, w)
+				gateways[l.proto] = g
+			}
+			wg.Add(1)
+			go func(l gwListener) {
+				defer wg.Done()
+				if err := g.Serve(l.Listener); err != nil && !errors.Is(err, oneconn.ErrServerClosed) {
+					errc <- fmt.Errorf("%s %s: %w", l.proto, l.Addr(), err)
+				}
+			}(l)
+			continue
+		}
+		srv.WatchListener(l.Listener)
 		wg.Add(1)
 		go func(l net.Listener) {
 			defer wg.Done()
 			if err := fsrv.Serve(l); err != nil && !errors.Is(err, fcgi.ErrServerClosed) {
 				errc <- fmt.Errorf("fastcgi %s: %w", l.Addr(), err)
 			}
-		}(l)
+		}(l.Listener)
 	}
 	var hs *host.DevHTTPServer
 	if hl != nil {
@@ -383,6 +419,13 @@ loop:
 			if err := hs.Shutdown(sctx); err != nil {
 				hs.Close()
 			}
+		}()
+	}
+	for _, g := range gateways {
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			g.Shutdown(sctx)
 		}()
 	}
 	if err := fsrv.Shutdown(sctx); err != nil {
