@@ -194,3 +194,144 @@ func TestGateways_Direct(t *testing.T) {
 		})
 	}
 }
+
+// gwStack is fcgihost with SCGI and uwsgi listeners and the apps of
+// testdata/apps plus spin.js, a script that never ends on its own.
+type gwStack struct {
+	host                *testutil.Host
+	apps                string
+	scgiSock, uwsgiSock string // unix socket paths
+	scgiPort, uwsgiPort int    // TCP ports
+}
+
+func startGwHost(t *testing.T) *gwStack {
+	t.Helper()
+	root := testutil.OpenDir(t)
+	s := &gwStack{apps: filepath.Join(root, "apps"),
+		scgiSock: filepath.Join(root, "scgi.sock"), uwsgiSock: filepath.Join(root, "uwsgi.sock"),
+		scgiPort: testutil.FreePort(t), uwsgiPort: testutil.FreePort(t)}
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "apps"), s.apps)
+	testutil.WriteFile(t, filepath.Join(s.apps, "spin.js"), "module.exports = function () { for (;;) {} };\n", 0o644)
+	s.host = testutil.StartHost(t, testutil.HostOptions{Apps: s.apps,
+		Config: "workers = 2\nsocket_mode = \"0666\"\ntimeout = \"60s\"\n",
+		Args: []string{"--listen", "scgi:unix:" + s.scgiSock, "--listen", "uwsgi:unix:" + s.uwsgiSock,
+			"--listen", fmt.Sprintf("scgi:127.0.0.1:%d", s.scgiPort), "--listen", fmt.Sprintf("uwsgi:127.0.0.1:%d", s.uwsgiPort)}})
+	for _, a := range []string{"unix:" + s.scgiSock, "unix:" + s.uwsgiSock, fmt.Sprintf("127.0.0.1:%d", s.scgiPort), fmt.Sprintf("127.0.0.1:%d", s.uwsgiPort)} {
+		testutil.WaitDial(t, a, 30*time.Second, s.host.Proc)
+	}
+	return s
+}
+
+func (s *gwStack) vars(dir string, port int) map[string]string {
+	return map[string]string{"DIR": dir, "PORT": strconv.Itoa(port), "APPS": s.apps,
+		"SCGI_SOCKET": s.scgiSock, "UWSGI_SOCKET": s.uwsgiSock,
+		"SCGI_PORT": strconv.Itoa(s.scgiPort), "UWSGI_PORT": strconv.Itoa(s.uwsgiPort)}
+}
+
+// gwMatrix checks, through a front end at base, a JS and a Lua app: GET
+// with a query and a header, POST of exactly 1 MiB, a status code, many
+// headers; with abort, that a client going away stops the script.
+func gwMatrix(t *testing.T, s *gwStack, base string, abort bool) {
+	for _, app := range []string{"echo.js", "echo.lua"} {
+		t.Run(app, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", base+"/"+app+"/p?a=1&k=x&k=y", nil)
+			req.Header.Set("X-Test", "yes")
+			r := testutil.Do(t, req)
+			var out struct {
+				Method  string
+				Path    string
+				Query   map[string]string
+				K       []string
+				Headers map[string]string
+			}
+			if r.StatusCode != 200 || json.Unmarshal([]byte(r.Body), &out) != nil {
+				t.Fatalf("GET: %d %q", r.StatusCode, testutil.Tail(r.Body, 300))
+			}
+			if out.Method != "GET" || out.Path != "/p" || out.Query["a"] != "1" || strings.Join(out.K, ",") != "x,y" || out.Headers["x-test"] != "yes" {
+				t.Errorf("GET: the script saw %+v", out)
+			}
+			body := strings.Repeat("0123456789abcdef", 1<<16) // exactly 1 MiB
+			req, _ = http.NewRequest("POST", base+"/"+app, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/octet-stream")
+			r = testutil.Do(t, req)
+			sum := sha256.Sum256([]byte(body))
+			var post struct {
+				BodyLen    int    `json:"body_len"`
+				BodySHA256 string `json:"body_sha256"`
+			}
+			json.Unmarshal([]byte(r.Body), &post)
+			if r.StatusCode != 200 || post.BodyLen != 1<<20 || post.BodySHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("POST 1 MiB: %d, the script saw %d bytes, sha256 %s", r.StatusCode, post.BodyLen, post.BodySHA256)
+			}
+			r = testutil.Get(t, base+"/"+app+"/status/418")
+			if r.StatusCode != 418 || r.Body != "status 418" {
+				t.Errorf("status: %d %q", r.StatusCode, r.Body)
+			}
+			r = testutil.Get(t, base+"/"+app+"/status/503")
+			if r.StatusCode != 503 {
+				t.Errorf("status: %d %q", r.StatusCode, r.Body)
+			}
+			r = testutil.Get(t, base+"/"+app+"/cookie")
+			// Apache's CGI head parser (mod_proxy_scgi) folds repeated
+			// headers other than Set-Cookie into one line: "one, two".
+			if got := r.Header.Values("X-Multi"); strings.Join(got, ", ") != "one, two" || len(r.Header.Values("Set-Cookie")) != 2 {
+				t.Errorf("headers: %v", r.Header)
+			}
+		})
+	}
+	if r := testutil.Get(t, base+"/nope/x"); r.StatusCode != 404 {
+		t.Errorf("unknown app: %d", r.StatusCode)
+	}
+	if !abort {
+		return
+	}
+	t.Run("client abort stops the script", func(t *testing.T) {
+		before := strings.Count(s.host.Output(), "request cancelled")
+		c := &http.Client{Timeout: 2 * time.Second}
+		if resp, err := c.Get(base + "/spin.js"); err == nil {
+			resp.Body.Close()
+			t.Fatalf("spin.js answered %d", resp.StatusCode)
+		}
+		testutil.Eventually(t, 30*time.Second, "the spinning script is cancelled", func() bool {
+			return strings.Count(s.host.Output(), "request cancelled") > before
+		})
+	})
+}
+
+func TestNginxSCGIUWSGI(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "nginx")
+	s := startGwHost(t)
+	dir, port, port2 := testutil.OpenDir(t), testutil.FreePort(t), testutil.FreePort(t)
+	v := s.vars(dir, port)
+	v["PORT_UWSGI"] = strconv.Itoa(port2)
+	fe := testutil.StartNginxConf(t, dir, port, testutil.Render(t, "nginx-scgi-uwsgi.conf", v))
+	testutil.WaitDial(t, fmt.Sprintf("127.0.0.1:%d", port2), 20*time.Second, fe.Proc)
+	t.Run("scgi_pass", func(t *testing.T) { gwMatrix(t, s, fe.URL, true) })
+	t.Run("uwsgi_pass", func(t *testing.T) { gwMatrix(t, s, fmt.Sprintf("http://127.0.0.1:%d", port2), true) })
+}
+
+func TestApacheSCGIUWSGI(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "apache2")
+	s := startGwHost(t)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	fe := testutil.StartApache(t, dir, port, testutil.Render(t, "apache-proxy-scgi-uwsgi.conf", s.vars(dir, port)))
+	// Apache notices a client that went away only when it writes: no
+	// abort check here (docs/deploy/apache-proxy-scgi-uwsgi.conf).
+	t.Run("mod_proxy_scgi", func(t *testing.T) { gwMatrix(t, s, fe.URL+"/s", false) })
+	t.Run("mod_proxy_uwsgi", func(t *testing.T) { gwMatrix(t, s, fe.URL+"/u", false) })
+}
+
+func TestLighttpdSCGIUWSGI(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "lighttpd")
+	s := startGwHost(t)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	mkdir(t, filepath.Join(dir, "www"))
+	fe := testutil.StartLighttpd(t, dir, port, testutil.Render(t, "lighttpd-scgi-uwsgi.conf", s.vars(dir, port)))
+	// lighttpd 1.4.69 keeps the connection to fcgihost open when the client
+	// goes away (docs/deploy/lighttpd-scgi-uwsgi.conf): no abort check.
+	t.Run("scgi.protocol scgi", func(t *testing.T) { gwMatrix(t, s, fe.URL+"/s", false) })
+	t.Run("scgi.protocol uwsgi", func(t *testing.T) { gwMatrix(t, s, fe.URL+"/u", false) })
+}

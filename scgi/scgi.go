@@ -27,7 +27,8 @@ type Limits struct {
 const maxDigits = 10
 
 // ReadHeader reads the netstring from r and returns the params and the
-// body length (CONTENT_LENGTH). Any deviation — a length that is not
+// body length (CONTENT_LENGTH). A connection closed before its first byte
+// is io.EOF. Any other deviation — a length that is not
 // decimal or exceeds the limit, a missing ",", a pair without its NUL, an
 // empty or repeated name, CONTENT_LENGTH missing, not first or not a
 // number — is an error.
@@ -43,6 +44,9 @@ func ReadHeader(r *bufio.Reader, lim Limits) (map[string]string, int64, error) {
 	digits := 0
 	for {
 		c, err := r.ReadByte()
+		if err == io.EOF && digits == 0 {
+			return nil, 0, io.EOF // closed before a request: not an error
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("scgi: netstring length: %w", eof(err))
 		}

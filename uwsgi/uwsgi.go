@@ -25,7 +25,8 @@ type Limits struct {
 }
 
 // ReadHeader reads a request's header and vars from r and returns the
-// params and the body length (CONTENT_LENGTH, 0 when absent or empty).
+// params and the body length (CONTENT_LENGTH, 0 when absent or empty). A
+// connection closed before its first byte is io.EOF.
 // A modifier other than 0, a var whose length runs past the block, an
 // empty or repeated name, a CONTENT_LENGTH that is not a number or a
 // block with more pairs than the limit is an error.
@@ -35,7 +36,9 @@ func ReadHeader(r *bufio.Reader, lim Limits) (map[string]string, int64, error) {
 		maxPairs = oneconn.DefaultMaxParams
 	}
 	var h [4]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
+	if n, err := io.ReadFull(r, h[:]); err == io.EOF && n == 0 {
+		return nil, 0, io.EOF // closed before a request: not an error
+	} else if err != nil {
 		return nil, 0, fmt.Errorf("uwsgi: header: %w", eof(err))
 	}
 	if h[0] != 0 || h[3] != 0 {

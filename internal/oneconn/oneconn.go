@@ -35,8 +35,9 @@ const (
 var ErrServerClosed = errors.New("oneconn: server closed")
 
 // HeadReader reads a protocol's request header from r and returns its
-// params and the body length. An error closes the connection with one
-// log line.
+// params and the body length. io.EOF (a connection closed before its
+// first byte) closes it quietly; any other error closes it with one log
+// line.
 type HeadReader func(r *bufio.Reader) (params map[string]string, bodyLen int64, err error)
 
 // Handler answers one request: it reads the body from body and writes
@@ -242,6 +243,9 @@ func (c *conn) serve(ctx context.Context) {
 	c.nc.SetReadDeadline(time.Now().Add(rt))
 	br := bufio.NewReaderSize(c.nc, 8<<10)
 	params, n, err := s.ReadHead(br)
+	if err == io.EOF {
+		return // closed before sending anything (a health check)
+	}
 	if err != nil {
 		s.stats.bad.Add(1)
 		s.log().Warn(s.Proto+": closing connection: bad request header", "remote", c.nc.RemoteAddr().String(), "err", err)
