@@ -4,8 +4,10 @@
 // connection's writer to the handler, close. It knows nothing of scripts.
 //
 // A request's context is cancelled when the client connection closes
-// while the handler runs (once the body has been read, a read on the
-// connection returning end of file or an error), and at hard shutdown.
+// while the handler runs (once the body has been read: a read error, or
+// an end of file that is a full close — on a unix socket a peer that only
+// shut down its sending side still gets its answer), and at hard
+// shutdown.
 package oneconn
 
 import (
@@ -285,10 +287,14 @@ func (c *conn) serve(ctx context.Context) {
 		_, err := br.Read(b[:])
 		select {
 		case <-finished:
+			return
 		default:
-			if err != nil {
-				c.cancel()
-			}
+		}
+		if err == io.EOF && !waitHangup(c.nc, finished) {
+			return // a half-close: the client still waits for the answer
+		}
+		if err != nil {
+			c.cancel()
 		}
 	}()
 	w := &deadlineWriter{nc: c.nc, wt: s.WriteTimeout}

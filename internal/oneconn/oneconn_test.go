@@ -273,3 +273,66 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("condition not met in 30s")
 }
+
+// A unix-socket client that shuts down its sending side after the request
+// (a half-close) still gets its answer; one that closes is gone.
+func TestHalfCloseIsNotAbort(t *testing.T) {
+	srv := scgi.NewServer(func(ctx context.Context, p map[string]string, body io.Reader, w io.Writer) {
+		io.ReadAll(body)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(300 * time.Millisecond): // work that outlasts the half-close
+		}
+		io.WriteString(w, "Status: 200 OK\r\n\r\nstill here")
+	}, scgi.Limits{})
+	srv.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	sock := t.TempDir() + "/s.sock"
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(scgiRequest("ab"))
+	c.(*net.UnixConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	out, _ := io.ReadAll(c)
+	if want := "Status: 200 OK\r\n\r\nstill here"; string(out) != want {
+		t.Fatalf("answer %q, want %q", out, want)
+	}
+}
+
+// Over a unix socket a full close cancels the request.
+func TestUnixCloseCancels(t *testing.T) {
+	cancelled := make(chan struct{})
+	srv := scgi.NewServer(func(ctx context.Context, p map[string]string, body io.Reader, w io.Writer) {
+		io.ReadAll(body)
+		<-ctx.Done()
+		close(cancelled)
+	}, scgi.Limits{})
+	srv.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	sock := t.TempDir() + "/s.sock"
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(scgiRequest("ab"))
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("closing the unix connection did not cancel the request")
+	}
+}
