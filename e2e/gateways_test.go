@@ -165,7 +165,8 @@ func TestGateways_Direct(t *testing.T) {
 			scgiUnix := "unix:" + filepath.Join(dir, "scgi.sock")
 			uwsgiUnix := "unix:" + filepath.Join(dir, "uwsgi.sock")
 			h := testutil.StartHost(t, testutil.HostOptions{
-				Apps: filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "apps"),
+				Apps:   filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "apps"),
+				Config: "status_path = \"/fcgihost-status\"\n",
 				Args: []string{"--processes", strconv.Itoa(procs),
 					"--listen", "scgi:" + scgiTCP, "--listen", "uwsgi:" + uwsgiTCP,
 					"--listen", "scgi:" + scgiUnix, "--listen", "uwsgi:" + uwsgiUnix},
@@ -191,6 +192,23 @@ func TestGateways_Direct(t *testing.T) {
 			testutil.Eventually(t, 30*time.Second, "the bad header logged", func() bool {
 				return strings.Contains(h.Output(), "scgi: closing connection: bad request header")
 			})
+			// The status page counts each gateway (summed over workers).
+			var st struct {
+				Gateways map[string]struct {
+					Listeners  int    `json:"listeners"`
+					Requests   uint64 `json:"requests"`
+					BadHeaders uint64 `json:"bad_headers"`
+				} `json:"gateways"`
+			}
+			r := gwClient{"uwsgi", uwsgiTCP}.do(t, "GET", "/fcgihost-status", "")
+			if err := json.Unmarshal([]byte(r.Body), &st); err != nil {
+				t.Fatalf("status page: %d %q", r.Status, testutil.Tail(r.Body, 300))
+			}
+			sg, ug := st.Gateways["scgi"], st.Gateways["uwsgi"]
+			// 2 listeners each; per gateway 2 sockets × 2 apps × 4 requests + a 404.
+			if sg.Listeners != 2 || ug.Listeners != 2 || sg.Requests < 18 || ug.Requests < 18 || sg.BadHeaders != 1 {
+				t.Errorf("status gateways: %+v", st.Gateways)
+			}
 		})
 	}
 }

@@ -274,6 +274,16 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 			if g == nil {
 				g = newGateway(l.proto, srv, cfg, log, w)
 				gateways[l.proto] = g
+				n := 0
+				for _, o := range fls {
+					if o.proto == l.proto {
+						n++
+					}
+				}
+				srv.SetGateway(l.proto, func() host.GatewayReport {
+					st := g.Stats()
+					return host.GatewayReport{Listeners: n, Connections: st.Accepted, ActiveConns: st.ActiveConns, Requests: st.Requests, BadHeaders: st.Bad}
+				})
 			}
 			wg.Add(1)
 			go func(l gwListener) {
