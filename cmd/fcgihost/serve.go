@@ -262,52 +262,38 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	}
 	fsrv := srv.NewFCGIServer(cfg)
 	fsrv.Handler = w.WrapFCGI(fsrv.Handler)
-	var wg sync.WaitGroup
-	errc := make(chan error, len(fls)+1)
+	fronts := newFrontEnds(len(fls) + 1)
 	gateways := map[string]*oneconn.Server{}
 	for _, l := range fls {
 		label := protoLabel(l.proto)
 		log.Info(label+" listening", "addr", l.Addr().String())
 		fmt.Fprintf(stdout, "%s on %s\n", label, displayAddr(l.Addr()))
-		if l.proto != protoFCGI {
-			g := gateways[l.proto]
-			if g == nil {
-				g = newGateway(l.proto, srv, cfg, log, w)
-				gateways[l.proto] = g
-				n := 0
-				for _, o := range fls {
-					if o.proto == l.proto {
-						n++
-					}
-				}
-				srv.SetGateway(l.proto, func() host.GatewayReport {
-					st := g.Stats()
-					return host.GatewayReport{Listeners: n, Connections: st.Accepted, ActiveConns: st.ActiveConns, Requests: st.Requests, BadHeaders: st.Bad}
-				})
-			}
-			wg.Add(1)
-			go func(l gwListener) {
-				defer wg.Done()
-				if err := g.Serve(l.Listener); err != nil && !errors.Is(err, oneconn.ErrServerClosed) {
-					errc <- fmt.Errorf("%s %s: %w", l.proto, l.Addr(), err)
-				}
-			}(l)
+		if l.proto == protoFCGI {
+			srv.WatchListener(l.Listener)
+			fronts.serve("fastcgi", fsrv, fcgi.ErrServerClosed, l.Listener)
 			continue
 		}
-		srv.WatchListener(l.Listener)
-		wg.Add(1)
-		go func(l net.Listener) {
-			defer wg.Done()
-			if err := fsrv.Serve(l); err != nil && !errors.Is(err, fcgi.ErrServerClosed) {
-				errc <- fmt.Errorf("fastcgi %s: %w", l.Addr(), err)
+		g := gateways[l.proto]
+		if g == nil {
+			g = newGateway(l.proto, srv, cfg, log, w)
+			gateways[l.proto] = g
+			n := 0
+			for _, o := range fls {
+				if o.proto == l.proto {
+					n++
+				}
 			}
-		}(l.Listener)
+			srv.SetGateway(l.proto, func() host.GatewayReport {
+				st := g.Stats()
+				return host.GatewayReport{Listeners: n, Connections: st.Accepted, ActiveConns: st.ActiveConns, Requests: st.Requests, BadHeaders: st.Bad}
+			})
+		}
+		fronts.serve(l.proto, g, oneconn.ErrServerClosed, l.Listener)
 	}
-	var hs *host.DevHTTPServer
 	if hl != nil {
 		// The read limits of the FastCGI side, and max_conns (see
 		// host.DevHTTPOptions and docs/sandbox.md).
-		hs = host.NewDevHTTPServer(w.WrapHTTP(srv.Handler()), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
+		hs := host.NewDevHTTPServer(w.WrapHTTP(srv.Handler()), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
 		base := "http://" + hl.Addr().String()
 		fmt.Fprintf(stdout, "HTTP on %s\n", base)
 		for _, a := range apps {
@@ -319,13 +305,7 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 				fmt.Fprintf(stdout, "  %s/%s%s\n", base, a.Name, slash)
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("http %s: %w", hl.Addr(), err)
-			}
-		}()
+		fronts.serve("http", hs, http.ErrServerClosed, hl)
 	}
 
 	w.Ready()
@@ -366,7 +346,7 @@ loop:
 			skip = context.Cause(ctx) != ctx.Err()
 			log.Info("shutting down", "cause", context.Cause(ctx).Error(), "grace_period", srv.Config().GracePeriod)
 			break loop
-		case err := <-errc:
+		case err := <-fronts.errc:
 			runErr = err
 			break loop
 		case sig := <-sigs:
@@ -421,28 +401,7 @@ loop:
 	rwg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), srv.Config().GracePeriod)
 	defer cancel()
-	var dwg sync.WaitGroup
-	if hs != nil {
-		dwg.Add(1)
-		go func() {
-			defer dwg.Done()
-			if err := hs.Shutdown(sctx); err != nil {
-				hs.Close()
-			}
-		}()
-	}
-	for _, g := range gateways {
-		dwg.Add(1)
-		go func() {
-			defer dwg.Done()
-			g.Shutdown(sctx)
-		}()
-	}
-	if err := fsrv.Shutdown(sctx); err != nil {
-		log.Warn("requests still running at the end of the grace period were cancelled", "err", err)
-	}
-	dwg.Wait()
-	wg.Wait()
+	fronts.shutdown(sctx, log)
 	srv.Close(sctx)
 	log.Info("stopped")
 	return runErr
