@@ -297,6 +297,17 @@ func gwMatrix(t *testing.T, s *gwStack, base string, abort bool) {
 			}
 		})
 	}
+	// No error channel in SCGI or uwsgi: a script error is a 500 to the
+	// client and a line in fcgihost's log (not the web server's).
+	for _, app := range []string{"echo.js", "echo.lua"} {
+		before := strings.Count(s.host.Output(), "deliberate failure")
+		if r := testutil.Get(t, base+"/"+app+"/throw"); r.StatusCode != 500 || strings.Contains(r.Body, "deliberate") {
+			t.Errorf("%s/throw: %d %q (want a 500 that does not show the error)", app, r.StatusCode, r.Body)
+		}
+		testutil.Eventually(t, 10*time.Second, "the script error in fcgihost's log", func() bool {
+			return strings.Count(s.host.Output(), "deliberate failure") > before
+		})
+	}
 	if r := testutil.Get(t, base+"/nope/x"); r.StatusCode != 404 {
 		t.Errorf("unknown app: %d", r.StatusCode)
 	}
