@@ -46,7 +46,7 @@ var hostKeys = []keyDef{
 	{name: "apps", kind: kString, field: "Apps", path: true, doc: "directory of the apps: `NAME.js`, `NAME.lua`, `NAME/index.js`, `NAME/index.lua`; may be empty (none) when `roots` are set, and the default `./apps` may then be missing"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "globs of document roots (`/var/www/*/public_html`) whose every `.js`/`.lua` file is an app of its own, pooled by its real path"},
 	{name: "only_apps", kind: kList, field: "OnlyApps", check: eachString(checkAppName), doc: "serve only these apps of the apps dir (by name); empty = every app. fcgihost writes it into the config of a process-isolated app's child"},
-	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkAddr), doc: "FastCGI listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock`; a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},
+	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkGatewayAddr), doc: "listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock` (FastCGI), each optionally prefixed by its protocol: `fcgi:`, `scgi:` (SCGI) or `uwsgi:` (the uwsgi protocol); a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},
 	{name: "http", kind: kString, field: "HTTP", path: true, check: emptyOr(checkAddr), doc: "address of the development HTTP listener; empty = off"},
 	{name: "watch", kind: kBool, field: "Watch", doc: "watch the apps and roots and reload changed apps"},
 	{name: "status_path", kind: kString, field: "StatusPath", check: emptyOr(checkURLPath), doc: "request path of the status page (JSON, `?html`, `?openmetrics`); empty = off"},
@@ -409,6 +409,23 @@ func checkGlob(s string) error {
 		return fmt.Errorf("bad glob %q: %w", s, err)
 	}
 	return nil
+}
+
+// SplitProto splits a listen address's protocol prefix off: "scgi:ADDR"
+// is ("scgi", ADDR), "uwsgi:ADDR" ("uwsgi", ADDR), "fcgi:ADDR" and a bare
+// ADDR ("fcgi", ADDR).
+func SplitProto(addr string) (proto, rest string) {
+	for _, p := range [...]string{"fcgi", "scgi", "uwsgi"} {
+		if r, ok := strings.CutPrefix(addr, p+":"); ok {
+			return p, r
+		}
+	}
+	return "fcgi", addr
+}
+
+func checkGatewayAddr(s string) error {
+	_, a := SplitProto(s)
+	return checkAddr(a)
 }
 
 func checkAddr(s string) error {

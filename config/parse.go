@@ -213,8 +213,14 @@ func (p *parser) resolve(def keyDef, v any) any {
 			return s
 		}
 		if def.name == "listen" || def.name == "http" {
-			if path, ok := strings.CutPrefix(s, "unix:"); ok && !filepath.IsAbs(path) {
-				return "unix:" + filepath.Join(p.base, path)
+			proto, a := "", s
+			if def.name == "listen" {
+				if pr, rest := SplitProto(s); rest != s {
+					proto, a = pr+":", rest
+				}
+			}
+			if path, ok := strings.CutPrefix(a, "unix:"); ok && !filepath.IsAbs(path) {
+				return proto + "unix:" + filepath.Join(p.base, path)
 			}
 			return s
 		}

@@ -16,6 +16,7 @@ import (
 // small response leaves in one write.
 type CGISink struct {
 	w    io.Writer
+	http bool // an HTTP/1.1 status line instead of "Status:" (uwsgi)
 	head []byte
 	hp   *[]byte // head's pooled buffer
 }
@@ -30,7 +31,11 @@ func (s *CGISink) startHead(status int) []byte {
 	bp := headPool.Get().(*[]byte)
 	s.hp = bp
 	b := (*bp)[:0]
-	b = append(b, "Status: "...)
+	if s.http {
+		b = append(b, "HTTP/1.1 "...)
+	} else {
+		b = append(b, "Status: "...)
+	}
 	b = strconv.AppendInt(b, int64(status), 10)
 	if t := http.StatusText(status); t != "" {
 		b = append(b, ' ')

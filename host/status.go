@@ -29,12 +29,15 @@ type StatusReport struct {
 	// ListenQueue is the FastCGI listeners' accept queue now,
 	// MaxListenQueue the highest seen, ListenQueueLen the kernel backlog;
 	// null when no listener could be measured.
-	ListenQueue    *int                  `json:"listen_queue"`
-	MaxListenQueue *int                  `json:"max_listen_queue"`
-	ListenQueueLen *int                  `json:"listen_queue_len"`
-	FastCGI        *FCGIReport           `json:"fastcgi"`
-	Process        ProcessReport         `json:"process"`
-	Apps           map[string]*AppReport `json:"apps"`
+	ListenQueue    *int        `json:"listen_queue"`
+	MaxListenQueue *int        `json:"max_listen_queue"`
+	ListenQueueLen *int        `json:"listen_queue_len"`
+	FastCGI        *FCGIReport `json:"fastcgi"`
+	// Gateways are the SCGI and uwsgi servers' counters, by protocol
+	// ("scgi", "uwsgi"); absent when none listens.
+	Gateways map[string]*GatewayReport `json:"gateways,omitempty"`
+	Process  ProcessReport             `json:"process"`
+	Apps     map[string]*AppReport     `json:"apps"`
 	// Processes is the master's and each worker's part when a master runs
 	// workers (docs/processes.md); the figures above are then the sums of
 	// every worker's.
@@ -50,6 +53,15 @@ type FCGIReport struct {
 	ActiveRequests int64  `json:"active_requests"`
 	Requests       uint64 `json:"requests"`
 	Refused        uint64 `json:"requests_refused"`
+}
+
+// GatewayReport are an SCGI or uwsgi server's counters.
+type GatewayReport struct {
+	Listeners   int    `json:"listeners"`
+	Connections uint64 `json:"connections"`
+	ActiveConns int64  `json:"active_connections"`
+	Requests    uint64 `json:"requests"`
+	BadHeaders  uint64 `json:"bad_headers"` // connections closed for a malformed or stalled header
 }
 
 // ProcessReport describes the fcgihost process.
@@ -141,6 +153,9 @@ func (h *Host) Report() *StatusReport {
 				ActiveConns: st.ActiveConns, ActiveRequests: st.ActiveRequests, Requests: st.Requests, Refused: st.Refused,
 			}
 		}
+	}
+	if g := h.Frontend.gatewayReports(); len(g) > 0 {
+		rep.Gateways = g
 	}
 	for _, a := range h.Registry.Apps() {
 		set := a.Settings()

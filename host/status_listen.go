@@ -22,6 +22,8 @@ type Frontend struct {
 	srv       *fcgi.Server
 	listeners []net.Listener
 
+	gateways map[string]func() GatewayReport
+
 	maxQueue   atomic.Int64
 	lastSample atomic.Int64 // unix nanos of the last sample
 }
@@ -34,6 +36,37 @@ func (f *Frontend) SetServer(s *fcgi.Server) {
 	f.mu.Lock()
 	f.srv = s
 	f.mu.Unlock()
+}
+
+// SetGateway names the counters of the SCGI or uwsgi server the status
+// page shows under proto.
+func (f *Frontend) SetGateway(proto string, report func() GatewayReport) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	if f.gateways == nil {
+		f.gateways = map[string]func() GatewayReport{}
+	}
+	f.gateways[proto] = report
+	f.mu.Unlock()
+}
+
+func (f *Frontend) gatewayReports() map[string]*GatewayReport {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.gateways) == 0 {
+		return nil
+	}
+	out := make(map[string]*GatewayReport, len(f.gateways))
+	for k, rep := range f.gateways {
+		r := rep()
+		out[k] = &r
+	}
+	return out
 }
 
 // AddListener adds a listening socket whose accept queue is reported.

@@ -126,6 +126,27 @@ func writeMetrics(out io.Writer, rep *StatusReport) {
 		counter("fcgihost_fastcgi_requests_total", "FastCGI requests handed to the host", float64(f.Requests))
 		counter("fcgihost_fastcgi_requests_refused_total", "FastCGI requests refused (overload, role, params limits)", float64(f.Refused))
 	}
+	if len(rep.Gateways) > 0 {
+		protos := make([]string, 0, len(rep.Gateways))
+		for k := range rep.Gateways {
+			protos = append(protos, k)
+		}
+		sort.Strings(protos)
+		for _, f := range []struct {
+			name, typ, help string
+			v               func(*GatewayReport) float64
+		}{
+			{"fcgihost_gateway_connections_total", "counter", "SCGI/uwsgi connections accepted", func(g *GatewayReport) float64 { return float64(g.Connections) }},
+			{"fcgihost_gateway_active_connections", "gauge", "SCGI/uwsgi connections open now", func(g *GatewayReport) float64 { return float64(g.ActiveConns) }},
+			{"fcgihost_gateway_requests_total", "counter", "SCGI/uwsgi requests handed to the host", func(g *GatewayReport) float64 { return float64(g.Requests) }},
+			{"fcgihost_gateway_bad_headers_total", "counter", "SCGI/uwsgi connections closed for a malformed or stalled header", func(g *GatewayReport) float64 { return float64(g.BadHeaders) }},
+		} {
+			p.family(f.name, f.typ, f.help)
+			for _, k := range protos {
+				p.sample(f.name, f.v(rep.Gateways[k]), "gateway", k)
+			}
+		}
+	}
 	gauge("fcgihost_heap_bytes", "live Go heap of the process", float64(rep.Process.HeapBytes))
 	gauge("fcgihost_goroutines", "goroutines of the process", float64(rep.Process.Goroutines))
 	gauge("fcgihost_vms", "VMs in all pools", float64(rep.Process.VMs))

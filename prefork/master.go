@@ -48,6 +48,8 @@ type Config struct {
 	// HTTP one (nil if none); every worker inherits them.
 	FCGI []*os.File
 	HTTP *os.File
+	// SCGI and UWSGI are the listening sockets of those gateways.
+	SCGI, UWSGI []*os.File
 	// Processes is the number of workers.
 	Processes int
 	// MemoryLimit is each worker's kernel-enforced memory limit (0 =
@@ -374,6 +376,19 @@ func (m *Master) Spawn(slot, gen int) (Proc, error) {
 		fcgiFDs = append(fcgiFDs, fd(f))
 	}
 	spec = append(spec, "fcgi="+strings.Join(fcgiFDs, ","))
+	for _, g := range []struct {
+		name  string
+		files []*os.File
+	}{{"scgi", m.c.SCGI}, {"uwsgi", m.c.UWSGI}} {
+		if len(g.files) == 0 {
+			continue
+		}
+		var fds []string
+		for _, f := range g.files {
+			fds = append(fds, fd(f))
+		}
+		spec = append(spec, g.name+"="+strings.Join(fds, ","))
+	}
 	if m.c.HTTP != nil {
 		spec = append(spec, "http="+fd(m.c.HTTP))
 	}

@@ -213,6 +213,21 @@ func merge(dst, r *host.StatusReport) {
 			f.Refused += r.FastCGI.Refused
 		}
 	}
+	for k, g := range r.Gateways {
+		if dst.Gateways == nil {
+			dst.Gateways = map[string]*host.GatewayReport{}
+		}
+		d, ok := dst.Gateways[k]
+		if !ok {
+			c := *g
+			dst.Gateways[k] = &c
+			continue
+		}
+		d.Connections += g.Connections
+		d.ActiveConns += g.ActiveConns
+		d.Requests += g.Requests
+		d.BadHeaders += g.BadHeaders
+	}
 	dst.Process.HeapBytes += r.Process.HeapBytes
 	dst.Process.Goroutines += r.Process.Goroutines
 	dst.Process.VMs += r.Process.VMs

@@ -28,6 +28,8 @@ const EnvTestHooks = "FCGIHOST_TEST_HOOKS"
 // Worker is a worker process's link to its master.
 type Worker struct {
 	FCGI   []net.Listener // the FastCGI listeners, shared with the other workers
+	SCGI   []net.Listener // the SCGI listeners, likewise
+	UWSGI  []net.Listener // the uwsgi listeners, likewise
 	HTTP   net.Listener   // the development HTTP listener, or nil
 	Slot   int
 	runDir string
@@ -88,6 +90,20 @@ func FromEnv() (*Worker, error) {
 			return nil, err
 		}
 		w.FCGI = append(w.FCGI, l)
+	}
+	for _, fd := range fds["scgi"] {
+		l, err := fileListener(fd)
+		if err != nil {
+			return nil, err
+		}
+		w.SCGI = append(w.SCGI, l)
+	}
+	for _, fd := range fds["uwsgi"] {
+		l, err := fileListener(fd)
+		if err != nil {
+			return nil, err
+		}
+		w.UWSGI = append(w.UWSGI, l)
 	}
 	if h := fds["http"]; len(h) == 1 {
 		l, err := fileListener(h[0])
@@ -154,6 +170,23 @@ func (w *Worker) WrapFCGI(h fcgi.Handler) fcgi.Handler {
 		}
 		h.ServeFCGI(rw, r)
 	})
+}
+
+// Begin records a request of a gateway that is neither FastCGI nor HTTP
+// (SCGI, uwsgi) in the slot table; the function it returns ends it.
+func (w *Worker) Begin(params map[string]string) func() {
+	if w == nil || w.tab == nil {
+		return func() {}
+	}
+	uri := params["REQUEST_URI"]
+	if uri == "" {
+		uri = params["SCRIPT_NAME"] + params["PATH_INFO"]
+	}
+	i := w.tab.begin(describe(params["REQUEST_METHOD"], uri, params["SCRIPT_FILENAME"]))
+	if w.hooks {
+		testHook(uri)
+	}
+	return func() { w.tab.end(i) }
 }
 
 // WrapHTTP records each request of h in the slot table.

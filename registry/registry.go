@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -445,7 +446,8 @@ func (r *Registry) App(name string) *App {
 // Resolve finds the app a request names (docs/reference.md §2) and the path within
 // it. A request that finds none gets a *ResolveError.
 func (r *Registry) Resolve(params map[string]string) (*App, string, error) {
-	if sf := stripProxyPrefix(params["SCRIPT_FILENAME"]); sf != "" {
+	sf, gateway := stripProxyPrefix(params["SCRIPT_FILENAME"])
+	if sf != "" {
 		real, err := realFile(sf)
 		if err == nil {
 			a, err := r.byFile(real, params)
@@ -465,6 +467,21 @@ func (r *Registry) Resolve(params map[string]string) (*App, string, error) {
 	full, err := RequestPath(params)
 	if err != nil {
 		return nil, "", err
+	}
+	if gateway {
+		// mod_proxy_scgi / mod_proxy_uwsgi: the ProxyPass target's path
+		// names the app (docs/deploy/README.md).
+		if hasEncodedSlashOrNUL(sf) {
+			return nil, "", resolveErr(400, "SCRIPT_FILENAME %q has an encoded slash or NUL", sf)
+		}
+		p, err := url.PathUnescape(sf)
+		if err != nil {
+			return nil, "", resolveErr(400, "SCRIPT_FILENAME %q: %v", sf, err)
+		}
+		if err := checkPath(p); err != nil {
+			return nil, "", err
+		}
+		full = p
 	}
 	seg, rest := splitFirst(full)
 	if a, rest := r.byName(seg, rest); a != nil {

@@ -103,16 +103,25 @@ func splitFirst(p string) (string, string) {
 	return seg, "/" + rest
 }
 
-// stripProxyPrefix removes mod_proxy_fcgi's "proxy:fcgi://HOST" prefix from
-// SCRIPT_FILENAME.
-func stripProxyPrefix(sf string) string {
-	if rest, ok := strings.CutPrefix(sf, "proxy:fcgi://"); ok {
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			return rest[i:]
+// stripProxyPrefix removes Apache mod_proxy's "proxy:fcgi://HOST:PORT",
+// "proxy:scgi://HOST:PORT" or "proxy:uwsgi://HOST:PORT" prefix from
+// SCRIPT_FILENAME. gateway reports an SCGI or uwsgi prefix: for those,
+// what remains is the path of the ProxyPass target when it names no file
+// (docs/deploy/README.md).
+func stripProxyPrefix(sf string) (rest string, gateway bool) {
+	for _, p := range [...]string{"proxy:fcgi://", "proxy:scgi://", "proxy:uwsgi://"} {
+		if r, ok := strings.CutPrefix(sf, p); ok {
+			gw := p != "proxy:fcgi://"
+			if i := strings.IndexByte(r, '/'); i >= 0 {
+				return r[i:], gw
+			}
+			if gw {
+				return "/", true
+			}
+			return "", false
 		}
-		return ""
 	}
-	return sf
+	return sf, false
 }
 
 // within reports whether path is dir or inside it (both clean, absolute,

@@ -432,6 +432,12 @@ func (s *Server) NewFCGIServer(cfg *config.Config) *fcgi.Server {
 // reports (listen_queue, max_listen_queue).
 func (s *Server) WatchListener(l net.Listener) { s.front.AddListener(l) }
 
+// SetGateway shows an SCGI or uwsgi server's counters on the status page
+// under proto ("gateways" in docs/observability.md).
+func (s *Server) SetGateway(proto string, report func() host.GatewayReport) {
+	s.front.SetGateway(proto, report)
+}
+
 // queueTimeout maps the config's queue_timeout (0 = do not wait) to the
 // pool's (0 = default, negative = do not wait).
 func queueTimeout(d time.Duration) time.Duration {

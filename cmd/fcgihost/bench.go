@@ -313,6 +313,8 @@ type benchFlags struct {
 	cgi     string
 	interp  string
 	workers int
+	compare string
+	svg     string
 }
 
 func (b *benchFlags) bind(fs *flag.FlagSet) {
@@ -332,7 +334,9 @@ func (b *benchFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&b.jsonOut, "json", false, "print the result(s) as JSON")
 	fs.StringVar(&b.cgi, "compare-cgi", "", "serve the CGI-style script `FILE` as CGI (a process per request) and through the pool, and compare")
 	fs.StringVar(&b.interp, "cgi-interpreter", "", "the `PROGRAM` run per CGI request as PROGRAM run FILE (default: this fcgihost)")
-	fs.IntVar(&b.workers, "workers", 0, "pool size of the --compare-cgi server (default: -c)")
+	fs.IntVar(&b.workers, "workers", 0, "pool size of the --compare-cgi and --compare server (default: -c)")
+	fs.StringVar(&b.compare, "compare", "", "run the script `FILE` as CGI and through the pool over FastCGI, SCGI, uwsgi and HTTP, one row per transport")
+	fs.StringVar(&b.svg, "svg", "", "with --compare: write the comparison as an SVG chart to `OUT`")
 }
 
 // bench load-tests a FastCGI server with c connections for n requests or
@@ -343,6 +347,9 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	bf.bind(fs)
 	if err := m.parseFlags(fs, benchUsage, args); err != nil {
 		return err
+	}
+	if bf.compare != "" {
+		return m.compare(ctx, &bf, fs.Args())
 	}
 	if bf.cgi != "" {
 		return m.compareCGI(ctx, &bf, fs.Args())

@@ -147,8 +147,10 @@ when the status is 400 or more.
 `
 	benchUsage = `usage: fcgihost bench [flags] PATH
        fcgihost bench --compare-cgi FILE [flags] [PATH]
+       fcgihost bench --compare FILE [--svg OUT] [flags] [PATH]
 
 Load-test a FastCGI server; --compare-cgi serves FILE as CGI and through
-the pool and prints both.
+the pool and prints both; --compare runs FILE as CGI and through the pool
+over FastCGI, SCGI, uwsgi and HTTP, one row per transport (docs/teaching.md).
 `
 )

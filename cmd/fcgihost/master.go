@@ -103,19 +103,29 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 		if err != nil {
 			return err
 		}
-		listeners = append(listeners, fls...)
+		for _, l := range fls {
+			listeners = append(listeners, l.Listener)
+		}
 		if hl != nil {
 			listeners = append(listeners, hl)
 		}
 		for _, l := range fls {
-			f, err := fileOf(l)
+			f, err := fileOf(l.Listener)
 			if err != nil {
 				return err
 			}
-			pc.FCGI = append(pc.FCGI, f)
-			log.Info("FastCGI listening", "addr", l.Addr().String())
+			switch l.proto {
+			case protoSCGI:
+				pc.SCGI = append(pc.SCGI, f)
+			case protoUWSGI:
+				pc.UWSGI = append(pc.UWSGI, f)
+			default:
+				pc.FCGI = append(pc.FCGI, f)
+			}
+			label := protoLabel(l.proto)
+			log.Info(label+" listening", "addr", l.Addr().String())
 			if inherited == nil {
-				fmt.Fprintf(m.Stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
+				fmt.Fprintf(m.Stdout, "%s on %s\n", label, displayAddr(l.Addr()))
 			}
 		}
 		if hl != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/internal/oneconn"
 	"github.com/fcgihost/fcgihost/prefork"
 	"github.com/fcgihost/fcgihost/server"
 )
@@ -129,21 +130,29 @@ func (m *Main) loadServe(args []string, fd0 bool) (*config.Flags, *config.Config
 	return flags, cfg, nil
 }
 
-// openListeners opens the FastCGI listeners — fd 0 from the web server,
-// systemd's, the named ones, or the development defaults — and the HTTP
-// one (nil if none).
-func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]net.Listener, net.Listener, error) {
-	var fls []net.Listener
+// openListeners opens the gateway listeners — fd 0 from the web server
+// (FastCGI), systemd's (SCGI or uwsgi by their FileDescriptorName), the
+// named ones (with their protocol prefix), or the development defaults —
+// and the HTTP one (nil if none).
+func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]gwListener, net.Listener, error) {
+	var fls []gwListener
 	httpAddr := cfg.HTTP
 	switch {
 	case inherited != nil:
-		fls = append(fls, inherited)
+		fls = append(fls, gwListener{protoFCGI, inherited})
 	default:
+		protos := systemdProtos()
 		sd, err := fcgi.SystemdListeners()
 		if err != nil {
 			return nil, nil, fmt.Errorf("systemd socket activation: %w", err)
 		}
-		fls = append(fls, sd...)
+		for i, l := range sd {
+			p := protoFCGI
+			if i < len(protos) {
+				p = protos[i]
+			}
+			fls = append(fls, gwListener{p, l})
+		}
 	}
 	listen := cfg.Listen
 	if len(fls) == 0 && len(listen) == 0 && httpAddr == "" && !flags.ListenersGiven() {
@@ -155,12 +164,13 @@ func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listen
 		}
 	}
 	for _, a := range listen {
-		l, err := fcgi.Listen(a, cfg.SocketMode)
+		proto, addr := config.SplitProto(a)
+		l, err := fcgi.Listen(addr, cfg.SocketMode)
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
 		}
-		fls = append(fls, l)
+		fls = append(fls, gwListener{proto, l})
 	}
 	var hl net.Listener
 	if httpAddr != "" {
@@ -206,10 +216,19 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 		opts.AccessLog = server.NewAccessLogger(cfg, access)
 	}
 
-	var fls []net.Listener
+	var fls []gwListener
 	var hl net.Listener
 	if w != nil {
-		fls, hl = w.FCGI, w.HTTP
+		for _, l := range w.FCGI {
+			fls = append(fls, gwListener{protoFCGI, l})
+		}
+		for _, l := range w.SCGI {
+			fls = append(fls, gwListener{protoSCGI, l})
+		}
+		for _, l := range w.UWSGI {
+			fls = append(fls, gwListener{protoUWSGI, l})
+		}
+		hl = w.HTTP
 	} else if fls, hl, err = openListeners(cfg, flags, inherited); err != nil {
 		return err
 	}
@@ -243,25 +262,38 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	}
 	fsrv := srv.NewFCGIServer(cfg)
 	fsrv.Handler = w.WrapFCGI(fsrv.Handler)
-	var wg sync.WaitGroup
-	errc := make(chan error, len(fls)+1)
+	fronts := newFrontEnds(len(fls) + 1)
+	gateways := map[string]*oneconn.Server{}
 	for _, l := range fls {
-		log.Info("FastCGI listening", "addr", l.Addr().String())
-		fmt.Fprintf(stdout, "FastCGI on %s\n", displayAddr(l.Addr()))
-		srv.WatchListener(l)
-		wg.Add(1)
-		go func(l net.Listener) {
-			defer wg.Done()
-			if err := fsrv.Serve(l); err != nil && !errors.Is(err, fcgi.ErrServerClosed) {
-				errc <- fmt.Errorf("fastcgi %s: %w", l.Addr(), err)
+		label := protoLabel(l.proto)
+		log.Info(label+" listening", "addr", l.Addr().String())
+		fmt.Fprintf(stdout, "%s on %s\n", label, displayAddr(l.Addr()))
+		if l.proto == protoFCGI {
+			srv.WatchListener(l.Listener)
+			fronts.serve("fastcgi", fsrv, fcgi.ErrServerClosed, l.Listener)
+			continue
+		}
+		g := gateways[l.proto]
+		if g == nil {
+			g = newGateway(l.proto, srv, cfg, log, w)
+			gateways[l.proto] = g
+			n := 0
+			for _, o := range fls {
+				if o.proto == l.proto {
+					n++
+				}
 			}
-		}(l)
+			srv.SetGateway(l.proto, func() host.GatewayReport {
+				st := g.Stats()
+				return host.GatewayReport{Listeners: n, Connections: st.Accepted, ActiveConns: st.ActiveConns, Requests: st.Requests, BadHeaders: st.Bad}
+			})
+		}
+		fronts.serve(l.proto, g, oneconn.ErrServerClosed, l.Listener)
 	}
-	var hs *host.DevHTTPServer
 	if hl != nil {
 		// The read limits of the FastCGI side, and max_conns (see
 		// host.DevHTTPOptions and docs/sandbox.md).
-		hs = host.NewDevHTTPServer(w.WrapHTTP(srv.Handler()), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
+		hs := host.NewDevHTTPServer(w.WrapHTTP(srv.Handler()), host.DevHTTPOptions{MaxConns: cfg.MaxConns, Logger: log})
 		base := "http://" + hl.Addr().String()
 		fmt.Fprintf(stdout, "HTTP on %s\n", base)
 		for _, a := range apps {
@@ -273,13 +305,7 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 				fmt.Fprintf(stdout, "  %s/%s%s\n", base, a.Name, slash)
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("http %s: %w", hl.Addr(), err)
-			}
-		}()
+		fronts.serve("http", hs, http.ErrServerClosed, hl)
 	}
 
 	w.Ready()
@@ -320,7 +346,7 @@ loop:
 			skip = context.Cause(ctx) != ctx.Err()
 			log.Info("shutting down", "cause", context.Cause(ctx).Error(), "grace_period", srv.Config().GracePeriod)
 			break loop
-		case err := <-errc:
+		case err := <-fronts.errc:
 			runErr = err
 			break loop
 		case sig := <-sigs:
@@ -375,21 +401,7 @@ loop:
 	rwg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), srv.Config().GracePeriod)
 	defer cancel()
-	var dwg sync.WaitGroup
-	if hs != nil {
-		dwg.Add(1)
-		go func() {
-			defer dwg.Done()
-			if err := hs.Shutdown(sctx); err != nil {
-				hs.Close()
-			}
-		}()
-	}
-	if err := fsrv.Shutdown(sctx); err != nil {
-		log.Warn("requests still running at the end of the grace period were cancelled", "err", err)
-	}
-	dwg.Wait()
-	wg.Wait()
+	fronts.shutdown(sctx, log)
 	srv.Close(sctx)
 	log.Info("stopped")
 	return runErr
