@@ -144,7 +144,18 @@ func openSQLite(ctx context.Context, path string, now func() time.Time, log *slo
 		log.Warn("kv: no read cache; every get reads the database", "path", path, "err", err)
 		s.cache = nil
 	}
-	if err := s.init(ctx); err != nil {
+	// SQLite answers SQLITE_BUSY at once, without its busy handler, when
+	// two processes set up a new file together (the journal-mode switch and
+	// the schema transaction can deadlock, so one side is told to back
+	// off): retry for as long as busy_timeout would have waited.
+	var err2 error
+	for start := time.Now(); ; {
+		if err2 = s.init(ctx); err2 == nil || !isBusy(err2) || time.Since(start) > 10*time.Second || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20*time.Millisecond + time.Duration(rand.Int64N(int64(30*time.Millisecond))))
+	}
+	if err := err2; err != nil {
 		db.Close()
 		s.cache.close()
 		return nil, err
