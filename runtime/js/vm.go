@@ -161,6 +161,15 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 		return nil, err
 	}
 	exp := module.Get("exports")
+	if b.esm != nil {
+		// An ES module's default export (export default function (req,
+		// res) or export default {handle}) is the handler.
+		if o, ok := exp.(*goja.Object); ok {
+			if d := o.Get("default"); d != nil && !goja.IsUndefined(d) && !goja.IsNull(d) {
+				exp = d
+			}
+		}
+	}
 	if fn, ok := goja.AssertFunction(exp); ok {
 		v.handler, v.handlerThis = fn, goja.Undefined()
 	} else if o, ok := exp.(*goja.Object); ok {
