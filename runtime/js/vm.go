@@ -46,6 +46,10 @@ type jsVM struct {
 	serveFn func() error // callHandler, bound once
 
 	stack stackState // CurrentStack requests from the slow log
+
+	ftypes   *fetchTypes // Headers/Request/Response, built on first use (fetchapi.go)
+	fetchSet [len(fetchGlobals)]bool
+	workers  *workersHandler // the Workers form's fetch handler (workers.go)
 }
 
 var (
@@ -84,6 +88,7 @@ func (b *bundle) newJSVM() *jsVM {
 	v.installSandbox()
 	v.installAPI()
 	v.installJSONBudget()
+	v.installFetchGlobals()
 	return v
 }
 
@@ -170,7 +175,10 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 			}
 		}
 	}
-	if fn, ok := goja.AssertFunction(exp); ok {
+	if b.esm != nil && v.workersForm(exp) {
+		v.handler = func(goja.Value, ...goja.Value) (goja.Value, error) { return nil, v.callFetch() }
+		v.serveFn = v.callFetch
+	} else if fn, ok := goja.AssertFunction(exp); ok {
 		v.handler, v.handlerThis = fn, goja.Undefined()
 	} else if o, ok := exp.(*goja.Object); ok {
 		if fn, ok := goja.AssertFunction(o.Get("handle")); ok {
