@@ -34,8 +34,13 @@ type fetchTypes struct {
 // headerList is a Headers object's state: names lower-cased, in order.
 type headerList struct {
 	names, values []string
+	size          int // bytes of names and values
 	immutable     bool
 }
+
+// maxHeaderBytes bounds the names and values of one Headers object, so that
+// get() joining them stays below the string limits.
+const maxHeaderBytes = 1 << 20
 
 type bodyState struct {
 	data []byte
@@ -296,10 +301,18 @@ func (v *jsVM) checkHeader(name, value string) (string, string) {
 	return strings.ToLower(name), value
 }
 
+// room throws when adding name and value would pass the Headers bounds.
+func (v *jsVM) room(h *headerList, name, value string) {
+	if len(h.names) >= maxHeaderEntries || h.size+len(name)+len(value) > maxHeaderBytes {
+		panic(v.errorObject("RangeError", fmt.Errorf("Headers: more than %d entries or %d bytes", maxHeaderEntries, maxHeaderBytes)))
+	}
+}
+
 func (h *headerList) add(name, value string, replace bool) {
 	if replace {
 		h.del(name)
 	}
+	h.size += len(name) + len(value)
 	h.names = append(h.names, name)
 	h.values = append(h.values, value)
 }
@@ -310,6 +323,8 @@ func (h *headerList) del(name string) {
 		if n != name {
 			h.names[j], h.values[j] = n, h.values[i]
 			j++
+		} else {
+			h.size -= len(n) + len(h.values[i])
 		}
 	}
 	h.names, h.values = h.names[:j], h.values[:j]
@@ -392,6 +407,7 @@ func (v *jsVM) fillHeaders(h *headerList, init goja.Value) {
 	if src, ok := v.state(io).(*headerList); ok {
 		h.names = append(h.names, src.names...)
 		h.values = append(h.values, src.values...)
+		h.size = src.size
 		return
 	}
 	if it := io.GetSymbol(goja.SymIterator); it != nil && !goja.IsUndefined(it) {
@@ -415,6 +431,7 @@ func (v *jsVM) fillHeaders(h *headerList, init goja.Value) {
 				v.typeError("Headers: each entry must be a [name, value] pair")
 			}
 			n, val := v.checkHeader(po.Get("0").String(), po.Get("1").String())
+			v.room(h, n, val)
 			h.add(n, val, false)
 		}
 		return
@@ -425,6 +442,7 @@ func (v *jsVM) fillHeaders(h *headerList, init goja.Value) {
 	}
 	for _, k := range keys {
 		n, val := v.checkHeader(k, io.Get(k).String())
+		v.room(h, n, val)
 		h.add(n, val, false)
 	}
 }
@@ -439,9 +457,7 @@ func (v *jsVM) hdrAppend(c goja.FunctionCall, replace bool) {
 		v.typeError("Headers: immutable")
 	}
 	n, val := v.checkHeader(c.Argument(0).String(), c.Argument(1).String())
-	if len(h.names) >= maxHeaderEntries {
-		v.typeError("Headers: more than %d entries", maxHeaderEntries)
-	}
+	v.room(h, n, val)
 	h.add(n, val, replace)
 }
 
@@ -789,6 +805,7 @@ func (v *jsVM) resClone(c goja.FunctionCall) goja.Value {
 	n.status, n.statusText, n.body = s.status, s.statusText, bodyState{data: s.body.data, null: s.body.null}
 	v.hdrs(n.headers).names = append([]string(nil), v.hdrs(s.headers).names...)
 	v.hdrs(n.headers).values = append([]string(nil), v.hdrs(s.headers).values...)
+	v.hdrs(n.headers).size = v.hdrs(s.headers).size
 	return o
 }
 

@@ -154,3 +154,18 @@ func TestWorkersKVAndWaitUntil(t *testing.T) {
 		t.Errorf("waitUntil did not run: %q %v", v, ok)
 	}
 }
+
+// One Headers object cannot grow past its bounds, so get() joining every
+// value cannot build a string past the limits.
+func TestHeadersBounded(t *testing.T) {
+	a := newApp(t, map[string]string{"h.js": `module.exports = () => {
+  const big = "x".repeat(100000);
+  const h = new Headers();
+  try { for (let i = 0; i < 1000; i++) h.append("a", big); } catch (e) { return e.name + " " + h.get("a").length; }
+  return "no limit";
+};`})
+	got := serve(a.mustVM("h.js"), get("/"))
+	if got.err != nil || !strings.HasPrefix(got.body, "RangeError ") {
+		t.Errorf("got %q %v", got.body, got.err)
+	}
+}
