@@ -29,6 +29,8 @@ type fetchTypes struct {
 	key                          *goja.Symbol
 	hdrProto, reqProto, resProto *goja.Object
 	hdrCtor, reqCtor, resCtor    *goja.Object
+	urlProto, uspProto           *goja.Object
+	urlCtor, uspCtor             *goja.Object
 }
 
 // headerList is a Headers object's state: names lower-cased, in order.
@@ -64,7 +66,7 @@ type responseState struct {
 	url        string
 }
 
-var fetchGlobals = [...]string{"Headers", "Request", "Response"}
+var fetchGlobals = [...]string{"Headers", "Request", "Response", "URL", "URLSearchParams"}
 
 // installFetchGlobals makes Headers, Request and Response lazy globals.
 func (v *jsVM) installFetchGlobals() {
@@ -73,16 +75,7 @@ func (v *jsVM) installFetchGlobals() {
 		i, name := i, name
 		get := v.rt.ToValue(func(goja.FunctionCall) goja.Value {
 			t := v.fetchTypes()
-			var c *goja.Object
-			switch name {
-			case "Headers":
-				c = t.hdrCtor
-			case "Request":
-				c = t.reqCtor
-			default:
-				c = t.resCtor
-			}
-			return c
+			return t.ctors()[i]
 		})
 		set := v.rt.ToValue(func(call goja.FunctionCall) goja.Value {
 			v.fetchSet[i] = true
@@ -180,14 +173,18 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		st.status = 0
 		return o
 	})
+	v.installURL(t)
 	g := rt.GlobalObject()
 	for i, name := range fetchGlobals {
 		if !v.fetchSet[i] { // not replaced by the script
-			c := []*goja.Object{t.hdrCtor, t.reqCtor, t.resCtor}[i]
-			_ = g.DefineDataProperty(name, c, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+			_ = g.DefineDataProperty(name, t.ctors()[i], goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
 		}
 	}
 	return t
+}
+
+func (t *fetchTypes) ctors() [len(fetchGlobals)]*goja.Object {
+	return [...]*goja.Object{t.hdrCtor, t.reqCtor, t.resCtor, t.urlCtor, t.uspCtor}
 }
 
 // makeClass makes a constructor (callable only with new) and its prototype.

@@ -169,3 +169,34 @@ func TestHeadersBounded(t *testing.T) {
 		t.Errorf("got %q %v", got.body, got.err)
 	}
 }
+
+func TestURLAndSearchParams(t *testing.T) {
+	a := newApp(t, map[string]string{"u.mjs": `export default {
+  fetch(request) {
+    const u = new URL(request.url);
+    const r = new URL("../b/c?x=1#h", "HTTP://Example.COM:80/a/d/e");
+    const p = new URLSearchParams("a=1&b=x+y&a=%20z");
+    p.append("c", "&=");
+    u.searchParams.set("added", "1 2");
+    let bad = "";
+    try { new URL("/relative"); } catch (e) { bad = e.name; }
+    return Response.json({
+      path: u.pathname, q: u.searchParams.get("q"), host: u.host, origin: u.origin, href: u.href,
+      r: r.href, rh: r.hostname, rp: r.port, rs: r.search, hash: r.hash,
+      all: p.getAll("a"), ps: p.toString(), size: p.size, bad, can: URL.canParse("nope"),
+      entries: [...new URLSearchParams({k: "v", w: "x"})],
+      form: new Response(new URLSearchParams("z=1")).headers.get("content-type"),
+    });
+  }
+};`})
+	req := get("/path/x?q=v")
+	req.Params["HTTP_HOST"] = "h.example"
+	got := serve(a.mustVM("u.mjs"), req)
+	want := `{"path":"/path/x","q":"v","host":"h.example","origin":"http://h.example","href":"http://h.example/path/x?q=v&added=1+2",` +
+		`"r":"http://example.com/a/b/c?x=1#h","rh":"example.com","rp":"","rs":"?x=1","hash":"#h",` +
+		`"all":["1"," z"],"ps":"a=1&b=x+y&a=+z&c=%26%3D","size":4,"bad":"TypeError","can":false,` +
+		`"entries":[["k","v"],["w","x"]],"form":"application/x-www-form-urlencoded;charset=UTF-8"}`
+	if got.err != nil || got.body != want {
+		t.Errorf("got  %s %v\nwant %s", got.body, got.err, want)
+	}
+}
