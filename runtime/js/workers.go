@@ -123,7 +123,9 @@ func describeValue(x goja.Value) string {
 	case "string":
 		return "a string"
 	case "bool":
-		return "a boolean"
+		return "a boolean (" + safeString(x) + ")"
+	case "int64", "float64":
+		return "a number (" + safeString(x) + ")"
 	}
 	return "a " + x.ExportType().String() + " (" + safeString(x) + ")"
 }
