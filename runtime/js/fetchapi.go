@@ -55,6 +55,17 @@ type requestState struct {
 	headers     *goja.Object
 	body        bodyState
 	signal      *goja.Object
+	live        bool            // the incoming request: signal aborts with it
+	from        *script.Request // the incoming request: headers made on first read
+	x           *exchange       // the incoming request's exchange (its memory is reused after it)
+}
+
+// ended throws when s is an incoming request whose request has ended: its
+// headers and body live in memory the host reuses.
+func (v *jsVM) ended(s *requestState) {
+	if s.x != nil && s.x.done {
+		v.typeError("the request has ended")
+	}
 }
 
 type responseState struct {
@@ -117,11 +128,11 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 	v.getters(t.reqProto, map[string]func(*requestState) goja.Value{
 		"method":   func(s *requestState) goja.Value { return rt.ToValue(s.method) },
 		"url":      func(s *requestState) goja.Value { return rt.ToValue(s.url) },
-		"headers":  func(s *requestState) goja.Value { return s.headers },
+		"headers":  func(s *requestState) goja.Value { return v.reqHeaders(s) },
 		"bodyUsed": func(s *requestState) goja.Value { return rt.ToValue(s.body.used) },
 		"signal": func(s *requestState) goja.Value {
 			if s.signal == nil {
-				s.signal = v.newSignal(false)
+				s.signal = v.newSignal(s.live)
 			}
 			return s.signal
 		},
@@ -553,6 +564,7 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 	var body *bodyState
 	switch s := v.state(c.This).(type) {
 	case *requestState:
+		v.ended(s)
 		body = &s.body
 	case *responseState:
 		body = &s.body
@@ -599,9 +611,10 @@ func (v *jsVM) newRequestCall(call goja.ConstructorCall) *goja.Object {
 	s := &requestState{method: "GET", body: bodyState{null: true}}
 	var hinit goja.Value
 	if src, ok := v.state(in).(*requestState); ok {
+		v.ended(src)
 		*s = *src
-		s.signal = nil
-		hinit = src.headers
+		s.signal, s.live, s.from, s.x = nil, false, nil, nil
+		hinit = v.reqHeaders(src)
 		s.body.data = append([]byte(nil), src.body.data...)
 	} else {
 		s.url = v.absoluteURL(in.String())
@@ -669,7 +682,7 @@ func (v *jsVM) reqClone(c goja.FunctionCall) goja.Value {
 	}
 	t := v.fetchTypes()
 	n := &requestState{method: s.method, url: s.url, body: bodyState{data: s.body.data, null: s.body.null}, signal: s.signal}
-	n.headers = v.newHeaders(s.headers)
+	n.headers = v.newHeaders(v.reqHeaders(s))
 	o := v.rt.NewObject()
 	o.SetPrototype(t.reqProto)
 	v.attach(o, n)
@@ -722,6 +735,24 @@ func (v *jsVM) incomingRequest(x *exchange) *goja.Object {
 	if s.method == "" {
 		s.method = "GET"
 	}
+	s.from, s.x = r, x
+	s.body = bodyState{data: r.Body, null: len(r.Body) == 0 && (s.method == "GET" || s.method == "HEAD")}
+	s.live = true // request.signal follows the request (made on first read)
+	o := v.rt.NewObject()
+	o.SetPrototype(t.reqProto)
+	v.attach(o, s)
+	return o
+}
+
+// reqHeaders returns a Request's headers, building the incoming request's
+// from the params on first read.
+func (v *jsVM) reqHeaders(s *requestState) *goja.Object {
+	if s.headers != nil {
+		return s.headers
+	}
+	v.ended(s)
+	t := v.fetchTypes()
+	r := s.from
 	h := &headerList{}
 	names := make([]string, 0, len(r.Params))
 	for k := range r.Params {
@@ -745,12 +776,7 @@ func (v *jsVM) incomingRequest(x *exchange) *goja.Object {
 	ho.SetPrototype(t.hdrProto)
 	v.attach(ho, h)
 	s.headers = ho
-	s.body = bodyState{data: r.Body, null: len(r.Body) == 0 && (s.method == "GET" || s.method == "HEAD")}
-	s.signal = v.newSignal(true)
-	o := v.rt.NewObject()
-	o.SetPrototype(t.reqProto)
-	v.attach(o, s)
-	return o
+	return ho
 }
 
 // ---- Response

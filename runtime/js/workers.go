@@ -24,9 +24,11 @@ import (
 )
 
 type workersHandler struct {
-	fetch goja.Callable
-	this  goja.Value
-	env   *goja.Object
+	fetch   goja.Callable
+	this    goja.Value
+	env     *goja.Object
+	ctx     *goja.Object    // one per VM; waitUntil adds to pending
+	pending []*goja.Promise // the request's waitUntil promises
 }
 
 // workersForm recognises export default { fetch }.
@@ -50,24 +52,27 @@ func (v *jsVM) callFetch() error {
 	if w.env == nil {
 		w.env = v.workersEnv()
 	}
-	var pending []*goja.Promise
-	var req, ctx *goja.Object
+	w.pending = w.pending[:0]
+	defer func() { w.pending = w.pending[:0] }()
+	var req *goja.Object
 	if err := v.catch(func() {
 		req = v.incomingRequest(x)
-		ctx = v.rt.NewObject()
-		_ = ctx.Set("waitUntil", func(c goja.FunctionCall) goja.Value {
-			if o, ok := c.Argument(0).(*goja.Object); ok {
-				if p, ok := o.Export().(*goja.Promise); ok {
-					pending = append(pending, p)
+		if w.ctx == nil {
+			w.ctx = v.rt.NewObject()
+			_ = w.ctx.Set("waitUntil", func(c goja.FunctionCall) goja.Value {
+				if o, ok := c.Argument(0).(*goja.Object); ok && v.cur != nil {
+					if p, ok := o.Export().(*goja.Promise); ok {
+						w.pending = append(w.pending, p)
+					}
 				}
-			}
-			return goja.Undefined()
-		})
-		_ = ctx.Set("passThroughOnException", func(goja.FunctionCall) goja.Value { return goja.Undefined() })
+				return goja.Undefined()
+			})
+			_ = w.ctx.Set("passThroughOnException", func(goja.FunctionCall) goja.Value { return goja.Undefined() })
+		}
 	}); err != nil {
 		return err
 	}
-	ret, err := w.fetch(w.this, req, w.env, ctx)
+	ret, err := w.fetch(w.this, req, w.env, w.ctx)
 	if err != nil {
 		return err
 	}
@@ -92,7 +97,7 @@ func (v *jsVM) callFetch() error {
 	// The handler's promises have run already (the job queue is drained
 	// when the call returns); a waitUntil promise still pending can never
 	// settle (there are no timers), and a rejected one is logged.
-	for _, p := range pending {
+	for _, p := range w.pending {
 		switch p.State() {
 		case goja.PromiseStateRejected:
 			se := v.rejection(p.Result())

@@ -3,6 +3,8 @@ package js
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -198,5 +200,62 @@ func TestURLAndSearchParams(t *testing.T) {
 		`"entries":[["k","v"],["w","x"]],"form":"application/x-www-form-urlencoded;charset=UTF-8"}`
 	if got.err != nil || got.body != want {
 		t.Errorf("got  %s %v\nwant %s", got.body, got.err, want)
+	}
+}
+
+// BenchmarkServeHello compares the Workers form of hello (TypeScript,
+// Request/Response objects) with today's module.exports hello.
+func BenchmarkServeHelloWorkers(b *testing.B) {
+	for _, c := range []struct{ name, file, code string }{
+		{"module.exports", "h.js", `module.exports = (req, res) => "hello";`},
+		{"workers-ts", "h.ts", `export default { fetch(request: Request): Response { return new Response("hello"); } };`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.code), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			bundle, err := New().Compile(script.Source{App: "b", Dir: dir, Entry: filepath.Join(dir, c.file)}, script.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			vm, err := bundle.NewVM(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer vm.Close()
+			req := get("/")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if got := serve(vm, req); got.body != "hello" {
+					b.Fatalf("body %q %v", got.body, got.err)
+				}
+			}
+		})
+	}
+}
+
+// A Request kept after its request ended throws instead of showing memory
+// the host reuses for a later request.
+func TestWorkersRequestKeptAfterItsRequest(t *testing.T) {
+	a := newApp(t, map[string]string{"k.mjs": `let kept;
+export default {
+  async fetch(request) {
+    if (!kept) { kept = request; return new Response("kept"); }
+    const out = [];
+    for (const f of [() => kept.headers.get("x"), () => kept.text(), () => new Request(kept)]) {
+      try { await f(); out.push("no error"); } catch (e) { out.push(e.message); }
+    }
+    return new Response(out.join("|") + "|" + kept.url);
+  }
+};`})
+	vm := a.mustVM("k.mjs")
+	first := post("/first", "text/plain", []byte("secret body"))
+	first.Params["HTTP_X"] = "secret header"
+	serve(vm, first)
+	got := serve(vm, get("/second"))
+	if got.err != nil || got.body != "the request has ended|the request has ended|the request has ended|http://localhost/first" {
+		t.Errorf("got %q %v", got.body, got.err)
 	}
 }
