@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fcgihost/fcgihost/internal/testutil"
 )
@@ -106,4 +107,41 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
 			t.Errorf("log lacks %q:\n%s", want, testutil.Tail(logs, 3000))
 		}
 	}
+}
+
+// Changing a file a module app imports reloads the app, for a one-file app
+// (whose imports sit in the apps dir and its node_modules) and a folder app.
+func TestNginx_ModuleAppReloadsOnImportChange(t *testing.T) {
+	t.Parallel()
+	apps := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(apps, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one.ts", "import { v } from \"./shared/v\";\nexport default () => v;\n")
+	write("shared/v.ts", "export const v: string = \"v1\";\n")
+	write("dir/index.mjs", "import { w } from \"./deep/w.mjs\";\nexport default () => w;\n")
+	write("dir/deep/w.mjs", "export const w = \"w1\";\n")
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: "workers = 1\n"})
+	n := testutil.StartNginx(t, h, nginxRoot)
+	if r := testutil.Get(t, n.URL+"/one"); r.Body != "v1" {
+		t.Fatalf("/one: %d %q", r.StatusCode, r.Body)
+	}
+	if r := testutil.Get(t, n.URL+"/dir/"); r.Body != "w1" {
+		t.Fatalf("/dir/: %d %q", r.StatusCode, r.Body)
+	}
+	write("shared/v.ts", "export const v: string = \"v2\";\n")
+	write("dir/deep/w.mjs", "export const w = \"w2\";\n")
+	testutil.Eventually(t, 15*time.Second, "one.ts reloaded after its import changed", func() bool {
+		return testutil.Get(t, n.URL+"/one").Body == "v2"
+	})
+	testutil.Eventually(t, 15*time.Second, "dir reloaded after its import changed", func() bool {
+		return testutil.Get(t, n.URL+"/dir/").Body == "w2"
+	})
 }
