@@ -122,7 +122,7 @@ type checkApp struct {
 // an index.js or index.lua. A dir that is itself a folder app (it has an
 // index file) is that one app.
 func appsIn(dir string) []checkApp {
-	for _, idx := range []string{"index.js", "index.lua"} {
+	for _, idx := range []string{"index.js", "index.lua", "index.mjs", "index.ts"} {
 		if st, err := os.Stat(filepath.Join(dir, idx)); err == nil && st.Mode().IsRegular() {
 			abs, _ := filepath.Abs(dir)
 			return []checkApp{{name: filepath.Base(abs), entry: filepath.Join(dir, idx), dir: dir}}
@@ -144,7 +144,7 @@ func appsIn(dir string) []checkApp {
 			continue
 		}
 		if st.IsDir() {
-			for _, idx := range []string{"index.js", "index.lua"} {
+			for _, idx := range []string{"index.js", "index.lua", "index.mjs", "index.ts"} {
 				if st, err := os.Stat(filepath.Join(full, idx)); err == nil && st.Mode().IsRegular() {
 					out = append(out, checkApp{name: name, entry: filepath.Join(full, idx), dir: full})
 					break

@@ -68,3 +68,40 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
 	}
 }
+
+// check loads ES module and TypeScript apps as serve does: a syntax error in
+// an imported .ts file and an import escaping the app folder are reported
+// at their file and line.
+func TestCheckModules(t *testing.T) {
+	dir := t.TempDir()
+	for name, code := range map[string]string{
+		"api/index.ts":  "import { f } from \"./lib\";\nexport default { fetch: () => new Response(f()) };\n",
+		"api/lib.ts":    "// helper\nexport function f(): string {\n  return 1 +* 2;\n}\n",
+		"esc/index.mjs": "// x\nimport s from \"../secret.js\";\nexport default () => s;\n",
+		"good.ts":       "enum E { A = 1 }\nexport default (req: any): number => E.A;\n",
+		"secret.js":     "module.exports = 's';\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Getenv: os.Getenv, Environ: os.Environ}
+	err := m.Run(context.Background(), []string{"check", dir})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("err = %v, want exit 1\n%s%s", err, out.String(), errb.String())
+	}
+	for _, want := range []string{filepath.Join(dir, "api", "lib.ts") + ":3:", filepath.Join(dir, "esc", "index.mjs") + ":2:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %s:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "good.ts") {
+		t.Errorf("good.ts reported:\n%s", out.String())
+	}
+}

@@ -326,7 +326,7 @@ func listApps(dir string) []string {
 			continue
 		}
 		if e.IsDir() {
-			for _, idx := range []string{"index.js", "index.lua"} {
+			for _, idx := range []string{"index.js", "index.lua", "index.mjs", "index.ts"} {
 				if st, err := os.Stat(filepath.Join(dir, name, idx)); err == nil && st.Mode().IsRegular() {
 					add(name)
 					break
@@ -334,7 +334,7 @@ func listApps(dir string) []string {
 			}
 			continue
 		}
-		if ext := filepath.Ext(name); ext == ".js" || ext == ".lua" {
+		if ext := filepath.Ext(name); ext == ".js" || ext == ".lua" || ext == ".mjs" || ext == ".ts" {
 			add(strings.TrimSuffix(name, ext))
 		}
 	}

@@ -16,7 +16,7 @@ func TestEngineIdentity(t *testing.T) {
 	if e.Name() != "js" {
 		t.Errorf("Name = %q", e.Name())
 	}
-	if got := strings.Join(e.Extensions(), ","); got != ".js" {
+	if got := strings.Join(e.Extensions(), ","); got != ".js,.mjs,.ts" {
 		t.Errorf("Extensions = %q", got)
 	}
 }

@@ -81,19 +81,16 @@ func New() *Engine { return &Engine{} }
 // Name is "js".
 func (*Engine) Name() string { return "js" }
 
-// Extensions is [".js"].
-func (*Engine) Extensions() []string { return []string{".js"} }
+// Extensions is [".js", ".mjs", ".ts"] (ES modules and TypeScript: see
+// loader.go).
+func (*Engine) Extensions() []string { return []string{".js", ".mjs", ".ts"} }
 
 // Compile parses and compiles src.Entry (src.Code if given). A syntax error
 // is a *script.ScriptError with File, Line and Col.
 func (*Engine) Compile(src script.Source, opts script.Options) (script.Bundle, error) {
-	code := src.Code
-	if code == nil {
-		var err error
-		code, err = os.ReadFile(src.Entry)
-		if err != nil {
-			return nil, &script.ScriptError{App: src.App, File: src.Entry, Err: fmt.Errorf("read %s: %w", src.Entry, err)}
-		}
+	code, err := readEntry(src)
+	if err != nil {
+		return nil, &script.ScriptError{App: src.App, File: src.Entry, Err: fmt.Errorf("read %s: %w", src.Entry, err)}
 	}
 	opts.Limits = opts.Limits.WithDefaults()
 	b := &bundle{
@@ -107,7 +104,19 @@ func (*Engine) Compile(src script.Source, opts script.Options) (script.Bundle, e
 		return nil, &script.ScriptError{App: src.App, File: src.Entry, Err: fmt.Errorf("app dir %s: %w", src.Dir, err)}
 	}
 	b.realDir = realDir
+	if ext := strings.ToLower(filepath.Ext(src.Entry)); ext == ".mjs" || ext == ".ts" || ext == ".mts" {
+		if serr := b.compileModules(src.Code); serr != nil {
+			return nil, serr
+		}
+		return b, nil
+	}
 	prog, info, serr := compileSource(src.Entry, string(code), 0)
+	if serr != nil && needsBundling(src.Entry, string(code), serr) {
+		if serr := b.compileModules(src.Code); serr != nil {
+			return nil, serr
+		}
+		return b, nil
+	}
 	if serr != nil {
 		serr.App = src.App
 		return nil, serr
@@ -128,6 +137,7 @@ type bundle struct {
 	realDir string // src.Dir with symlinks resolved
 	prog    *goja.Program
 	style   script.Style
+	esm     *esmBundle // an ES module / TypeScript app bundled by esbuild (loader.go)
 
 	mu      sync.Mutex
 	modules map[string]*compiledModule // absolute path → compiled module

@@ -74,6 +74,12 @@ func (f frame) String() string {
 
 // fixFrame corrects the column of line 1 of a wrapped module.
 func (b *bundle) fixFrame(f frame) frame {
+	if b.esm != nil && f.file == b.src.Entry {
+		if file, l, c, ok := b.esm.mapPos(f.line, f.col); ok {
+			f.file, f.line, f.col = file, l, c
+		}
+		return f
+	}
 	if f.line == 1 && f.file != b.src.Entry && f.file != "" && !strings.HasPrefix(f.file, "<") {
 		f.col = fixCol(f.line, f.col, len(moduleWrapperPrefix))
 	}

@@ -47,6 +47,10 @@ type jsVM struct {
 	serveFn func() error // callHandler, bound once
 
 	stack stackState // CurrentStack requests from the slow log
+
+	ftypes   *fetchTypes // Headers/Request/Response, built on first use (fetchapi.go)
+	fetchSet [len(fetchGlobals)]bool
+	workers  *workersHandler // the Workers form's fetch handler (workers.go)
 }
 
 var (
@@ -85,6 +89,7 @@ func (b *bundle) newJSVM() *jsVM {
 	v.installSandbox()
 	v.installAPI()
 	v.installJSONBudget()
+	v.installFetchGlobals()
 	return v
 }
 
@@ -162,7 +167,19 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 		return nil, err
 	}
 	exp := module.Get("exports")
-	if fn, ok := goja.AssertFunction(exp); ok {
+	if b.esm != nil {
+		// An ES module's default export (export default function (req,
+		// res) or export default {handle}) is the handler.
+		if o, ok := exp.(*goja.Object); ok {
+			if d := o.Get("default"); d != nil && !goja.IsUndefined(d) && !goja.IsNull(d) {
+				exp = d
+			}
+		}
+	}
+	if b.esm != nil && v.workersForm(exp) {
+		v.handler = func(goja.Value, ...goja.Value) (goja.Value, error) { return nil, v.callFetch() }
+		v.serveFn = v.callFetch
+	} else if fn, ok := goja.AssertFunction(exp); ok {
 		v.handler, v.handlerThis = fn, goja.Undefined()
 	} else if o, ok := exp.(*goja.Object); ok {
 		if fn, ok := goja.AssertFunction(o.Get("handle")); ok {
