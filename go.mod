@@ -21,3 +21,8 @@ require (
 	golang.org/x/text v0.21.0 // indirect
 	google.golang.org/protobuf v1.36.1 // indirect
 )
+
+// A copy of gopher-lua with one small patch (a concatenation's length is
+// checked before it is allocated); see docs/sandbox.md and
+// third_party/gopher-lua/PATCH.md.
+replace github.com/yuin/gopher-lua => ./third_party/gopher-lua

@@ -105,6 +105,10 @@ type Options struct {
 	// If `MinimizeStackMemory` is set, the call stack will be automatically grown or shrank up to a limit of
 	// `CallStackSize` in order to minimize memory usage. This does incur a slight performance penalty.
 	MinimizeStackMemory bool
+	// fcgihost patch: MaxConcatSize bounds the length in bytes of the string
+	// one concatenation (`a..b..c`, LState.Concat) may build; past it the
+	// concatenation raises an error before allocating. 0 means unlimited.
+	MaxConcatSize int
 }
 
 /* }}} */

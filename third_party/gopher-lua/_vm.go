@@ -958,6 +958,18 @@ func stringConcat(L *LState, total, last int) LValue {
 				i--
 				total--
 			}
+			// fcgihost patch: the joined length is checked before
+			// strings.Join allocates it (see PATCH.md).
+			if max := L.Options.MaxConcatSize; max > 0 {
+				n := 0
+				for _, s := range buf {
+					n += len(s)
+				}
+				if n > max {
+					L.RaiseError("string concatenation: result of %d bytes exceeds the limit of %d", n, max)
+					return LNil
+				}
+			}
 			rhs = LString(strings.Join(buf, ""))
 		}
 	}
