@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Version and Commit are set at build time:
@@ -52,8 +53,13 @@ func readVersion() versionInfo {
 		v.Commit += "+dirty"
 	}
 	for _, d := range bi.Deps {
-		if d.Replace != nil {
-			d = d.Replace
+		if r := d.Replace; r != nil {
+			if r.Version == "" || r.Version == "(devel)" {
+				// A directory replace: the engine is built from its patched
+				// copy in third_party (see docs/sandbox.md).
+				r = &debug.Module{Path: d.Path, Version: d.Version + " (patched copy in " + strings.TrimPrefix(r.Path, "./") + ")"}
+			}
+			d = r
 		}
 		switch d.Path {
 		case "github.com/dop251/goja":
