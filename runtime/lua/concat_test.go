@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fcgihost/fcgihost/sandbox"
+	"github.com/fcgihost/fcgihost/script"
 )
 
 // concatChain is "name..name..…" with n operands: one OP_CONCAT.
@@ -152,4 +153,38 @@ func TestConcat_Semantics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// allocated runs one request and returns its error and the bytes the
+// process allocated meanwhile.
+func allocated(t *testing.T, v script.VM) (error, uint64) {
+	t.Helper()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := serve(t, v, request("GET", "/", "", nil))
+	runtime.ReadMemStats(&after)
+	return err, after.TotalAlloc - before.TotalAlloc
+}
+
+// TestPrint_ManyLargeArguments: print and log join their arguments; with
+// 2000 references to one 1 MiB string that was one native join of 2 GiB.
+// A log line is cut at its limit before joining the rest. (CGI print now
+// writes each argument as it goes, bounded by max_response, which this
+// package's test sink does not enforce.)
+func TestPrint_ManyLargeArguments(t *testing.T) {
+	const args = "local s = string.rep('x', 2^20)\nlocal t = {}\nfor i = 1, 2000 do t[i] = s end\n"
+	t.Run("log", func(t *testing.T) {
+		a := newApp(t, "return function(req, res)\n"+args+"print(unpack(t))\nlog(unpack(t))\nres:write('done')\nend", nil)
+		err, d := allocated(t, a.vm(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d > 256<<20 {
+			t.Errorf("the request allocated %d MiB", d>>20)
+		}
+		if logs := a.logs.String(); !strings.Contains(logs, "(truncated)") || len(logs) > 4*maxLogMessage {
+			t.Errorf("log of %d bytes, want lines cut at %d", len(logs), maxLogMessage)
+		}
+	})
 }
