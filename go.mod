@@ -35,3 +35,8 @@ require (
 // A copy of goja with one small patch (iterator loops check the interrupt);
 // see docs/sandbox.md, "The goja patch", and third_party/goja/PATCH.md.
 replace github.com/dop251/goja => ./third_party/goja
+
+// A copy of gopher-lua with one small patch (a concatenation's length is
+// checked before it is allocated); see docs/sandbox.md and
+// third_party/gopher-lua/PATCH.md.
+replace github.com/yuin/gopher-lua => ./third_party/gopher-lua

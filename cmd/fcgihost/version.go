@@ -55,7 +55,7 @@ func readVersion() versionInfo {
 	for _, d := range bi.Deps {
 		if r := d.Replace; r != nil {
 			if r.Version == "" || r.Version == "(devel)" {
-				// A directory replace: goja is built from its patched
+				// A directory replace: the engine is built from its patched
 				// copy in third_party (see docs/sandbox.md).
 				r = &debug.Module{Path: d.Path, Version: d.Version + " (patched copy in " + strings.TrimPrefix(r.Path, "./") + ")"}
 			}

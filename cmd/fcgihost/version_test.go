@@ -46,6 +46,11 @@ func TestVersion(t *testing.T) {
 		"goja":       goModVersion(t, "github.com/dop251/goja"),
 		"gopher-lua": goModVersion(t, "github.com/yuin/gopher-lua"),
 	}
+	// gopher-lua is built from its patched copy (docs/sandbox.md, "The
+	// gopher-lua patch"); the line says so.
+	if w := want["gopher-lua"] + " (patched copy in third_party/gopher-lua)"; !strings.Contains(string(out), "gopher-lua "+w+"\n") {
+		t.Errorf("no line %q in:\n%s", "gopher-lua "+w, out)
+	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), out)

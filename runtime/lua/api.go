@@ -569,8 +569,21 @@ func (v *vm) cgiOut(L *glua.LState) *script.CGIWriter {
 // newline, to the response.
 func (v *vm) cgiPrint(L *glua.LState) int {
 	w := v.cgiOut(L)
-	s := joinArgs(L, 1, "\t") + "\n"
-	if _, err := w.Write(unsafeBytes(s)); err != nil {
+	// Each argument is written as it is converted, as C Lua's print does:
+	// joining them first would build their sum in one native call
+	// (print(unpack(t)) with many references to one large string), while
+	// the response itself is bounded by max_response.
+	top := L.GetTop()
+	for i := 1; i <= top; i++ {
+		s := L.ToStringMeta(L.Get(i)).String()
+		if i > 1 {
+			s = "\t" + s
+		}
+		if _, err := w.Write(unsafeBytes(s)); err != nil {
+			return v.fail(fmt.Errorf("print: %w", err))
+		}
+	}
+	if _, err := w.Write([]byte("\n")); err != nil {
 		return v.fail(fmt.Errorf("print: %w", err))
 	}
 	return 0

@@ -244,14 +244,23 @@ func baseGetMetatable(L *glua.LState) int {
 }
 
 // joinArgs renders the arguments from index first on with tostring.
-func joinArgs(L *glua.LState, first int, sep string) string {
+//
+// It stops once more than limit bytes are joined (the rest is not converted):
+// print(unpack(t)) with t holding many references to one large string would
+// otherwise build their sum in one native call (docs/sandbox.md, "The three
+// lines of defence").
+func joinArgs(L *glua.LState, first int, sep string, limit int) string {
 	top := L.GetTop()
 	var b strings.Builder
-	for i := first; i <= top; i++ {
+	for i := first; i <= top && b.Len() <= limit; i++ {
 		if i > first {
 			b.WriteString(sep)
 		}
-		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+		s := L.ToStringMeta(L.Get(i)).String()
+		if room := limit + 1 - b.Len(); len(s) > room {
+			s = s[:max(room, 0)]
+		}
+		b.WriteString(s)
 	}
 	return b.String()
 }
@@ -271,7 +280,7 @@ func (v *vm) logFunc(level slog.Level, sep string) glua.LGFunction {
 		if !lg.Enabled(ctx, level) {
 			return 0
 		}
-		msg := joinArgs(L, 1, sep)
+		msg := joinArgs(L, 1, sep, maxLogMessage)
 		if len(msg) > maxLogMessage {
 			msg = msg[:maxLogMessage] + "…(truncated)"
 		}

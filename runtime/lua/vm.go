@@ -166,6 +166,11 @@ func newVM(b *bundle) *vm {
 		RegistrySize:     registryStart,
 		RegistryMaxSize:  registryMax,
 		RegistryGrowStep: registryStep,
+		// `a..b..c` is one instruction that joins all its operands
+		// natively; the patched engine checks the joined length against
+		// the one-value limit before allocating (docs/sandbox.md, "The
+		// gopher-lua patch").
+		MaxConcatSize: int(b.opts.Limits.WithDefaults().MaxStringSize),
 		// MinimizeStackMemory stays off: its growing stack never reports
 		// full and panics on overflow instead of raising "stack overflow".
 	})
@@ -296,6 +301,11 @@ func (v *vm) matchNoted(msg string) error {
 
 // luaError is a script error message with, where known, the Go error
 // behind it.
+// concatLimitPrefix starts the error the patched engine raises when a
+// concatenation would exceed Options.MaxConcatSize
+// (third_party/gopher-lua/PATCH.md).
+const concatLimitPrefix = "string concatenation: result of "
+
 type luaError struct {
 	msg   string
 	cause error
@@ -375,6 +385,9 @@ func (v *vm) scriptError(ctx context.Context, err error) *script.ScriptError {
 				v.healthy = false
 			}
 			se.Err = &luaError{msg: rest, cause: cause}
+		case strings.HasPrefix(rest, concatLimitPrefix):
+			v.healthy = false
+			se.Err = &luaError{msg: rest, cause: sandbox.ErrTooLarge}
 		case rest == "stack overflow":
 			v.healthy = false
 			se.Err = &luaError{msg: fmt.Sprintf("stack overflow (more than %d nested calls)", callStackSize(v.b.opts.Limits)), cause: sandbox.ErrTooLarge}
