@@ -142,6 +142,12 @@ timeout = "30s"
 
 [app.grow_lua]
 timeout = "30s"
+
+[app.json_js]
+timeout = "30s"
+
+[app.json_lua]
+timeout = "30s"
 `
 
 // sandboxStack writes the attack apps (plus files outside the apps dir
