@@ -735,8 +735,8 @@ func (v *jsVM) installRegExpBounds(g, sp *goja.Object) {
 	}
 	if proto, ok := ctor.Get("prototype").(*goja.Object); ok {
 		v.wrap(proto, "compile", func(c goja.FunctionCall) { checkPattern("RegExp.prototype.compile", c.Argument(0)) })
-		v.wrap(proto, "exec", func(goja.FunctionCall) { v.checkCtx() })
-		v.wrap(proto, "test", func(goja.FunctionCall) { v.checkCtx() })
+		v.wrap(proto, "exec", v.regexpWork("RegExp.prototype.exec"))
+		v.wrap(proto, "test", v.regexpWork("RegExp.prototype.test"))
 	}
 	for _, name := range []string{"match", "matchAll", "search"} {
 		what := "String.prototype." + name
@@ -949,4 +949,38 @@ func (v *jsVM) lengthUnstable(o *goja.Object) bool {
 		}
 	}
 	return false
+}
+
+// maxRegexpWork bounds the native work of one match: Go's regexp engine
+// (and regexp2) may take up to pattern length × input length steps in
+// one call that no interrupt reaches, so a 64 Ki-unit pattern tried on
+// itself ran for minutes (found by FuzzHostileJS; docs/sandbox.md, "What
+// the JS engine bounds and how"). 2.5e8 is about a second or two of work:
+// a 250-character pattern still matches a 1 MiB body.
+const maxRegexpWork = 2.5e8
+
+// regexpWork is the check before each exec/test: the request's context,
+// then the match's cost. An object argument is converted to a string
+// once here (exec would convert it again, with its side effects twice).
+func (v *jsVM) regexpWork(what string) func(c goja.FunctionCall) {
+	return func(c goja.FunctionCall) {
+		v.checkCtx()
+		re, ok := c.This.(*goja.Object)
+		if !ok || len(c.Arguments) == 0 {
+			return
+		}
+		arg := c.Arguments[0]
+		if _, isObj := arg.(*goja.Object); isObj {
+			arg = arg.ToString()
+			c.Arguments[0] = arg
+		}
+		src := re.Get("source")
+		if src == nil {
+			return
+		}
+		m, n := strLen(src.ToString()), strLen(arg.ToString())
+		if float64(m)*float64(n) > maxRegexpWork {
+			v.throw("RangeError", fmt.Errorf("%s: a pattern of %d units against an input of %d units is more work than one match may take (%g steps): %w", what, m, n, float64(maxRegexpWork), sandbox.ErrTooLarge))
+		}
+	}
 }
