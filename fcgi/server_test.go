@@ -961,8 +961,18 @@ func TestServer_TimeoutsSpareBusyRequests(t *testing.T) {
 			s, lb := newTestServer(t, tt.h)
 			s.ReadTimeout, s.IdleTimeout, s.StdinBuffer = rt, rt, 4096
 			c := dial(t, startServer(t, s, "unix"))
+			// The request is sent from a goroutine (the body waits for
+			// room); it must be done before the test ends, and a write
+			// error shows up as a wrong response below rather than as a
+			// Fatal from a goroutine that may outlive the test.
+			var senders sync.WaitGroup
+			defer senders.Wait()
 			for i := 0; i < 2; i++ {
-				go c.send(begin(1, RoleResponder, true), paramsRecs(1), stdinRecs(1, tt.body))
+				senders.Add(1)
+				go func() {
+					defer senders.Done()
+					c.c.Write(bytes.Join([][]byte{begin(1, RoleResponder, true), paramsRecs(1), stdinRecs(1, tt.body)}, nil))
+				}()
 				res := c.readResponse(1)
 				want := "\r\ndone"
 				if tt.body != nil {
