@@ -160,6 +160,7 @@ func (v *jsVM) wrap(obj *goja.Object, name string, check func(c goja.FunctionCal
 func (v *jsVM) replace(obj *goja.Object, name string, orig goja.Value, fn func(goja.FunctionCall) goja.Value) {
 	f := v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
 		v.maybeDeliverStack() // the slow log's chance to read the stack
+		defer v.enterNative()()
 		return fn(c)
 	}).(*goja.Object)
 	if o, ok := orig.(*goja.Object); ok {
@@ -637,6 +638,7 @@ func (v *jsVM) wrapRegExp(g *goja.Object) {
 		}
 		origVal := proto.GetSymbol(sym)
 		f := v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
+			defer v.enterNative()()
 			check(c)
 			return v.call(orig, c.This, c.Arguments...)
 		}).(*goja.Object)
@@ -981,3 +983,25 @@ func (v *jsVM) installDynamicCode() {
 		v.proxyCtor(holder, "F", check(prefix))
 	}
 }
+
+// maxNativeDepth bounds how deeply wrapped built-ins may call each other
+// without a script frame in between. Such a chain recurses in Go, where
+// goja's call-stack limit does not count it: an array whose length is an
+// array whose toString calls the wrapped join, which reads the length…,
+// ended the process with a Go stack overflow (found by FuzzHostileJS;
+// docs/sandbox.md, "What the JS engine bounds and how").
+const maxNativeDepth = 2500 // above maxJoinDepth, whose nesting recurses through the wrappers too
+
+// enterNative counts one wrapped built-in on the Go stack and returns the
+// function that uncounts it; past maxNativeDepth it throws the RangeError
+// a script sees for any too-deep recursion.
+func (v *jsVM) enterNative() func() {
+	v.nativeDepth++
+	if v.nativeDepth > maxNativeDepth {
+		v.nativeDepth--
+		v.throw("RangeError", fmt.Errorf("maximum call stack size exceeded: built-ins calling each other more than %d deep", maxNativeDepth))
+	}
+	return v.leaveNative
+}
+
+func (v *jsVM) leaveNative() { v.nativeDepth-- }

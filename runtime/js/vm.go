@@ -19,6 +19,10 @@ import (
 // pool VM, reused for every request. CGI style: one per request (cgiVM).
 // Owned by one goroutine at a time.
 type jsVM struct {
+	// nativeDepth counts wrapped built-ins now on the Go stack
+	// (enterNative).
+	nativeDepth int
+
 	b   *bundle
 	rt  *goja.Runtime
 	log *slog.Logger
