@@ -213,34 +213,22 @@ func merge(dst, r *host.StatusReport) {
 			f.Refused += r.FastCGI.Refused
 		}
 	}
-	for k, g := range r.Gateways {
-		if dst.Gateways == nil {
-			dst.Gateways = map[string]*host.GatewayReport{}
-		}
-		d, ok := dst.Gateways[k]
-		if !ok {
-			c := *g
-			dst.Gateways[k] = &c
-			continue
-		}
+	if len(r.Gateways) > 0 && dst.Gateways == nil {
+		dst.Gateways = map[string]*host.GatewayReport{}
+	}
+	mergeByName(dst.Gateways, r.Gateways, func(d, g *host.GatewayReport) {
 		d.Connections += g.Connections
 		d.ActiveConns += g.ActiveConns
 		d.Requests += g.Requests
 		d.BadHeaders += g.BadHeaders
-	}
+	})
 	dst.Process.HeapBytes += r.Process.HeapBytes
 	dst.Process.Goroutines += r.Process.Goroutines
 	dst.Process.VMs += r.Process.VMs
 	if dst.Apps == nil {
 		dst.Apps = map[string]*host.AppReport{}
 	}
-	for name, a := range r.Apps {
-		d, ok := dst.Apps[name]
-		if !ok {
-			c := *a
-			dst.Apps[name] = &c
-			continue
-		}
+	mergeByName(dst.Apps, r.Apps, func(d, a *host.AppReport) {
 		d.Workers += a.Workers
 		d.Busy += a.Busy
 		d.Idle += a.Idle
@@ -281,5 +269,18 @@ func merge(dst, r *host.StatusReport) {
 		if d.Isolation == nil {
 			d.Isolation = a.Isolation
 		}
+	})
+}
+
+// mergeByName adds each of src's entries into dst's entry of the same
+// name with add, or copies it in when dst has none.
+func mergeByName[T any](dst, src map[string]*T, add func(d, s *T)) {
+	for name, v := range src {
+		if d, ok := dst[name]; ok {
+			add(d, v)
+			continue
+		}
+		c := *v
+		dst[name] = &c
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/file"
 	"github.com/dop251/goja/parser"
+
+	"github.com/fcgihost/fcgihost/script"
 )
 
 // StaticRequire is one require("literal") call found in a file's source.
@@ -26,7 +28,7 @@ func StaticRequires(filename string, code []byte) []StaticRequire {
 		return nil
 	}
 	var out []StaticRequire
-	walkAST(reflect.ValueOf(prog), func(c *ast.CallExpression) {
+	script.WalkNodes(prog, func(c *ast.CallExpression) {
 		id, ok := c.Callee.(*ast.Identifier)
 		if !ok || id.Name != "require" || len(c.ArgumentList) != 1 {
 			return
@@ -40,42 +42,8 @@ func StaticRequires(filename string, code []byte) []StaticRequire {
 			p.Column -= len(moduleWrapperPrefix)
 		}
 		out = append(out, StaticRequire{Name: s.Value.String(), Line: p.Line, Col: p.Column})
-	})
+	}, reflect.TypeOf((*file.File)(nil)))
 	return out
-}
-
-var callType = reflect.TypeOf((*ast.CallExpression)(nil))
-
-// walkAST calls f for every call expression under v, following the
-// exported fields, slices and interfaces of the syntax tree.
-func walkAST(v reflect.Value, f func(*ast.CallExpression)) {
-	switch v.Kind() {
-	case reflect.Interface:
-		if !v.IsNil() {
-			walkAST(v.Elem(), f)
-		}
-	case reflect.Pointer:
-		if v.IsNil() {
-			return
-		}
-		if v.Type() == reflect.TypeOf((*file.File)(nil)) {
-			return
-		}
-		if v.Type() == callType {
-			f(v.Interface().(*ast.CallExpression))
-		}
-		walkAST(v.Elem(), f)
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				walkAST(v.Field(i), f)
-			}
-		}
-	case reflect.Slice:
-		for i := 0; i < v.Len(); i++ {
-			walkAST(v.Index(i), f)
-		}
-	}
 }
 
 // Resolve returns the file require(name) in the file from loads, or why

@@ -3,10 +3,11 @@ package lua
 import (
 	"bytes"
 	"fmt"
-	"reflect"
 
 	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/fcgihost/fcgihost/script"
 )
 
 // StaticRequire is one require("literal") call found in a file's source.
@@ -26,7 +27,7 @@ func StaticRequires(filename string, code []byte) []StaticRequire {
 		return nil
 	}
 	var out []StaticRequire
-	walkAST(reflect.ValueOf(chunk), func(c *ast.FuncCallExpr) {
+	script.WalkNodes(chunk, func(c *ast.FuncCallExpr) {
 		id, ok := c.Func.(*ast.IdentExpr)
 		if !ok || id.Value != "require" || len(c.Args) != 1 {
 			return
@@ -36,37 +37,6 @@ func StaticRequires(filename string, code []byte) []StaticRequire {
 		}
 	})
 	return out
-}
-
-var callType = reflect.TypeOf((*ast.FuncCallExpr)(nil))
-
-// walkAST calls f for every function call under v, following the exported
-// fields, slices and interfaces of the syntax tree.
-func walkAST(v reflect.Value, f func(*ast.FuncCallExpr)) {
-	switch v.Kind() {
-	case reflect.Interface:
-		if !v.IsNil() {
-			walkAST(v.Elem(), f)
-		}
-	case reflect.Pointer:
-		if v.IsNil() {
-			return
-		}
-		if v.Type() == callType {
-			f(v.Interface().(*ast.FuncCallExpr))
-		}
-		walkAST(v.Elem(), f)
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				walkAST(v.Field(i), f)
-			}
-		}
-	case reflect.Slice:
-		for i := 0; i < v.Len(); i++ {
-			walkAST(v.Index(i), f)
-		}
-	}
 }
 
 // Resolve returns the file require(name) in the file from loads, or why
