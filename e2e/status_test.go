@@ -150,7 +150,7 @@ func TestStatusPage_CountersMove(t *testing.T) {
 						get("/", 200)(t)
 					}
 				}, atLeast(func(a *host.AppReport) uint64 { return a.Recycled }, 1)},
-				{"slow", get("/slow?n=1000000", 200), d(func(a *host.AppReport) uint64 { return a.Slow }, 1)},
+				{"slow", get("/slow?ms=300", 200), d(func(a *host.AppReport) uint64 { return a.Slow }, 1)},
 				{"reload", func(t *testing.T) {
 					ext := map[string]string{"jsapp": ".js", "luaapp": ".lua"}[app]
 					comment := map[string]string{".js": "\n// edited\n", ".lua": "\n-- edited\n"}[ext]
@@ -201,7 +201,7 @@ func TestStatusPage_CountersMove(t *testing.T) {
 				line = l
 			}
 		}
-		if line == "" || !strings.Contains(line, `uri="/`+app+`/slow?n=1000000"`) {
+		if line == "" || !strings.Contains(line, `uri="/`+app+`/slow?ms=300"`) {
 			t.Errorf("%s: no slow log line with the URL:\n%s", app, testutil.Tail(out, 3000))
 			continue
 		}
