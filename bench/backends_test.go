@@ -72,6 +72,38 @@ func helloBinary(t testing.TB) string {
 	return helloBin
 }
 
+var (
+	cOnce sync.Once
+	cBin  string
+	cErr  error
+)
+
+// cBinary builds the C libfcgi responder (bench/testdata/hellofcgi.c) once
+// with the system's cc and Debian's libfcgi-dev.
+func cBinary(t testing.TB) string {
+	t.Helper()
+	cc := testutil.Need(t, "cc")
+	if _, err := os.Stat("/usr/include/fcgiapp.h"); err != nil {
+		t.Fatalf("the C reference needs libfcgi-dev (apt-get install libfcgi-dev): %v", err)
+	}
+	cOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hellofcgi-c-")
+		if err != nil {
+			cErr = err
+			return
+		}
+		cBin = filepath.Join(dir, "hellofcgi-c")
+		src := filepath.Join(testutil.RepoRoot(), "bench", "testdata", "hellofcgi.c")
+		if out, err := exec.Command(cc, "-O2", "-o", cBin, src, "-lfcgi").CombinedOutput(); err != nil {
+			cErr = fmt.Errorf("cc hellofcgi.c: %v\n%s", err, out)
+		}
+	})
+	if cErr != nil {
+		t.Fatal(cErr)
+	}
+	return cBin
+}
+
 // copyFile copies src to dst with mode.
 func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	t.Helper()
@@ -86,7 +118,7 @@ func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 
 // startBackends starts every backend with workers VMs/children each and
 // returns them in table order.
-func startBackends(t *testing.T, workers int) []*backend {
+func startBackends(t *testing.T, workers, conns int) []*backend {
 	t.Helper()
 	bin := testutil.Binary(t)
 	php := testutil.Need(t, "php-fpm8.2")
@@ -153,8 +185,15 @@ pm.max_children = %[3]d
 	stopOnCleanup(t, p)
 	wrapPID := p.Cmd.Process.Pid
 
+	cSock := filepath.Join(dir, "c.sock")
+	p = testutil.Start(t, dir, nil, cBinary(t), cSock, fmt.Sprint(conns))
+	testutil.WaitDial(t, "unix:"+cSock, 30*time.Second, p)
+	stopOnCleanup(t, p)
+	cPID := p.Cmd.Process.Pid
+
 	return []*backend{
 		{name: "go", desc: "plain Go handler on package fcgi (ceiling)", sock: goSock, path: "/hello", manyConns: true, pgid: goPID},
+		{name: "c", desc: fmt.Sprintf("C on libfcgi, %d pre-forked processes (bench/testdata/hellofcgi.c)", conns), sock: cSock, path: "/hello", manyConns: true, pgid: cPID},
 		{name: "js", desc: "fcgihost, apps/hello.js (goja)", sock: hostSock, path: "/hello.js", manyConns: true, pgid: hostPID},
 		{name: "lua", desc: "fcgihost, apps/hello.lua (gopher-lua)", sock: hostSock, path: "/hello.lua", manyConns: true, pgid: hostPID},
 		{name: "php", desc: "php-fpm 8.2, pm=static", sock: phpSock, path: "/hello.php", root: www, pgid: phpPID},

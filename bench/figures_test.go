@@ -81,7 +81,7 @@ type kase struct {
 	b      *backend
 	run    func(ctx context.Context) (result, error)
 	rounds []result
-	ratios []float64 // req/s ÷ the go case's req/s of the same round
+	ratios []float64 // req/s ÷ the C reference's (case "c") req/s of the same round
 }
 
 func TestFigures(t *testing.T) {
@@ -128,7 +128,7 @@ func measureLoad(t *testing.T, s settings) []*group {
 	t.Helper()
 	testutil.Need(t, "wrk")
 	bin := testutil.Binary(t)
-	backends := startBackends(t, s.workers)
+	backends := startBackends(t, s.workers, s.conns)
 	ng := startNginx(t, backends, s.conns, s.nginxWorkers)
 	for _, b := range backends {
 		b.check(t)
@@ -203,15 +203,15 @@ func measureLoad(t *testing.T, s settings) []*group {
 		t.Logf("round %d of %d done (load average %s)", r+1, s.rounds, loadavg())
 	}
 	for _, g := range groups {
-		var ceiling *kase
+		var ref *kase
 		for _, k := range g.cases {
-			if k.b.name == "go" {
-				ceiling = k
+			if k.b.name == "c" {
+				ref = k
 			}
 		}
 		for _, k := range g.cases {
 			for r := range k.rounds {
-				k.ratios = append(k.ratios, k.rounds[r].RPS/ceiling.rounds[r].RPS)
+				k.ratios = append(k.ratios, k.rounds[r].RPS/ref.rounds[r].RPS)
 			}
 		}
 	}
@@ -232,7 +232,7 @@ func writeLoad(md *strings.Builder, groups []*group, s settings) {
 		}
 		return nil
 	}
-	md.WriteString("### Summary\n\nHello world; requests/s (median of the rounds), its ratio to the plain Go handler measured in the same round (median of the per-round ratios), p99 latency; server CPU is the backend's CPU time per request (all its processes) under `fcgihost bench -c " + strconv.Itoa(s.workers) + "`.\n\n")
+	md.WriteString("### Summary\n\nHello world; requests/s (median of the rounds), its ratio to the C libfcgi responder measured in the same round (median of the per-round ratios), p99 latency; server CPU is the backend's CPU time per request (all its processes) under `fcgihost bench -c " + strconv.Itoa(s.workers) + "`.\n\n")
 	fmt.Fprintf(md, "| backend | `fcgihost bench -c %d`, keep-conn | `fcgihost bench -c %d`, keep-conn | wrk -c %d → nginx, keep-conn | server CPU/req |\n|---|---|---|---|---|\n", s.conns, s.workers, s.conns)
 	cell := func(k *kase) string {
 		if k == nil {
@@ -240,13 +240,13 @@ func writeLoad(md *strings.Builder, groups []*group, s settings) {
 		}
 		return fmt.Sprintf("%s (%s×), p99 %s", fmtRPS(k), fmtRatio(k), fmtP(k))
 	}
-	for _, name := range []string{"go", "js", "lua", "php", "cgi"} {
+	for _, name := range []string{"c", "go", "js", "lua", "php", "cgi"} {
 		w := find("direct-keep-w", name)
 		fmt.Fprintf(md, "| %s | %s | %s | %s | %s |\n", w.b.desc, cell(find("direct-keep", name)), cell(w), cell(find("nginx-keep", name)), fmtCPU(w))
 	}
 	fmt.Fprintf(md, "\n¹ not measurable: a php-fpm or fcgiwrap child serves one connection until the client closes it, so %d clients that keep their connections on %d children leave %d waiting (nginx spreads its requests over whichever upstream connections are served, so it gets answers, with a long tail).\n\n", s.conns, s.workers, s.conns-s.workers)
 
-	md.WriteString("### Every run\n\n| driver | backend | req/s (median) | ×Go (median) | p50 | p99 | server CPU/req | errors | req/s of each round |\n|---|---|---|---|---|---|---|---|---|\n")
+	md.WriteString("### Every run\n\n| driver | backend | req/s (median) | ×C (median) | p50 | p99 | server CPU/req | errors | req/s of each round |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range groups {
 		for _, k := range g.cases {
 			var each []string

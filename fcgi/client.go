@@ -531,37 +531,70 @@ func (cc *clientConn) send(r *clientReq, role Role, req *ClientRequest) (err err
 	if req.Body == nil {
 		out = appendHeader(out, typeStdin, r.id, 0)
 	}
-	werr := cc.write(out)
 	putClientBuf(pp, pairs)
-	putClientBuf(op, out)
-	if werr != nil {
-		return fmt.Errorf("fcgi: send request: %w", werr)
-	}
 	if req.Body == nil {
+		werr := cc.write(out)
+		putClientBuf(op, out)
+		if werr != nil {
+			return fmt.Errorf("fcgi: send request: %w", werr)
+		}
 		return nil
 	}
+	// The request's head goes out in one write with the first chunk of
+	// the body, and with the closing empty FCGI_STDIN when the body fits
+	// in that chunk: one write for a typical request, and no late
+	// FCGI_STDIN record that a responder answering before it reads its
+	// input (libfcgi does) would take for the start of the next request.
+	pending := out
+	defer func() { putClientBuf(op, out) }()
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp
+	flush := func() error {
+		if pending == nil {
+			return nil
+		}
+		werr := cc.write(pending)
+		out, pending = pending, nil // out is returned to the pool
+		if werr != nil {
+			return fmt.Errorf("fcgi: send request: %w", werr)
+		}
+		return nil
+	}
 	for {
 		n, rerr := io.ReadFull(req.Body, buf[headerLen:headerLen+clientWriteChunk])
+		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
 		if n > 0 {
 			putHeader(buf, typeStdin, r.id, n)
 			rec := append(buf[:headerLen+n], zeros[:padLen(n)]...)
-			if r.isDone() {
-				return nil // answered already; the rest of the body is moot
-			}
-			if err := cc.write(rec); err != nil {
-				return fmt.Errorf("fcgi: send request body: %w", err)
+			if pending != nil {
+				pending = append(pending, rec...)
+			} else {
+				if r.isDone() {
+					return nil // answered already; the rest of the body is moot
+				}
+				if err := cc.write(rec); err != nil {
+					return fmt.Errorf("fcgi: send request body: %w", err)
+				}
 			}
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if eof {
 			break
 		}
 		if rerr != nil {
+			if err := flush(); err != nil {
+				return err
+			}
 			cc.abortRecord(r)
 			return fmt.Errorf("fcgi: read request body (client side): %w", rerr)
 		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	if pending != nil {
+		pending = appendHeader(pending, typeStdin, r.id, 0)
+		return flush()
 	}
 	if err := cc.write(appendHeader(nil, typeStdin, r.id, 0)); err != nil {
 		return fmt.Errorf("fcgi: send request body: %w", err)
