@@ -4,11 +4,11 @@
 package fcgi
 
 import (
-	"bytes"
 	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // headEnd finds the blank line that ends a CGI head: it returns the length
@@ -36,18 +36,26 @@ func headEnd(b []byte) (end, sep int) {
 
 // parseCGIHead parses header lines into a status and headers. Without a
 // Status line the status is 302 when Location is set, else 200.
+//
+// The head is converted to a string once and every name and value is a
+// substring of it; the values of single-valued headers share one backing
+// slice (as net/textproto does), so a typical head costs a few allocations
+// whatever its number of lines.
 func parseCGIHead(head []byte) (int, http.Header, error) {
-	h := make(http.Header)
+	s := string(head)
+	lines := strings.Count(s, "\n") + 1
+	h := make(http.Header, lines)
+	vals := make([]string, 0, lines)
 	status := 0
 	var last string
-	for len(head) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(head, '\n'); i >= 0 {
-			line, head = head[:i], head[i+1:]
+	for len(s) > 0 {
+		var line string
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			line, s = s[:i], s[i+1:]
 		} else {
-			line, head = head, nil
+			line, s = s, ""
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		line = strings.TrimSuffix(line, "\r")
 		if len(line) == 0 {
 			continue
 		}
@@ -56,48 +64,53 @@ func parseCGIHead(head []byte) (int, http.Header, error) {
 				return 0, nil, serverBroke("CGI header continuation line without a header: %q", line)
 			}
 			vs := h[last]
-			vs[len(vs)-1] += " " + strings.TrimSpace(string(line))
+			vs[len(vs)-1] += " " + strings.TrimSpace(line)
 			continue
 		}
-		if status == 0 && bytes.HasPrefix(line, []byte("HTTP/")) {
+		if status == 0 && strings.HasPrefix(line, "HTTP/") {
 			// An NPH-style status line.
-			f := strings.Fields(string(line))
-			if len(f) < 2 {
+			code := firstField(restFields(line))
+			if code == "" {
 				return 0, nil, serverBroke("malformed status line %q", line)
 			}
-			code, err := parseStatus(f[1])
+			c, err := parseStatus(code)
 			if err != nil {
 				return 0, nil, err
 			}
-			status = code
+			status = c
 			continue
 		}
-		i := bytes.IndexByte(line, ':')
+		i := strings.IndexByte(line, ':')
 		if i <= 0 {
 			return 0, nil, serverBroke("malformed CGI header line %q", line)
 		}
-		raw := string(bytes.TrimSpace(line[:i]))
-		name := textproto.CanonicalMIMEHeaderKey(raw)
+		raw := strings.TrimSpace(line[:i])
+		name := textproto.CanonicalMIMEHeaderKey(raw) // raw itself when canonical
 		if strings.HasPrefix(name, "Variable-") {
 			// An Authorizer's Variable-NAME: NAME becomes an environment
 			// variable, whose case matters.
 			name = "Variable-" + raw[len("Variable-"):]
 		}
-		value := strings.TrimSpace(string(line[i+1:]))
+		value := strings.TrimSpace(line[i+1:])
 		if name == "Status" {
-			f := strings.Fields(value)
-			if len(f) == 0 {
+			code := firstField(value)
+			if code == "" {
 				return 0, nil, serverBroke("empty Status header")
 			}
-			code, err := parseStatus(f[0])
+			c, err := parseStatus(code)
 			if err != nil {
 				return 0, nil, err
 			}
-			status = code
+			status = c
 			last = ""
 			continue
 		}
-		h[name] = append(h[name], value)
+		if vs, ok := h[name]; ok {
+			h[name] = append(vs[:len(vs):len(vs)], value) // never into the shared slice
+		} else {
+			vals = append(vals, value)
+			h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
 		last = name
 	}
 	if status == 0 {
@@ -107,6 +120,24 @@ func parseCGIHead(head []byte) (int, http.Header, error) {
 		}
 	}
 	return status, h, nil
+}
+
+// firstField is strings.Fields(s)[0] (or "") without the slice.
+func firstField(s string) string {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// restFields is s after its first field.
+func restFields(s string) string {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return s[i:]
+	}
+	return ""
 }
 
 func parseStatus(s string) (int, error) {

@@ -1,9 +1,12 @@
 package fcgi
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
+	"net/textproto"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -70,4 +73,97 @@ func TestHeadEnd(t *testing.T) {
 			t.Errorf("%q: got %d,%d want %d,%d", tt.in, end, sep, tt.end, tt.sep)
 		}
 	}
+}
+
+// FuzzCGIHead checks parseCGIHead against the simpler implementation it
+// replaced (one string per name and value, strings.Fields for Status),
+// which is kept here as the reference.
+func FuzzCGIHead(f *testing.F) {
+	for _, s := range []string{
+		"Content-Type: text/plain\r\n", "Status: 404 Not Found\nX-A: 1\nX-A: 2\n",
+		"HTTP/1.1 201 Created\r\nLocation: /x\r\n", "Location: /y\n", "X-A: 1\n  more\n",
+		"variable-Foo: bar\n", "Status:\v500\f\n", "HTTP/1.0\t302\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		st, h, err := parseCGIHead(head)
+		rst, rh, rerr := parseCGIHeadRef(head)
+		if (err == nil) != (rerr == nil) || st != rst || !reflect.DeepEqual(h, rh) {
+			t.Fatalf("%q:\n got %d %v %v\nwant %d %v %v", head, st, h, err, rst, rh, rerr)
+		}
+	})
+}
+
+func parseCGIHeadRef(head []byte) (int, http.Header, error) {
+	h := make(http.Header)
+	status := 0
+	var last string
+	for len(head) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			line, head = head, nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if last == "" {
+				return 0, nil, serverBroke("CGI header continuation line without a header: %q", line)
+			}
+			vs := h[last]
+			vs[len(vs)-1] += " " + strings.TrimSpace(string(line))
+			continue
+		}
+		if status == 0 && bytes.HasPrefix(line, []byte("HTTP/")) {
+			// An NPH-style status line.
+			f := strings.Fields(string(line))
+			if len(f) < 2 {
+				return 0, nil, serverBroke("malformed status line %q", line)
+			}
+			code, err := parseStatus(f[1])
+			if err != nil {
+				return 0, nil, err
+			}
+			status = code
+			continue
+		}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 {
+			return 0, nil, serverBroke("malformed CGI header line %q", line)
+		}
+		raw := string(bytes.TrimSpace(line[:i]))
+		name := textproto.CanonicalMIMEHeaderKey(raw)
+		if strings.HasPrefix(name, "Variable-") {
+			// An Authorizer's Variable-NAME: NAME becomes an environment
+			// variable, whose case matters.
+			name = "Variable-" + raw[len("Variable-"):]
+		}
+		value := strings.TrimSpace(string(line[i+1:]))
+		if name == "Status" {
+			f := strings.Fields(value)
+			if len(f) == 0 {
+				return 0, nil, serverBroke("empty Status header")
+			}
+			code, err := parseStatus(f[0])
+			if err != nil {
+				return 0, nil, err
+			}
+			status = code
+			last = ""
+			continue
+		}
+		h[name] = append(h[name], value)
+		last = name
+	}
+	if status == 0 {
+		status = http.StatusOK
+		if h.Get("Location") != "" {
+			status = http.StatusFound
+		}
+	}
+	return status, h, nil
 }
