@@ -452,3 +452,45 @@ func protoName(p string) string {
 	}
 	return "uwsgi"
 }
+
+// TestLighttpdSCGISpawn: lighttpd's mod_scgi starts fcgihost itself
+// (bin-path, the socket on fd 0) in each protocol, named on the command
+// line (docs/deploy/lighttpd-scgi-spawn.conf).
+func TestLighttpdSCGISpawn(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "lighttpd")
+	bin := testutil.PublicBinary(t)
+	root := testutil.OpenDir(t)
+	apps := filepath.Join(root, "apps")
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "apps"), apps)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	mkdir(t, filepath.Join(dir, "www"))
+	fe := testutil.StartLighttpd(t, dir, port, testutil.Render(t, "lighttpd-scgi-spawn.conf",
+		map[string]string{"DIR": dir, "PORT": strconv.Itoa(port), "APPS": apps, "FCGIHOST": bin}))
+	for _, base := range []string{fe.URL + "/s", fe.URL + "/u"} {
+		for _, app := range []string{"echo.js", "echo.lua"} {
+			r := testutil.Get(t, base+"/"+app+"/p?a=1")
+			var out struct {
+				Path  string
+				Query map[string]string
+			}
+			if r.StatusCode != 200 || json.Unmarshal([]byte(r.Body), &out) != nil || out.Path != "/p" || out.Query["a"] != "1" {
+				t.Errorf("GET %s/%s/p?a=1: %d %q\n%s", base, app, r.StatusCode, testutil.Tail(r.Body, 300), testutil.Tail(fe.ErrorLog(), 2000))
+			}
+			body := strings.Repeat("0123456789abcdef", 1<<16) // exactly 1 MiB
+			req, _ := http.NewRequest("POST", base+"/"+app, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/octet-stream")
+			r = testutil.Do(t, req)
+			var post struct {
+				BodyLen int `json:"body_len"`
+			}
+			json.Unmarshal([]byte(r.Body), &post)
+			if r.StatusCode != 200 || post.BodyLen != 1<<20 {
+				t.Errorf("POST 1 MiB to %s/%s: %d, the script saw %d bytes", base, app, r.StatusCode, post.BodyLen)
+			}
+			if r := testutil.Get(t, base+"/"+app+"/status/418"); r.StatusCode != 418 || r.Body != "status 418" {
+				t.Errorf("%s/%s status: %d %q", base, app, r.StatusCode, r.Body)
+			}
+		}
+	}
+}
