@@ -262,7 +262,11 @@ http {
 					// came out negative): not measured.
 					cpu = "n/a"
 				}
-				fmt.Fprintf(&md, "| %s | %s | %s | %.0f | %s | %.1f | %s | %s | %d |\n", dname, app, gw, rps(k),
+				prec := 0
+				if rps(k) < 100 {
+					prec = 1
+				}
+				fmt.Fprintf(&md, "| %s | %s | %s | %.*f | %s | %.1f | %s | %s | %d |\n", dname, app, gw, prec, rps(k),
 					fmtDur(median(k.rounds, func(r result) float64 { return float64(r.P99) }, time.Duration(0))),
 					rps(k)/rps(cgi), vsFCGI, cpu, errs)
 			}
