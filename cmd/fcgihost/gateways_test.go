@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 )
 
@@ -106,4 +109,65 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestOpenListenersNamesInheritedSocket: fd:0 in listen gives the socket
+// on fd 0 the protocol named, and only that one; naming it twice, or a
+// descriptor nothing was passed on, is an error that leaves fd 0 open.
+func TestOpenListenersNamesInheritedSocket(t *testing.T) {
+	t.Setenv("LISTEN_PID", "")
+	t.Setenv("LISTEN_FDS", "")
+	flags := config.BindFlags(flag.NewFlagSet("serve", flag.ContinueOnError))
+	inh, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inh.Close()
+	tcp := "scgi:127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := config.Default()
+	cfg.Listen = []string{"uwsgi:fd:0", tcp}
+	fls, hl, err := openListeners(cfg, flags, inh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hl != nil || len(fls) != 2 || fls[0].Listener != inh || fls[0].proto != protoUWSGI || fls[1].proto != protoSCGI {
+		t.Errorf("listeners: %+v, http %v", fls, hl)
+	}
+	fls[1].Close()
+	cfg.Listen = nil
+	if fls, _, err := openListeners(cfg, flags, inh); err != nil || len(fls) != 1 || fls[0].proto != protoFCGI {
+		t.Errorf("fd 0 unnamed: %+v, %v (want FastCGI)", fls, err)
+	}
+	for _, listen := range [][]string{{"scgi:fd:0", "uwsgi:fd:0"}, {"scgi:fd:3"}, {"scgi:fd:0", tcp, "fd:4"}} {
+		cfg.Listen = listen
+		if _, _, err := openListeners(cfg, flags, inh); err == nil {
+			t.Errorf("listen %q accepted", listen)
+		}
+		// fd 0 stays open for serveBroken.
+		if c, err := net.Dial("tcp", inh.Addr().String()); err != nil {
+			t.Fatalf("after listen %q, fd 0 closed: %v", listen, err)
+		} else {
+			c.Close()
+		}
+	}
+	// The TCP listener of the failed attempt was closed.
+	l, err := net.Listen("tcp", strings.TrimPrefix(tcp, "scgi:"))
+	if err != nil {
+		t.Errorf("the failed attempt left %s open: %v", tcp, err)
+	} else {
+		l.Close()
+	}
+	cfg.Listen = []string{"scgi:fd:0"}
+	if _, _, err := openListeners(cfg, flags, nil); err == nil || !strings.Contains(err.Error(), "fd 0 is not a listening socket") {
+		t.Errorf("fd:0 without fd 0: %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
