@@ -3,7 +3,10 @@
 // the whole path (FastCGI socket → pool → VM → response), next to a plain
 // Go handler on the same FastCGI server (cmd/hellofcgi, the ceiling),
 // Debian's php-fpm, and CGI through fcgiwrap; plus the cost of one VM
-// (instantiation time, idle memory) and the start-up time of a host.
+// (instantiation time, idle memory) and the start-up time of a host; and
+// the same hello over each gateway — FastCGI with and without kept
+// connections, SCGI, uwsgi — straight and through nginx against CGI
+// (TestGatewayFigures).
 //
 // Everything here is behind the build tag "bench" (it starts nginx,
 // php-fpm and fcgiwrap and runs for minutes); run it with bench/run.sh or

@@ -4,7 +4,9 @@
 # binary next to a plain Go handler on package fcgi (the ceiling), php-fpm
 # and CGI through fcgiwrap; driven by `fcgihost bench` straight at each
 # FastCGI socket and by wrk through a private nginx; plus one VM's cost and
-# the start-up time with 4 apps x 4 workers.
+# the start-up time with 4 apps x 4 workers; then hello JS and Lua over each
+# gateway (FastCGI with and without kept connections, SCGI, uwsgi) straight
+# and through nginx against CGI (TestGatewayFigures).
 #
 # Needs (Debian): nginx-light php-fpm fcgiwrap wrk. Takes about 15 minutes
 # with the defaults. Knobs (environment): BENCH_DURATION (5s per run),
@@ -28,5 +30,5 @@ export BENCH_ROUNDS BENCH_DURATION BENCH_OUT="$out"
 	uname -srm
 	echo "cores: $(nproc)"
 } >&2
-go test -tags bench -run 'TestFigures|TestParse' -v -count 1 -timeout 60m ./bench/
+go test -tags bench -run 'TestFigures|TestGatewayFigures|TestParse' -v -count 1 -timeout 90m ./bench/
 echo "figures written to $out" >&2

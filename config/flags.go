@@ -59,7 +59,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.config, "config", "", "TOML config `file` (default $"+EnvConfig+")")
 	fs.StringVar(&f.apps, "apps", DefaultApps, "apps `dir`ectory (config: apps)")
 	fs.Var(&f.roots, "root", "document root `glob` whose .js/.lua files are apps; repeatable (config: roots)")
-	fs.Var(&f.listen, "listen", "listen `addr`ess: HOST:PORT or unix:PATH (FastCGI), or scgi:ADDR, uwsgi:ADDR; repeatable (config: listen)")
+	fs.Var(&f.listen, "listen", "listen `addr`ess: HOST:PORT or unix:PATH (FastCGI), or scgi:ADDR, uwsgi:ADDR; fd:0 is the socket passed on fd 0 (scgi:fd:0 serves SCGI on it); repeatable (config: listen)")
 	fs.StringVar(&f.http, "http", "", "development HTTP listen `addr`ess (config: http)")
 	fs.BoolVar(&f.watch, "watch", true, "reload apps when their files change (config: watch)")
 	fs.IntVar(&f.workers, "workers", d.Workers, "VMs per app (config: workers)")

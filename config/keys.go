@@ -46,7 +46,7 @@ var hostKeys = []keyDef{
 	{name: "apps", kind: kString, field: "Apps", path: true, doc: "directory of the apps: `NAME.js`, `NAME.lua`, `NAME/index.js`, `NAME/index.lua`; may be empty (none) when `roots` are set, and the default `./apps` may then be missing"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "globs of document roots (`/var/www/*/public_html`) whose every `.js`/`.lua` file is an app of its own, pooled by its real path"},
 	{name: "only_apps", kind: kList, field: "OnlyApps", check: eachString(checkAppName), doc: "serve only these apps of the apps dir (by name); empty = every app. fcgihost writes it into the config of a process-isolated app's child"},
-	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkGatewayAddr), doc: "listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock` (FastCGI), each optionally prefixed by its protocol: `fcgi:`, `scgi:` (SCGI) or `uwsgi:` (the uwsgi protocol); a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},
+	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkGatewayAddr), doc: "listen addresses: `127.0.0.1:9000`, `[::1]:9000`, `unix:/run/fcgihost.sock` (FastCGI), each optionally prefixed by its protocol: `fcgi:`, `scgi:` (SCGI) or `uwsgi:` (the uwsgi protocol); `fd:0` is the socket a web server or spawn-fcgi passes on fd 0 and `fd:N` (N ≥ 3) a systemd socket, so `scgi:fd:0` serves SCGI on fd 0; a single string is a list of one. With no listener anywhere, `fcgihost serve` opens FastCGI on 127.0.0.1:9000 and HTTP on 127.0.0.1:8080"},
 	{name: "http", kind: kString, field: "HTTP", path: true, check: emptyOr(checkAddr), doc: "address of the development HTTP listener; empty = off"},
 	{name: "watch", kind: kBool, field: "Watch", doc: "watch the apps and roots and reload changed apps"},
 	{name: "status_path", kind: kString, field: "StatusPath", check: emptyOr(checkURLPath), doc: "request path of the status page (JSON, `?html`, `?openmetrics`); empty = off"},
@@ -425,7 +425,36 @@ func SplitProto(addr string) (proto, rest string) {
 
 func checkGatewayAddr(s string) error {
 	_, a := SplitProto(s)
+	if _, ok, err := ParseFD(a); ok || err != nil {
+		return err
+	}
 	return checkAddr(a)
+}
+
+// ParseFD reports whether a listen address (its protocol prefix split off)
+// names a socket fcgihost inherits rather than opens — "fd:0", the socket
+// a web server or spawn-fcgi passes on fd 0, or "fd:N" (N ≥ 3), a socket
+// of systemd's LISTEN_FDS — and which descriptor (docs/reference.md,
+// "Gateways"). An "fd:" address with another number is an error.
+func ParseFD(addr string) (fd int, ok bool, err error) {
+	rest, ok := strings.CutPrefix(addr, "fd:")
+	if !ok {
+		return 0, false, nil
+	}
+	n, perr := strconv.ParseUint(rest, 10, 31)
+	if perr != nil || (n != 0 && n < 3) {
+		return 0, false, fmt.Errorf("bad address %q: want fd:0 (the socket a web server passes on fd 0) or fd:N, N from 3 on (a systemd socket)", addr)
+	}
+	return int(n), true, nil
+}
+
+// checkPoolAddr checks a pool's listen address: FastCGI, opened by
+// fcgihost (an inherited "fd:N" belongs to the top-level listen).
+func checkPoolAddr(s string) error {
+	if strings.HasPrefix(s, "fd:") {
+		return fmt.Errorf("bad address %q: a pool opens its own sockets; name an inherited socket in the top-level listen", s)
+	}
+	return checkAddr(s)
 }
 
 func checkAddr(s string) error {

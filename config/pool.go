@@ -42,7 +42,7 @@ const DefaultPoolProcesses = 2
 var poolKeys = []keyDef{
 	{name: "apps", kind: kList, field: "Apps", check: eachString(checkAppName), doc: "apps of the apps dir this pool serves (by name)"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "document-root globs whose scripts this pool serves"},
-	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkAddr), doc: "the pool's own FastCGI sockets"},
+	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkPoolAddr), doc: "the pool's own FastCGI sockets"},
 	{name: "user", kind: kString, field: "User", doc: "user of the pool's workers when the master runs as root"},
 	{name: "group", kind: kString, field: "Group", doc: "group of the pool's workers; empty = the user's group"},
 	{name: "processes", kind: kInt, field: "Processes", min: 1, doc: "the pool's worker processes"},

@@ -364,3 +364,133 @@ func TestLighttpdSCGIUWSGI(t *testing.T) {
 	t.Run("scgi.protocol scgi", func(t *testing.T) { gwMatrix(t, s, fe.URL+"/s", false) })
 	t.Run("scgi.protocol uwsgi", func(t *testing.T) { gwMatrix(t, s, fe.URL+"/u", false) })
 }
+
+// TestGateways_InheritedSocket: a socket fcgihost inherits speaks the
+// protocol a listen address names — "scgi:fd:0", "uwsgi:fd:0" on the
+// socket spawn-fcgi passes on fd 0 (as lighttpd's bin-path and mod_fcgid
+// do), "uwsgi:fd:3" on a systemd socket — served alone and by a master's
+// workers; and a process that cannot start answers 500 in that protocol.
+func TestGateways_InheritedSocket(t *testing.T) {
+	t.Parallel()
+	spawn := testutil.Need(t, "spawn-fcgi")
+	bin := testutil.Binary(t)
+	apps := filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "apps")
+	for _, tc := range []struct {
+		proto string
+		procs int
+	}{{"scgi", 0}, {"uwsgi", 0}, {"scgi", 2}, {"uwsgi", 2}} {
+		t.Run(fmt.Sprintf("%s:fd:0 processes=%d", tc.proto, tc.procs), func(t *testing.T) {
+			dir := t.TempDir()
+			sock := filepath.Join(dir, "fd0.sock")
+			p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG="}, spawn, "-n", "-s", sock, "--",
+				bin, "serve", "--apps", apps, "--listen", tc.proto+":fd:0", "--processes", strconv.Itoa(tc.procs), "--workers", "1")
+			testutil.WaitDial(t, "unix:"+sock, 30*time.Second, p)
+			checkGateway(t, gwClient{tc.proto, "unix:" + sock})
+			want := protoName(tc.proto) + ` listening`
+			testutil.Eventually(t, 30*time.Second, "the log says "+want, func() bool { return strings.Contains(p.Output(), want) })
+			if strings.Contains(p.Output(), `msg="FastCGI listening"`) {
+				t.Errorf("fd 0 also served as FastCGI:\n%s", grepLines(p.Output(), "listening"))
+			}
+		})
+	}
+	t.Run("no arguments, the protocol from FCGIHOST_CONFIG", func(t *testing.T) {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "fcgihost.toml")
+		testutil.WriteFile(t, conf, fmt.Sprintf("apps = %q\nlisten = [\"uwsgi:fd:0\"]\n", apps), 0o644)
+		sock := filepath.Join(dir, "fd0.sock")
+		p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG=" + conf}, spawn, "-n", "-s", sock, "--", bin)
+		testutil.WaitDial(t, "unix:"+sock, 30*time.Second, p)
+		r := gwClient{"uwsgi", "unix:" + sock}.do(t, "GET", "/echo.lua/x", "")
+		if r.Status != 200 || echoPath(r.Body) != "/x" {
+			t.Errorf("uwsgi on fd 0: %d %q", r.Status, r.Body)
+		}
+	})
+	t.Run("a config that cannot load answers 500 in the socket's protocol", func(t *testing.T) {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "fcgihost.toml")
+		testutil.WriteFile(t, conf, "listen = [\"scgi:fd:0\"]\nno_such_key = 1\n", 0o644)
+		sock := filepath.Join(dir, "fd0.sock")
+		p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG=" + conf}, spawn, "-n", "-s", sock, "--", bin)
+		testutil.WaitDial(t, "unix:"+sock, 30*time.Second, p)
+		r := gwClient{"scgi", "unix:" + sock}.do(t, "GET", "/echo.lua/x", "")
+		if r.Status != 500 || !strings.Contains(r.Body, "could not start") {
+			t.Errorf("SCGI on fd 0 with a broken config: %d %q", r.Status, r.Body)
+		}
+		testutil.Eventually(t, 30*time.Second, "the cause on stderr", func() bool { return strings.Contains(p.Output(), "no_such_key") })
+	})
+	t.Run("uwsgi:fd:3 on a systemd socket", func(t *testing.T) {
+		activate := testutil.Need(t, "systemd-socket-activate")
+		dir := t.TempDir()
+		sock := filepath.Join(dir, "sd.sock")
+		p := testutil.Start(t, dir, []string{"FCGIHOST_CONFIG="}, activate, "-l", sock, "--",
+			bin, "serve", "--apps", apps, "--listen", "uwsgi:fd:3")
+		testutil.WaitDial(t, "unix:"+sock, 30*time.Second, p)
+		// systemd-socket-activate starts fcgihost on the first connection.
+		r := gwClient{"uwsgi", "unix:" + sock}.do(t, "GET", "/echo.js/y", "")
+		if r.Status != 200 || echoPath(r.Body) != "/y" {
+			t.Errorf("uwsgi on systemd's fd 3: %d %q", r.Status, r.Body)
+		}
+	})
+	t.Run("fd:0 without a socket there is an error", func(t *testing.T) {
+		_, errOut, code := runBin(t, t.TempDir(), "", "serve", "--apps", apps, "--listen", "scgi:fd:0")
+		if code == 0 || !strings.Contains(errOut, "fd 0 is not a listening socket") {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+	})
+}
+
+// echoPath is req.path as echo.js and echo.lua report it.
+func echoPath(body string) string {
+	var out struct{ Path string }
+	json.Unmarshal([]byte(body), &out)
+	return out.Path
+}
+
+func protoName(p string) string {
+	if p == "scgi" {
+		return "SCGI"
+	}
+	return "uwsgi"
+}
+
+// TestLighttpdSCGISpawn: lighttpd's mod_scgi starts fcgihost itself
+// (bin-path, the socket on fd 0) in each protocol, named on the command
+// line (docs/deploy/lighttpd-scgi-spawn.conf).
+func TestLighttpdSCGISpawn(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "lighttpd")
+	bin := testutil.PublicBinary(t)
+	root := testutil.OpenDir(t)
+	apps := filepath.Join(root, "apps")
+	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "apps"), apps)
+	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
+	mkdir(t, filepath.Join(dir, "www"))
+	fe := testutil.StartLighttpd(t, dir, port, testutil.Render(t, "lighttpd-scgi-spawn.conf",
+		map[string]string{"DIR": dir, "PORT": strconv.Itoa(port), "APPS": apps, "FCGIHOST": bin}))
+	for _, base := range []string{fe.URL + "/s", fe.URL + "/u"} {
+		for _, app := range []string{"echo.js", "echo.lua"} {
+			r := testutil.Get(t, base+"/"+app+"/p?a=1")
+			var out struct {
+				Path  string
+				Query map[string]string
+			}
+			if r.StatusCode != 200 || json.Unmarshal([]byte(r.Body), &out) != nil || out.Path != "/p" || out.Query["a"] != "1" {
+				t.Errorf("GET %s/%s/p?a=1: %d %q\n%s", base, app, r.StatusCode, testutil.Tail(r.Body, 300), testutil.Tail(fe.ErrorLog(), 2000))
+			}
+			body := strings.Repeat("0123456789abcdef", 1<<16) // exactly 1 MiB
+			req, _ := http.NewRequest("POST", base+"/"+app, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/octet-stream")
+			r = testutil.Do(t, req)
+			var post struct {
+				BodyLen int `json:"body_len"`
+			}
+			json.Unmarshal([]byte(r.Body), &post)
+			if r.StatusCode != 200 || post.BodyLen != 1<<20 {
+				t.Errorf("POST 1 MiB to %s/%s: %d, the script saw %d bytes", base, app, r.StatusCode, post.BodyLen)
+			}
+			if r := testutil.Get(t, base+"/"+app+"/status/418"); r.StatusCode != 418 || r.Body != "status 418" {
+				t.Errorf("%s/%s status: %d %q", base, app, r.StatusCode, r.Body)
+			}
+		}
+	}
+}

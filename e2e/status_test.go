@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	stdhtml "html"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -44,6 +46,12 @@ type obsHost struct {
 
 func startObs(t *testing.T, httpToo bool) *obsHost {
 	t.Helper()
+	return startObsArgs(t, httpToo)
+}
+
+// startObsArgs is startObs with extra serve flags.
+func startObsArgs(t *testing.T, httpToo bool, args ...string) *obsHost {
+	t.Helper()
 	apps := t.TempDir()
 	for _, f := range []string{"jsapp.js", "luaapp.lua"} {
 		b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "status", f))
@@ -56,7 +64,7 @@ func startObs(t *testing.T, httpToo bool) *obsHost {
 	}
 	access := filepath.Join(t.TempDir(), "access.log")
 	cfg := obsConfig + fmt.Sprintf("access_log = %q\ndata_dir = %q\n", access, t.TempDir())
-	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, HTTP: httpToo, Config: cfg})
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, HTTP: httpToo, Config: cfg, Args: args})
 	c := &fcgi.Client{Addr: h.FCGI, KeepConn: true}
 	t.Cleanup(func() { c.Close() })
 	return &obsHost{Host: h, apps: apps, access: access, c: c}
@@ -273,14 +281,34 @@ func TestStatusPage_Metrics(t *testing.T) {
 }
 
 // TestStatusPage_HTMLInChromium renders ?html in headless Chromium and
-// checks a row per app in the DOM; the screenshot is kept in the test's
-// temp dir (copied to $FCGIHOST_STATUS_SCREENSHOT when set).
+// checks a row per app in the DOM, and that the SCGI and uwsgi gateways'
+// rows are on screen with their figures; the screenshot is kept in the
+// test's temp dir (copied to $FCGIHOST_STATUS_SCREENSHOT when set).
 func TestStatusPage_HTMLInChromium(t *testing.T) {
 	t.Parallel()
 	chrome := testutil.Need(t, "chromium")
-	o := startObs(t, true)
+	scgiAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	uwsgiAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	o := startObsArgs(t, true, "--listen", "scgi:"+scgiAddr, "--listen", "uwsgi:"+uwsgiAddr)
+	// Every listener is bound before the FastCGI one StartHost waits for
+	// accepts: no dial to the gateways before the counted ones.
 	o.do(t, "/jsapp/")
 	o.do(t, "/luaapp/throw")
+	gwClient{"scgi", scgiAddr}.do(t, "GET", "/jsapp/", "")
+	gwClient{"scgi", scgiAddr}.do(t, "GET", "/luaapp/", "")
+	gwClient{"uwsgi", uwsgiAddr}.do(t, "GET", "/luaapp/", "")
+	// A lying netstring: one bad header on the SCGI row.
+	if c, err := net.Dial("tcp", scgiAddr); err == nil {
+		io.WriteString(c, "99:CONTENT_LENGTH\x000\x00,")
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		io.ReadAll(c)
+		c.Close()
+	}
+	testutil.Eventually(t, 30*time.Second, "the bad header counted and every gateway connection closed", func() bool {
+		g := o.report(t).Gateways
+		return g["scgi"] != nil && g["uwsgi"] != nil && g["scgi"].BadHeaders == 1 && g["scgi"].ActiveConns == 0 && g["uwsgi"].ActiveConns == 0
+	})
 	page := o.HTTP + "/fcgihost-status?html"
 	run := func(args ...string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -310,6 +338,37 @@ func TestStatusPage_HTMLInChromium(t *testing.T) {
 	}
 	if !strings.Contains(dom, `http-equiv="refresh"`) {
 		t.Error("the page does not refresh itself")
+	}
+	// The gateway rows as the reader sees them: a copy of the page with a
+	// script that reports each row's text and whether it is on screen (the
+	// page itself has no script, so the copy renders the same).
+	const measure = `<script>addEventListener("load", () => {
+  const rows = [...document.querySelectorAll("tr.gateway")].map((r) => {
+    const b = r.getBoundingClientRect();
+    const shown = b.width > 0 && b.height > 0 && b.left >= 0 && b.right <= innerWidth && getComputedStyle(r).visibility === "visible";
+    return r.dataset.gateway + "|" + r.innerText.replace(/\s+/g, " ").trim() + "|" + shown;
+  });
+  document.body.setAttribute("data-gateways", JSON.stringify(rows));
+});</script>`
+	html := testutil.Get(t, o.HTTP+"/fcgihost-status?html&refresh=0").Body
+	copyFile := filepath.Join(t.TempDir(), "status.html")
+	testutil.WriteFile(t, copyFile, strings.Replace(html, "</body>", measure+"</body>", 1), 0o644)
+	m := regexp.MustCompile(`data-gateways="([^"]*)"`).FindStringSubmatch(run("--dump-dom", "file://"+copyFile))
+	if m == nil {
+		t.Fatal("no gateway measure in the DOM")
+	}
+	var gw []string
+	if err := json.Unmarshal([]byte(stdhtml.UnescapeString(m[1])), &gw); err != nil {
+		t.Fatalf("gateway measure %q: %v", m[1], err)
+	}
+	want := []string{
+		"scgi|SCGI connections (open / total / bad header) 0 / 3 / 1|true",
+		"scgi|SCGI requests · listeners 2 · 1|true",
+		"uwsgi|uwsgi connections (open / total / bad header) 0 / 1 / 0|true",
+		"uwsgi|uwsgi requests · listeners 1 · 1|true",
+	}
+	if strings.Join(gw, "\n") != strings.Join(want, "\n") {
+		t.Errorf("gateway rows on screen:\n%s\nwant:\n%s", strings.Join(gw, "\n"), strings.Join(want, "\n"))
 	}
 	shot := filepath.Join(t.TempDir(), "status.png")
 	run("--screenshot="+shot, "--hide-scrollbars", page)

@@ -1,7 +1,7 @@
 package host
 
 // This file renders the status report as an HTML page for people: a
-// summary, one overview row per app, then a table per app with each figure
+// summary (with two rows per SCGI or uwsgi gateway), one overview row per app, then a table per app with each figure
 // next to its configured limit. The page refreshes itself.
 
 import (
@@ -32,6 +32,13 @@ type htmlApp struct {
 	*AppReport
 }
 
+// htmlGateway is an SCGI or uwsgi server's row of the summary.
+type htmlGateway struct {
+	Proto string // "scgi", "uwsgi"
+	Label string // "SCGI", "uwsgi"
+	*GatewayReport
+}
+
 type htmlPage struct {
 	*StatusReport
 	Refresh int
@@ -39,6 +46,7 @@ type htmlPage struct {
 	// WindowMinutes is the span of the charts.
 	WindowMinutes int
 	AppList       []htmlApp
+	GatewayList   []htmlGateway // by protocol name
 }
 
 var statusFuncs = template.FuncMap{
@@ -130,7 +138,9 @@ th,td{white-space:normal}
 <tr><th class="l">listen queue (now / max / length)</th><td>{{if .ListenQueue}}{{deref .ListenQueue}} / {{deref .MaxListenQueue}} / {{deref .ListenQueueLen}}{{else}}<span class="muted">not measured</span>{{end}}</td></tr>
 {{with .FastCGI}}<tr><th class="l">FastCGI connections (open / total / rejected)</th><td>{{.ActiveConns}} / {{.Connections}} / {{.Rejected}}</td></tr>
 <tr><th class="l">FastCGI requests (active / total / refused)</th><td>{{.ActiveRequests}} / {{.Requests}} / {{.Refused}}</td></tr>{{end}}
-<tr><th class="l">VMs · Go heap · goroutines</th><td>{{.Process.VMs}} · {{bytes .Process.HeapBytes}} · {{.Process.Goroutines}}</td></tr>
+{{range .GatewayList}}<tr class="gateway" data-gateway="{{.Proto}}"><th class="l">{{.Label}} connections (open / total / bad header)</th><td>{{.ActiveConns}} / {{.Connections}} / <span{{if .BadHeaders}} class="bad"{{end}}>{{.BadHeaders}}</span></td></tr>
+<tr class="gateway" data-gateway="{{.Proto}}"><th class="l">{{.Label}} requests · listeners</th><td>{{.Requests}} · {{.Listeners}}</td></tr>
+{{end}}<tr><th class="l">VMs · Go heap · goroutines</th><td>{{.Process.VMs}} · {{bytes .Process.HeapBytes}} · {{.Process.Goroutines}}</td></tr>
 <tr><th class="l">panics recovered</th><td{{if .Panics}} class="bad"{{end}}>{{.Panics}}</td></tr>
 </table>
 <h2>Apps</h2>
@@ -178,6 +188,14 @@ func writeHTML(w io.Writer, rep *StatusReport, refresh int) {
 		pg.AppList = append(pg.AppList, htmlApp{Name: n, AppReport: a})
 	}
 	sort.Slice(pg.AppList, func(i, j int) bool { return pg.AppList[i].Name < pg.AppList[j].Name })
+	for p, g := range rep.Gateways {
+		label := p
+		if p == "scgi" {
+			label = "SCGI"
+		}
+		pg.GatewayList = append(pg.GatewayList, htmlGateway{Proto: p, Label: label, GatewayReport: g})
+	}
+	sort.Slice(pg.GatewayList, func(i, j int) bool { return pg.GatewayList[i].Proto < pg.GatewayList[j].Proto })
 	if err := statusPage.Execute(w, pg); err != nil {
 		fmt.Fprintf(w, "<p>status page failed: %s</p>", template.HTMLEscapeString(err.Error()))
 	}

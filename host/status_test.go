@@ -326,3 +326,33 @@ func TestStatus_HTML(t *testing.T) {
 		}
 	}
 }
+
+// TestStatus_HTMLGateways: the summary has two rows per SCGI or uwsgi
+// gateway with the same figures as the JSON, in protocol order; none
+// without gateways.
+func TestStatus_HTMLGateways(t *testing.T) {
+	th := newTestHost(t, []string{"a"}, nil)
+	if body := th.get(t, "/fcgihost-status?html").Body.String(); strings.Contains(body, `class="gateway"`) {
+		t.Errorf("gateway rows without a gateway:\n%s", body)
+	}
+	th.Frontend.SetGateway("uwsgi", func() GatewayReport {
+		return GatewayReport{Listeners: 2, Connections: 31, ActiveConns: 4, Requests: 29, BadHeaders: 0}
+	})
+	th.Frontend.SetGateway("scgi", func() GatewayReport {
+		return GatewayReport{Listeners: 1, Connections: 17, ActiveConns: 0, Requests: 15, BadHeaders: 2}
+	})
+	body := th.get(t, "/fcgihost-status?html").Body.String()
+	for _, want := range []string{
+		`<tr class="gateway" data-gateway="scgi"><th class="l">SCGI connections (open / total / bad header)</th><td>0 / 17 / <span class="bad">2</span></td></tr>`,
+		`<tr class="gateway" data-gateway="scgi"><th class="l">SCGI requests · listeners</th><td>15 · 1</td></tr>`,
+		`<tr class="gateway" data-gateway="uwsgi"><th class="l">uwsgi connections (open / total / bad header)</th><td>4 / 31 / <span>0</span></td></tr>`,
+		`<tr class="gateway" data-gateway="uwsgi"><th class="l">uwsgi requests · listeners</th><td>29 · 2</td></tr>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+	if strings.Index(body, `data-gateway="scgi"`) > strings.Index(body, `data-gateway="uwsgi"`) {
+		t.Error("gateway rows not in protocol order")
+	}
+}

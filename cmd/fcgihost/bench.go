@@ -319,7 +319,7 @@ type benchFlags struct {
 
 func (b *benchFlags) bind(fs *flag.FlagSet) {
 	f := &b.req
-	fs.StringVar(&f.connect, "connect", "127.0.0.1:9000", "FastCGI server `ADDR` (host:port, [::1]:port or unix:/path)")
+	fs.StringVar(&f.connect, "connect", "127.0.0.1:9000", "FastCGI server `ADDR` (host:port, [::1]:port or unix:/path); bench also takes scgi:ADDR and uwsgi:ADDR")
 	fs.StringVar(&f.method, "X", "", "request `METHOD` (default GET, or POST with --body)")
 	fs.StringVar(&f.data, "body", "", "request body `DATA`, or @FILE to read it from FILE (@- = stdin)")
 	fs.Var(&f.headers, "H", "request header `'Name: value'` (repeatable)")
@@ -362,14 +362,23 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		return &exitError{code: 2, err: err}
 	}
 	l := load{conns: bf.conns, n: bf.n, dur: bf.dur, timeout: bf.req.timeout}
-	res := runLoad(ctx, l, fcgiWorker(bf.req.connect, bf.keep, params, body))
+	// --connect scgi:ADDR or uwsgi:ADDR loads an SCGI or uwsgi server (a
+	// connection per request, as those protocols carry one each).
+	proto, addr := config.SplitProto(bf.req.connect)
+	worker := fcgiWorker(addr, bf.keep, params, body)
+	desc := fmt.Sprintf("%s (%d connections, keep-conn %v)", fs.Arg(0), max(bf.conns, 1), onOff(bf.keep))
+	if proto != protoFCGI {
+		worker = gwWorker(proto, addr, params, body)
+		desc = fmt.Sprintf("%s (%s, %d concurrent, a connection per request)", fs.Arg(0), protoLabel(proto), max(bf.conns, 1))
+	}
+	res := runLoad(ctx, l, worker)
 	res.Label = fs.Arg(0)
 	if bf.jsonOut {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
 	} else {
-		printBench(m.Stdout, fmt.Sprintf("%s (%d connections, keep-conn %v)", fs.Arg(0), max(bf.conns, 1), onOff(bf.keep)), res)
+		printBench(m.Stdout, desc, res)
 	}
 	if res.Requests == 0 && res.FirstErr != nil {
 		return &exitError{code: 1, err: res.FirstErr}

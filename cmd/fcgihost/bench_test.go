@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +14,10 @@ import (
 	"testing"
 
 	"github.com/fcgihost/fcgihost/fcgi"
+	"github.com/fcgihost/fcgihost/internal/oneconn"
 	"github.com/fcgihost/fcgihost/internal/testutil"
+	"github.com/fcgihost/fcgihost/scgi"
+	"github.com/fcgihost/fcgihost/uwsgi"
 )
 
 // cycleServer answers 200, 404, 503, 200, … in turn on a unix socket.
@@ -188,6 +192,60 @@ func TestBench_CompareCGI(t *testing.T) {
 			}
 			if res.Ratio <= 0 {
 				t.Errorf("ratio %v", res.Ratio)
+			}
+		})
+	}
+}
+
+// TestBench_SCGIAndUWSGI: --connect scgi:ADDR and uwsgi:ADDR load those
+// servers, a connection per request, and count each answer's status.
+func TestBench_SCGIAndUWSGI(t *testing.T) {
+	for _, proto := range []string{"scgi", "uwsgi"} {
+		t.Run(proto, func(t *testing.T) {
+			var n atomic.Int64
+			h := func(_ context.Context, p map[string]string, _ io.Reader, w io.Writer) {
+				code := 200
+				if n.Add(1)%2 == 0 {
+					code = 404
+				}
+				if p["SCRIPT_NAME"] != "/x" {
+					code = 400
+				}
+				if proto == "scgi" {
+					fmt.Fprintf(w, "Status: %d X\r\nContent-Type: text/plain\r\n\r\nbody", code)
+				} else {
+					fmt.Fprintf(w, "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\n\r\nbody", code)
+				}
+			}
+			var g *oneconn.Server
+			if proto == "scgi" {
+				g = scgi.NewServer(h, scgi.Limits{})
+			} else {
+				g = uwsgi.NewServer(h, uwsgi.Limits{})
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { defer close(done); g.Serve(l) }()
+			defer func() { g.Shutdown(context.Background()); <-done }()
+			out, err := runMain(t, "bench", "--connect", proto+":"+l.Addr().String(), "-c", "2", "-n", "20", "-json", "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res struct {
+				Requests, Errors int
+				Status           map[string]int
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if res.Requests != 20 || res.Errors != 0 || res.Status["200"] != 10 || res.Status["404"] != 10 {
+				t.Errorf("bench over %s: %+v", proto, res)
+			}
+			if st := g.Stats(); st.Accepted != 20 {
+				t.Errorf("%d connections for 20 requests", st.Accepted)
 			}
 		})
 	}

@@ -120,8 +120,8 @@ func (m *Main) compare(ctx context.Context, bf *benchFlags, args []string) error
 	rows = append(rows,
 		measure(ctx, "FastCGI keep-conn", l, fcgiWorker("unix:"+p.fcgi, true, params, body)),
 		measure(ctx, "FastCGI", l, fcgiWorker("unix:"+p.fcgi, false, params, body)),
-		measure(ctx, "SCGI", l, gwWorker("scgi", p.scgi, params, body)),
-		measure(ctx, "uwsgi", l, gwWorker("uwsgi", p.uwsgi, params, body)),
+		measure(ctx, "SCGI", l, gwWorker("scgi", "unix:"+p.scgi, params, body)),
+		measure(ctx, "uwsgi", l, gwWorker("uwsgi", "unix:"+p.uwsgi, params, body)),
 		measure(ctx, "HTTP", l, httpWorker(p.http+target, params, body)),
 	)
 	for i := range rows {
@@ -235,12 +235,16 @@ func startComparePool(file string, bf *benchFlags) (*comparePool, error) {
 
 // gwWorker returns a worker sending params and body over SCGI or uwsgi: a
 // connection per request, as those protocols have it.
-func gwWorker(proto, sock string, params map[string]string, body []byte) func() (doFunc, func()) {
+func gwWorker(proto, addr string, params map[string]string, body []byte) func() (doFunc, func()) {
 	req := encodeGwRequest(proto, params, body)
+	network, address := "tcp", addr
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", p
+	}
 	return func() (doFunc, func()) {
 		do := func(ctx context.Context) (int, int64, error) {
 			var d net.Dialer
-			c, err := d.DialContext(ctx, "unix", sock)
+			c, err := d.DialContext(ctx, network, address)
 			if err != nil {
 				return 0, 0, err
 			}

@@ -149,7 +149,8 @@ when the status is 400 or more.
        fcgihost bench --compare-cgi FILE [flags] [PATH]
        fcgihost bench --compare FILE [--svg OUT] [flags] [PATH]
 
-Load-test a FastCGI server; --compare-cgi serves FILE as CGI and through
+Load-test a FastCGI server (an SCGI or uwsgi one with --connect scgi:ADDR
+or uwsgi:ADDR); --compare-cgi serves FILE as CGI and through
 the pool and prints both; --compare runs FILE as CGI and through the pool
 over FastCGI, SCGI, uwsgi and HTTP, one row per transport (docs/teaching.md).
 `

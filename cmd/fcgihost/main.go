@@ -72,7 +72,8 @@ commands:
   version               print versions
 
 Started by a web server with a listening socket on fd 0 (mod_fcgid, lighttpd
-bin-path, spawn-fcgi), fcgihost serves FastCGI on it, and "fcgihost FILE"
+bin-path, spawn-fcgi), fcgihost serves FastCGI on it (SCGI or uwsgi with
+--listen scgi:fd:0 or uwsgi:fd:0, or that listen key), and "fcgihost FILE"
 (or a FILE starting with a "#!/path/to/fcgihost" line) serves FILE alone for
 every request, as a FastCGI Authorizer needs. Under CGI (GATEWAY_INTERFACE
 set) "fcgihost FILE" runs FILE once.

@@ -130,15 +130,20 @@ func (m *Main) loadServe(args []string, fd0 bool) (*config.Flags, *config.Config
 	return flags, cfg, nil
 }
 
-// openListeners opens the gateway listeners — fd 0 from the web server
-// (FastCGI), systemd's (SCGI or uwsgi by their FileDescriptorName), the
-// named ones (with their protocol prefix), or the development defaults —
-// and the HTTP one (nil if none).
+// openListeners opens the gateway listeners — fd 0 from the web server,
+// systemd's (SCGI or uwsgi by their FileDescriptorName), the named ones
+// (with their protocol prefix), or the development defaults — and the HTTP
+// one (nil if none). An inherited socket speaks FastCGI unless a listen
+// address names it: "scgi:fd:0", "uwsgi:fd:3" (docs/reference.md,
+// "Gateways").
 func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listener) ([]gwListener, net.Listener, error) {
 	var fls []gwListener
 	httpAddr := cfg.HTTP
+	// fdIndex maps an inherited descriptor to its entry in fls.
+	fdIndex := map[int]int{}
 	switch {
 	case inherited != nil:
+		fdIndex[0] = len(fls)
 		fls = append(fls, gwListener{protoFCGI, inherited})
 	default:
 		protos := systemdProtos()
@@ -151,17 +156,47 @@ func openListeners(cfg *config.Config, flags *config.Flags, inherited net.Listen
 			if i < len(protos) {
 				p = protos[i]
 			}
+			fdIndex[3+i] = len(fls)
 			fls = append(fls, gwListener{p, l})
 		}
 	}
-	listen := cfg.Listen
-	if len(fls) == 0 && len(listen) == 0 && httpAddr == "" && !flags.ListenersGiven() {
-		listen, httpAddr = []string{defaultListen}, defaultHTTP
-	}
 	closeAll := func() {
 		for _, l := range fls {
-			l.Close()
+			if l.Listener != inherited { // serveBroken may still answer on fd 0
+				l.Close()
+			}
 		}
+	}
+	var listen []string
+	named := map[int]string{}
+	for _, a := range cfg.Listen {
+		proto, addr := config.SplitProto(a)
+		fd, ok, err := config.ParseFD(addr)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		if !ok {
+			listen = append(listen, a)
+			continue
+		}
+		i, have := fdIndex[fd]
+		if !have {
+			closeAll()
+			if fd == 0 {
+				return nil, nil, fmt.Errorf("listen %s: fd 0 is not a listening socket (a web server, spawn-fcgi or systemd's StandardInput=socket passes one)", a)
+			}
+			return nil, nil, fmt.Errorf("listen %s: systemd passed no socket on fd %d (LISTEN_FDS)", a, fd)
+		}
+		if prev, dup := named[fd]; dup {
+			closeAll()
+			return nil, nil, fmt.Errorf("listen %s: fd %d is already named by %s", a, fd, prev)
+		}
+		named[fd] = a
+		fls[i].proto = proto
+	}
+	if len(fls) == 0 && len(listen) == 0 && httpAddr == "" && !flags.ListenersGiven() {
+		listen, httpAddr = []string{defaultListen}, defaultHTTP
 	}
 	for _, a := range listen {
 		proto, addr := config.SplitProto(a)
@@ -230,6 +265,9 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 		}
 		hl = w.HTTP
 	} else if fls, hl, err = openListeners(cfg, flags, inherited); err != nil {
+		if inherited != nil {
+			return m.serveBroken(ctx, inherited, err)
+		}
 		return err
 	}
 	closeAll := func() {
