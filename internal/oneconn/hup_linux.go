@@ -34,7 +34,9 @@ func waitHangup(nc net.Conn, stop <-chan struct{}) bool {
 		cerr := rc.Control(func(fd uintptr) {
 			// No events asked for: poll reports only POLLHUP and POLLERR.
 			fds := []unix.PollFd{{Fd: int32(fd)}}
-			n, err := unix.Poll(fds, int((200 * time.Millisecond).Milliseconds()))
+			// stop is checked between polls: a short one, as the
+			// connection closes only once this returns.
+			n, err := unix.Poll(fds, int((50 * time.Millisecond).Milliseconds()))
 			if err != nil && err != unix.EINTR {
 				perr = err
 				return
