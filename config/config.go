@@ -195,7 +195,7 @@ const (
 	DefaultPingResponse = "pong"
 	// DefaultProcesses is the default of processes (README.md, "Process
 	// model").
-	DefaultProcesses = 0
+	DefaultProcesses = 2
 )
 
 // defaultWorkers gives the default of workers; tests fix it so that golden

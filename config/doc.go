@@ -60,7 +60,7 @@
 //	access_log_format string    "combined"     combined | json
 //	data_dir          string    "./data"       embedded key-value store directory
 //	kv                string    "embedded"     embedded | bbolt | redis://HOST:PORT/DB
-//	processes         int       0              worker processes under a master; 0 = one process
+//	processes         int       2              worker processes under a master; 0 = one process
 //	process_memory_limit size   0              kernel memory limit per worker; 0 = none
 //	process_max_rss   size      0              replace a worker past this RSS; 0 = off
 //	process_max_requests int    0              replace a worker after N requests; 0 = never

@@ -369,6 +369,13 @@ func checkApacheAuthorizer(t *testing.T, fe *testutil.FrontEnd, eng string) {
 // scripts again) is guarded by the authorizer auth.EXT.
 func startLighttpdSpawn(t *testing.T, authEng string) (*testutil.FrontEnd, string) {
 	t.Helper()
+	return startLighttpdSpawnWith(t, authEng, "workers = 1\n")
+}
+
+// startLighttpdSpawnWith is startLighttpdSpawn with toml as the
+// fcgihost.toml its fcgihost reads.
+func startLighttpdSpawnWith(t *testing.T, authEng, toml string) (*testutil.FrontEnd, string) {
+	t.Helper()
 	testutil.Need(t, "lighttpd")
 	bin := testutil.PublicBinary(t)
 	root := testutil.OpenDir(t)
@@ -379,7 +386,7 @@ func startLighttpdSpawn(t *testing.T, authEng string) (*testutil.FrontEnd, strin
 	testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(), "e2e", "testdata", "private"), filepath.Join(docroot, "private"))
 	auth := authScript(t, filepath.Join(root, "auth"), authEng, false)
 	dir, port := testutil.OpenDir(t), testutil.FreePort(t)
-	testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), "workers = 1\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "fcgihost.toml"), toml, 0o644)
 	conf := testutil.Render(t, "lighttpd-spawn.conf", map[string]string{
 		"DIR": dir, "PORT": strconv.Itoa(port), "DOCROOT": docroot, "AUTH": auth, "FCGIHOST": bin})
 	return testutil.StartLighttpd(t, dir, port, conf), docroot

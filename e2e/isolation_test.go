@@ -141,7 +141,11 @@ func TestIsolation_MemoryLimit(t *testing.T) {
 	apps := openApps(t)
 	writeFile(t, filepath.Join(apps, "hog.js"), hogJS)
 	writeFile(t, filepath.Join(apps, "calm.lua"), calmLua)
-	h, c := startHost(t, apps, `status_path = "/status"
+	// One process: the test follows the isolated children of the serving
+	// process itself (their pids, restarts, backoff); under a master each
+	// worker has children of its own.
+	h, c := startHost(t, apps, `processes = 0
+status_path = "/status"
 isolation = "process"
 workers = 2
 [app.hog]
@@ -223,7 +227,11 @@ func TestIsolation_TenantIdentity(t *testing.T) {
 	}
 	os.Chmod(www, 0o755)
 	writeFile(t, filepath.Join(apps, "named.lua"), calmLua)
-	h, c := startHost(t, apps, fmt.Sprintf(`status_path = "/status"
+	// One process: the test follows the isolated children of the serving
+	// process itself (their pids, restarts, backoff); under a master each
+	// worker has children of its own.
+	h, c := startHost(t, apps, fmt.Sprintf(`processes = 0
+status_path = "/status"
 isolation = "process"
 workers = 1
 roots = [%q]
@@ -276,7 +284,11 @@ func TestIsolation_CrashLoop(t *testing.T) {
 	apps := openApps(t)
 	writeFile(t, filepath.Join(apps, "doomed.js"), "let keep = [];\nfor (;;) keep.push(new Array(1 << 20).fill(1));\nmodule.exports = function (req, res) { res.write(\"never\"); };\n")
 	writeFile(t, filepath.Join(apps, "calm.lua"), calmLua)
-	h, c := startHost(t, apps, `status_path = "/status"
+	// One process: the test follows the isolated children of the serving
+	// process itself (their pids, restarts, backoff); under a master each
+	// worker has children of its own.
+	h, c := startHost(t, apps, `processes = 0
+status_path = "/status"
 isolation = "process"
 workers = 1
 memory_limit = "64MiB"

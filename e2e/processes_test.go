@@ -5,7 +5,8 @@ package e2e
 // or dying of a Go fatal error, under load: no connection refused, at
 // most the requests in flight on it fail (502 from nginx), the master's
 // pid is unchanged and a new worker serves. A request stuck in a call
-// that never returns gets its worker retired and replaced.
+// that never returns gets its 504 at its deadline, and its worker is
+// retired and replaced.
 
 import (
 	"context"
@@ -243,32 +244,105 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
+// cpuTicks is the CPU time (user + system, in clock ticks) that pid and
+// its children still running have used, and the pids it read.
+func cpuTicks(t *testing.T, pid int) (int64, []int) {
+	t.Helper()
+	pids := append([]int{pid}, workerPIDs(t, pid)...)
+	var sum int64
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		// After the command: state(0) ppid(1) … utime(11) stime(12).
+		for _, i := range []int{11, 12} {
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			sum += n
+		}
+	}
+	return sum, pids
+}
+
+// A script call stuck on a busy core, ignoring its interrupt (the spin
+// test hook, docs/processes.md): the client gets the host's own 504 at
+// the deadline, not nginx's after its read timeout nor a 502 when the
+// worker is killed; the worker is retired and replaced, and the host's
+// process tree is idle again within the grace period.
 func TestProcesses_StuckRequestRetiresWorker(t *testing.T) {
 	t.Parallel()
-	h, n := startProcStack(t, "processes = 1\nworkers = 1\ntimeout = \"1s\"\nqueue_timeout = \"1s\"\ngrace_period = \"1s\"\n", "FCGIHOST_TEST_HOOKS=1")
+	h, n := startProcStack(t, "processes = 1\nworkers = 1\ntimeout = \"1s\"\nqueue_timeout = \"1s\"\ngrace_period = \"2s\"\n", "FCGIHOST_TEST_HOOKS=1")
+	master := h.Cmd.Process.Pid
 	pids := waitWorkers(t, h, 1)
-	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", n.URL+"/__fcgihost_test/stuck", nil)
+	t0 := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, "GET", n.URL+"/app/__fcgihost_test/spin", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("stuck request: %v", err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	took := time.Since(t0)
-	// queue_timeout + timeout + the 5s margin, then the 1s grace period.
-	if resp.StatusCode != 502 {
-		t.Errorf("stuck request answered %d, want 502", resp.StatusCode)
+	t.Logf("stuck request answered %d %q after %s", resp.StatusCode, body, time.Since(t0).Round(time.Millisecond))
+	if resp.StatusCode != 504 || string(body) != "script timed out\n" {
+		t.Errorf("stuck request answered %d %q, want the host's 504 \"script timed out\"", resp.StatusCode, body)
 	}
-	t.Logf("stuck request answered %d after %s", resp.StatusCode, took.Round(time.Millisecond))
+	// The worker asked to be retired; a new one serves.
 	waitWorkers(t, h, 1, pids[0])
 	if r := testutil.Get(t, n.URL+"/app/after"); r.StatusCode != 200 || r.Body != "ok /after" {
 		t.Errorf("after the retirement: %d %q", r.StatusCode, r.Body)
 	}
-	if out := h.Output(); !strings.Contains(out, "request stuck") {
-		t.Errorf("no log line names the stuck request:\n%s", testutil.Tail(out, 3000))
+	// The spinning worker is killed after grace_period: no core stays busy.
+	testutil.Eventually(t, 60*time.Second, "the stuck worker gone", func() bool { return syscall.Kill(pids[0], 0) != nil })
+	testutil.Eventually(t, 60*time.Second, "the host's process tree idle", func() bool {
+		a, _ := cpuTicks(t, master)
+		time.Sleep(time.Second)
+		b, now := cpuTicks(t, master)
+		t.Logf("host tree %v used %d ticks in 1s", now, b-a)
+		return b-a < 30 // well under a third of one core (100 ticks a second)
+	})
+	out := h.Output()
+	for _, want := range []string{"script stuck in a call that ignores its interrupt", "retiring worker", "request stuck past its deadline: GET /app/__fcgihost_test/spin (app app)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, testutil.Tail(out, 3000))
+		}
 	}
+	if el := n.ErrorLog(); strings.Contains(el, "upstream timed out") {
+		t.Errorf("nginx timed out on the upstream:\n%s", testutil.Tail(el, 2000))
+	}
+}
+
+// In one process (processes = 0) a stuck call gets its 504 at the deadline
+// too; its VM stays with the stuck call, and the app serves on with the
+// others (docs/processes.md, "Stuck requests").
+func TestProcesses_StuckRequestSingleProcess(t *testing.T) {
+	t.Parallel()
+	// Single-process internals: what one process does with a stuck call.
+	h, n := startProcStack(t, "processes = 0\nworkers = 2\ntimeout = \"1s\"\nqueue_timeout = \"1s\"\ngrace_period = \"2s\"\n", "FCGIHOST_TEST_HOOKS=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", n.URL+"/app/__fcgihost_test/stuck", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("stuck request: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 504 || string(body) != "script timed out\n" {
+		t.Errorf("stuck request answered %d %q, want the host's 504 \"script timed out\"", resp.StatusCode, body)
+	}
+	if r := testutil.Get(t, n.URL+"/app/after"); r.StatusCode != 200 || r.Body != "ok /after" {
+		t.Errorf("after the stuck call: %d %q", r.StatusCode, r.Body)
+	}
+	if kids := workerPIDs(t, h.Cmd.Process.Pid); len(kids) != 0 {
+		t.Errorf("processes = 0 started children %v", kids)
+	}
+	testutil.Eventually(t, 30*time.Second, "the log line about the lost VM", func() bool {
+		return strings.Contains(h.Output(), "the stuck call keeps its VM")
+	})
 }
 
 func TestProcesses_SignalsAndMasterPID(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/internal/testutil"
 )
@@ -249,7 +250,10 @@ func TestReload_EditBrokenFix(t *testing.T) {
 			apps := appsDir(t)
 			file := filepath.Join(apps, "app"+ext)
 			writeFile(t, file, fmt.Sprintf(versionApp[ext], "v1"))
-			h, c := startHost(t, apps, "workers = 2\nstatus_path = \"/status\"\n")
+			// One process: the test reads that process's status the moment
+			// its own log line says the reload failed (the status is set
+			// first); two workers each reload on their own.
+			h, c := startHost(t, apps, "processes = 0\nworkers = 2\nstatus_path = \"/status\"\n")
 			if v := version(t, c, "/app"); v != "v1" {
 				t.Fatalf("first version = %q", v)
 			}
@@ -384,6 +388,11 @@ func TestReload_NoChangeNoReload(t *testing.T) {
 	writeFile(t, file, code)
 	writeFile(t, filepath.Join(apps, "other.js"), fmt.Sprintf(versionApp[".js"], "o1"))
 	_, c := startHost(t, apps, "workers = 1\nstatus_path = \"/status\"\n")
+	// The page adds up every worker's figures: read them once both
+	// workers (the default processes = 2) are in.
+	testutil.Eventually(t, 60*time.Second, "both workers on the status page", func() bool {
+		return status(t, c)["same"].Workers == config.DefaultProcesses
+	})
 	before := status(t, c)["same"]
 	if err := os.Chmod(file, 0o600); err != nil {
 		t.Fatal(err)
@@ -642,7 +651,10 @@ func TestReload_SteadyLoad(t *testing.T) {
 	for _, ext := range engines {
 		writeFile(t, filepath.Join(apps, "load"+ext), fmt.Sprintf(versionApp[ext], "v0"))
 	}
-	h, c := startHost(t, apps, fmt.Sprintf("workers = %d\nstatus_path = \"/status\"\n", workers))
+	// One process: vm_starts counts the VMs one process starts per
+	// version; each worker's watcher debounces the saves on its own, so
+	// the sum over workers is no fixed multiple of the versions.
+	h, c := startHost(t, apps, fmt.Sprintf("processes = 0\nworkers = %d\nstatus_path = \"/status\"\n", workers))
 	paths := []string{"/load.js", "/load.lua"}
 	l := startLoad(t, h, clients, paths...)
 	for k := 1; k <= reloads; k++ {

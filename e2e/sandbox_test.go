@@ -104,7 +104,13 @@ end`,
 	"busy_lua.lua": "return function(req, res)\n  local t = os.clock()\n  while os.clock() - t < 1.5 do end\n  res:write('done')\nend",
 }
 
-const sandboxConfig = `timeout = "3s"
+// sandboxConfig runs one process (processes = 0): these tests check the
+// limits inside one process — its VM pools' queues (busy_* answer 503 past
+// one VM and one waiting request), the heap watchdog's attribution among
+// its VMs, its own RSS (/proc/PID) — which a master would spread over
+// several workers. docs/processes.md covers the workers.
+const sandboxConfig = `processes = 0
+timeout = "3s"
 workers = 2
 max_body = "1MiB"
 max_response = "4MiB"

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
 	"github.com/fcgihost/fcgihost/host"
 	"github.com/fcgihost/fcgihost/internal/testutil"
@@ -184,8 +185,14 @@ func TestStatusPage_CountersMove(t *testing.T) {
 					t.Errorf("%s: %s", s.name, msg)
 				}
 			}
-			a := o.report(t).Apps[app]
-			if a.Workers != 1 || a.Limits.Workers != 1 || a.Limits.MaxRequests != 4 || a.Limits.Timeout != "3s" || a.Limits.Slowlog != "50ms" || a.MemoryBytes <= 0 {
+			// The page, asked of any worker, adds up the VMs of every
+			// worker: workers = 1 in each of the default processes = 2.
+			var a *host.AppReport
+			testutil.Eventually(t, 30*time.Second, "both workers in the figures", func() bool {
+				a = o.report(t).Apps[app]
+				return a.Workers == config.DefaultProcesses
+			})
+			if a.Limits.Workers != 1 || a.Limits.MaxRequests != 4 || a.Limits.Timeout != "3s" || a.Limits.Slowlog != "50ms" || a.MemoryBytes <= 0 {
 				t.Errorf("figures and limits: %+v", a)
 			}
 		})

@@ -372,7 +372,7 @@ func (c *conn) paramsEnd(r *request) error {
 	c.routines++
 	c.mu.Unlock()
 	c.s.requests.Add(1)
-	c.s.workers.run(func() { c.runRequest(r) })
+	c.s.workers.run(func() bool { return c.runRequest(r) })
 	return nil
 }
 
@@ -692,6 +692,28 @@ func (c *conn) hardClose(cause error) {
 func (c *conn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.writeLocked(b)
+}
+
+// writeReq sends b, records of request r whose first is of type typ,
+// unless r has been detached: from then on nothing of its handler's
+// reaches the connection (Detacher).
+func (c *conn) writeReq(r *request, b []byte, typ uint8) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if r.state.Load() == reqDetached {
+		return ErrRequestDetached
+	}
+	switch typ {
+	case typeStdout:
+		r.stdoutSent = true
+	case typeStderr:
+		r.stderrSent = true
+	}
+	return c.writeLocked(b)
+}
+
+func (c *conn) writeLocked(b []byte) error {
 	if c.werr != nil {
 		return c.werr
 	}
@@ -710,24 +732,77 @@ func (c *conn) write(b []byte) error {
 }
 
 // runRequest runs the handler of r; it owns r from dispatch to its
-// FCGI_END_REQUEST.
-func (c *conn) runRequest(r *request) {
+// FCGI_END_REQUEST, unless Detach ended r first. It reports whether r was
+// detached: its goroutine then no longer belongs to the server (see
+// workers.run).
+func (c *conn) runRequest(r *request) (detached bool) {
 	defer func() {
-		c.finishRequest(r, recover())
+		detached = c.finishRequest(r, recover())
 	}()
 	c.s.Handler.ServeFCGI(&r.resp, &r.Request)
+	return false
 }
 
-func (c *conn) finishRequest(r *request, panicked any) {
+func (c *conn) finishRequest(r *request, panicked any) (detached bool) {
+	if !r.state.CompareAndSwap(reqRunning, reqFinished) {
+		// Detach ended the request while the handler ran: the connection
+		// may be gone; only what is r's own is left to free.
+		if panicked != nil {
+			c.s.logger.Error("fcgi: panic in a detached handler", "request_id", r.ID, "panic", panicked, "stack", string(debug.Stack()))
+		}
+		r.body.close()
+		r.resp.release()
+		return true
+	}
 	if panicked != nil {
 		c.s.logger.Error("fcgi: panic in handler", "remote", addrString(c.remote), "request_id", r.ID,
 			"uri", r.Params["REQUEST_URI"], "panic", panicked, "stack", string(debug.Stack()))
 		r.resp.failed()
 	}
 	r.body.close()
+	c.endRequest(r, panicked == nil, func() { r.resp.finish() })
+	return false
+}
+
+// detach ends r from another goroutine while its handler may still run
+// (Detacher): out, if no FCGI_STDOUT went out yet, then the end of the
+// streams and FCGI_END_REQUEST. The handler's context, Stdin and writes
+// fail with ErrRequestDetached; its goroutine stops counting for the
+// connection and for Shutdown.
+func (c *conn) detach(r *request, out []byte) bool {
+	if !r.state.CompareAndSwap(reqRunning, reqDetached) {
+		return false
+	}
+	r.abort(ErrRequestDetached)
+	r.body.close()
+	c.s.detached.Add(1)
+	c.endRequest(r, false, func() {
+		// Under wmu no record of the handler's can come between: writeReq
+		// sees the state first.
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		var b []byte
+		if !r.stdoutSent && len(out) > 0 {
+			b = appendStream(b, typeStdout, r.ID, out)
+		}
+		b = appendHeader(b, typeStdout, r.ID, 0)
+		if r.stderrSent {
+			b = appendHeader(b, typeStderr, r.ID, 0)
+		}
+		b = appendEndRequest(b, r.ID, 0, StatusRequestComplete)
+		c.writeLocked(b)
+	})
+	c.s.workers.detached()
+	return true
+}
+
+// endRequest forgets r, sends its end with send, and closes the
+// connection when r was its last request and asked so. reuse gives r's
+// params map to the next request.
+func (c *conn) endRequest(r *request, reuse bool, send func()) {
 	c.mu.Lock()
 	delete(c.reqs, r.ID)
-	if m := r.Params; m != nil && len(m) <= maxSpareParams && panicked == nil {
+	if m := r.Params; reuse && m != nil && len(m) <= maxSpareParams {
 		clear(m)
 		c.spareParams = m
 		r.Params = nil
@@ -745,7 +820,7 @@ func (c *conn) finishRequest(r *request, panicked any) {
 	// Free its slot before FCGI_END_REQUEST goes out: the web server may
 	// send the next request as soon as it reads it.
 	c.s.activeReqs.Add(-1)
-	r.resp.finish()
+	send()
 	r.cancel(nil)
 	if closeNow {
 		c.closeWrite()

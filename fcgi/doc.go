@@ -39,7 +39,13 @@
 // with the empty FCGI_STDOUT record and FCGI_END_REQUEST, in one write:
 // a small response costs one write system call. FCGI_END_REQUEST is sent
 // exactly once, by the request's goroutine after the handler returns (or by
-// the read loop for a request that never reached its handler). The read
+// the read loop for a request that never reached its handler, or by
+// Detach). Detach (the Detacher interface of the ResponseWriter) lets the
+// handler's owner answer and end a request from another goroutine while
+// the handler is stuck in a call that ignores its context: the web server
+// gets that answer at once, the handler's later output is discarded under
+// the same write lock (no record of it can follow FCGI_END_REQUEST), and
+// its goroutine no longer counts for the connection or for Shutdown. The read
 // loop never waits for a handler: a request's body is buffered up to
 // StdinBuffer ahead of the handler's reads; beyond that the read loop
 // pauses only when the request is alone on its connection (TCP

@@ -31,9 +31,23 @@ type request struct {
 	stdinDone  bool
 
 	aborted atomic.Bool
-	body    body
-	resp    response
+	// state says who ends the request: the handler's goroutine when the
+	// handler returns (reqFinished), or Detach (reqDetached), whichever
+	// comes first.
+	state atomic.Uint32
+	// stdoutSent and stderrSent: some FCGI_STDOUT (FCGI_STDERR) record of
+	// this request has gone out. Guarded by c.wmu.
+	stdoutSent, stderrSent bool
+	body                   body
+	resp                   response
 }
+
+// The states of a request (request.state).
+const (
+	reqRunning uint32 = iota
+	reqFinished
+	reqDetached
+)
 
 func newRequest(c *conn, id uint16, role Role, keep bool) *request {
 	r := &request{c: c}
@@ -100,6 +114,7 @@ type response struct {
 var (
 	_ ResponseWriter  = (*response)(nil)
 	_ Flusher         = (*response)(nil)
+	_ Detacher        = (*response)(nil)
 	_ io.StringWriter = (*response)(nil)
 )
 
@@ -169,7 +184,7 @@ func (w *response) emit() error {
 	out := append(w.buf, zeros[:padLen(n)]...)
 	w.buf = w.buf[:headerLen]
 	w.sent = true
-	return w.r.c.write(out)
+	return w.r.c.writeReq(w.r, out, typeStdout)
 }
 
 // Flush sends the gathered stdout now.
@@ -200,7 +215,7 @@ func (s stderrWriter) Write(p []byte) (int, error) {
 	w.stderrUsed = true
 	bp := smallPool.Get().(*[]byte)
 	out := appendStream((*bp)[:0], typeStderr, w.r.ID, p)
-	err := w.r.c.write(out)
+	err := w.r.c.writeReq(w.r, out, typeStderr)
 	putBuf(bp, out)
 	if err != nil {
 		return 0, err
@@ -241,7 +256,20 @@ func (w *response) finish() {
 		out = appendHeader(out, typeStderr, w.r.ID, 0)
 	}
 	out = appendEndRequest(out, w.r.ID, 0, StatusRequestComplete)
-	w.r.c.write(out)
+	w.r.c.writeReq(w.r, out, typeEndRequest)
 	putBuf(w.bufp, out)
 	w.bufp, w.buf = nil, nil
 }
+
+// release frees the output buffer of a detached request once its handler
+// has returned; nothing is written.
+func (w *response) release() {
+	w.done = true
+	if w.bufp != nil {
+		putBuf(w.bufp, w.buf)
+		w.bufp, w.buf = nil, nil
+	}
+}
+
+// Detach ends the request now; see Detacher.
+func (w *response) Detach(out []byte) bool { return w.r.c.detach(w.r, out) }

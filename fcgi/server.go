@@ -34,6 +34,10 @@ var (
 	// ErrRequestDone: a write to the ResponseWriter after the handler
 	// returned.
 	ErrRequestDone = errors.New("fcgi: write after the handler returned")
+	// ErrRequestDetached: the request was answered and ended by Detach
+	// while its handler still ran; the handler's context is cancelled with
+	// it and its later writes and reads return it.
+	ErrRequestDetached = errors.New("fcgi: request detached from its handler")
 )
 
 // Role is the FastCGI role of a request (FastCGI 1.0 §6).
@@ -112,6 +116,26 @@ type ResponseWriter interface {
 // buffered FCGI_STDOUT data now instead of at the end of the request.
 type Flusher interface {
 	Flush() error
+}
+
+// Detacher is implemented by the server's ResponseWriter. Detach may be
+// called from any goroutine while the handler still runs — typically by
+// its owner's watchdog when the handler is stuck in a call that ignores
+// its context — and ends the request at once: when no FCGI_STDOUT has gone
+// out yet, out (a whole CGI response, or nil) is sent; then the streams
+// end and FCGI_END_REQUEST is sent, so the web server has its answer and
+// the request id is free. The request stops counting towards MaxReqs and
+// the connection's requests, and Shutdown no longer waits for it. The
+// handler is not stopped: its context is cancelled (cause
+// ErrRequestDetached), its Stdin fails, and whatever it writes afterwards
+// goes nowhere (Write returns ErrRequestDetached). Its goroutine, if it
+// never returns, is the caller's to deal with (fcgihost retires the
+// process: docs/processes.md). Detach waits for a write of the handler
+// that is in progress, and reports false, doing nothing, when the handler
+// has returned already (its own answer goes out) or the request was
+// detached before.
+type Detacher interface {
+	Detach(out []byte) bool
 }
 
 // Handler answers FastCGI requests.
@@ -214,6 +238,7 @@ type Server struct {
 	activeReqs atomic.Int64
 	requests   atomic.Uint64
 	refused    atomic.Uint64
+	detached   atomic.Uint64
 
 	rejectLog rateLog // connections closed at accept
 	refuseLog rateLog // requests refused for load
@@ -537,6 +562,7 @@ type ServerStats struct {
 	ActiveRequests int64  // requests between FCGI_BEGIN_REQUEST and FCGI_END_REQUEST
 	Requests       uint64 // requests handed to the handler
 	Refused        uint64 // requests refused (overload, role, params limits)
+	Detached       uint64 // requests ended by Detach while their handler ran
 }
 
 // Stats returns the current counters.
@@ -548,6 +574,7 @@ func (s *Server) Stats() ServerStats {
 		ActiveRequests: s.activeReqs.Load(),
 		Requests:       s.requests.Load(),
 		Refused:        s.refused.Load(),
+		Detached:       s.detached.Load(),
 	}
 }
 

@@ -21,11 +21,14 @@ type workers struct {
 }
 
 type worker struct {
-	next chan func()
+	next chan func() bool
 }
 
 // run runs fn on an idle worker, or on a new goroutine that becomes one.
-func (ws *workers) run(fn func()) {
+// fn reports whether its request was detached (Detacher): detached has
+// then been called for it, and its goroutine exits when fn returns,
+// without counting again.
+func (ws *workers) run(fn func() bool) {
 	ws.mu.Lock()
 	if n := len(ws.idle); n > 0 && !ws.closed {
 		w := ws.idle[n-1]
@@ -37,23 +40,30 @@ func (ws *workers) run(fn func()) {
 	}
 	ws.wg.Add(1)
 	ws.mu.Unlock()
-	w := &worker{next: make(chan func(), 1)}
+	w := &worker{next: make(chan func() bool, 1)}
 	go ws.loop(w, fn)
 }
 
-func (ws *workers) loop(w *worker, fn func()) {
-	defer ws.wg.Done()
+// detached stops counting a busy worker whose request was detached: close
+// does not wait for it (its handler may never return).
+func (ws *workers) detached() { ws.wg.Done() }
+
+func (ws *workers) loop(w *worker, fn func() bool) {
 	for {
-		fn()
+		if fn() {
+			return // counted out by detached
+		}
 		ws.mu.Lock()
 		if ws.closed || len(ws.idle) >= maxIdleWorkers {
 			ws.mu.Unlock()
+			ws.wg.Done()
 			return
 		}
 		ws.idle = append(ws.idle, w)
 		ws.mu.Unlock()
 		var ok bool
 		if fn, ok = <-w.next; !ok {
+			ws.wg.Done()
 			return
 		}
 	}

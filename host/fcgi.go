@@ -1,6 +1,7 @@
 package host
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/fcgihost/fcgihost/fcgi"
@@ -38,6 +39,10 @@ func newFCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *fcgiExchange {
 	fx := exchangePool.Get().(*fcgiExchange)
 	fx.sink.w = w
 	fx.Exchange = Exchange{Params: r.Params, Body: r.Stdin, Sink: &fx.sink, Stderr: w.Stderr(), Role: role}
+	if d, ok := w.(fcgi.Detacher); ok {
+		fx.det = d
+		fx.Exchange.Detacher = fx
+	}
 	return fx
 }
 
@@ -45,4 +50,19 @@ func newFCGIExchange(w fcgi.ResponseWriter, r *fcgi.Request) *fcgiExchange {
 type fcgiExchange struct {
 	Exchange
 	sink CGISink
+	det  fcgi.Detacher
+}
+
+// Detach answers the request now through fcgi.Detacher (a stuck script:
+// see Host.OnStuck).
+func (fx *fcgiExchange) Detach(status int, body string) bool {
+	var out []byte
+	if status != 0 {
+		var s CGISink
+		b := s.startHead(status)
+		b = appendHeader(b, "Content-Type", "text/plain; charset=utf-8")
+		b = appendHeader(b, "Content-Length", strconv.Itoa(len(body)))
+		out = append(append(b, "\r\n"...), body...)
+	}
+	return fx.det.Detach(out)
 }

@@ -61,6 +61,18 @@ type Host struct {
 	// Aggregate, if set, completes the status page's report with the
 	// other worker processes' figures (docs/processes.md).
 	Aggregate func(*StatusReport)
+	// OnStuck, if set, is told (what: method, URI, app, how long) when a
+	// script call is still running StuckAfter past the end of its context:
+	// a native call that ignores the VM's interrupt. The request has been
+	// answered (see Detacher); the call's goroutine and its VM are lost to
+	// this process. A master's worker asks to be retired
+	// (docs/processes.md, "Stuck requests"). Nil: the host logs it.
+	OnStuck func(what string)
+	// TestHook, if set, is called with the app's request path on the
+	// request's goroutine once a VM is leased, right before the script
+	// runs, inside the stuck watch. Only the end-to-end tests set it
+	// (docs/processes.md, "Test hooks").
+	TestHook func(appPath string)
 
 	// Metrics are the counters (made by Start if nil).
 	Metrics *Metrics
@@ -104,8 +116,14 @@ type Exchange struct {
 	Stderr io.Writer // the front end's error log (FCGI_STDERR); nil = none
 	// Role is "RESPONDER" (default) or "AUTHORIZER".
 	Role string
+	// Detacher, if set, answers the request from another goroutine when
+	// its script is stuck (see Host.OnStuck); nil: the transport cannot.
+	Detacher Detacher
 
-	rec recordingSink // wraps Sink while Serve runs
+	rec      recordingSink   // wraps Sink while Serve runs
+	start    time.Time       // when Serve began
+	client   context.Context // Serve's ctx
+	detached bool            // answered by the stuck watch (set on Serve's goroutine once the call returned)
 }
 
 // Serve answers one request. ctx is cancelled when the client goes away
@@ -120,6 +138,7 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 	rec := &x.rec
 	*rec = recordingSink{Sink: x.Sink}
 	x.Sink = rec
+	x.start, x.client, x.detached = start, ctx, false
 	appName, vmID := "", uint64(0)
 	defer func() {
 		if r := recover(); r != nil {
@@ -129,7 +148,7 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 				h.plain(x, http.StatusInternalServerError, "internal server error\n")
 			}
 		}
-		if h.AccessLog != nil {
+		if h.AccessLog != nil && !x.detached { // a detached request's line was written then
 			h.AccessLog.Info("request", "app", appName, "method", x.Params["REQUEST_METHOD"], "uri", x.Params["REQUEST_URI"],
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
 				"remote", x.Params["REMOTE_ADDR"], "vm", vmID, "proto", x.Params["SERVER_PROTOCOL"],
@@ -195,7 +214,9 @@ func (h *Host) Serve(ctx context.Context, x *Exchange) {
 	m.InFlight.Add(1)
 	defer func() {
 		m.InFlight.Add(-1)
-		m.Observe(rec.status, time.Since(start))
+		if !x.detached { // counted when it was answered
+			m.Observe(rec.status, time.Since(start))
+		}
 	}()
 	vmID = h.runApp(ctx, x, app, appPath, m)
 }
@@ -290,9 +311,20 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		tag := tagOf(p, l.VMID)
 		defer sandbox.Process().BeginTagged(rc, app.Name, lim.MemoryLimit, tag).End()
 		c.vm, c.ctx = l.VM, rc
+		// A call still running StuckAfter past the end of rc is answered
+		// without waiting for it (stuck.go).
+		c.watch.begin(h, x, app, req, rc, l.VMID)
+		if h.TestHook != nil {
+			h.TestHook(appPath)
+		}
 		sandbox.RunTagged(tag, c)
+		x.detached = c.watch.done()
 		return c.err
 	})
+	if x.detached {
+		log.Info("a stuck script call returned at last; its request was answered when it got stuck", "uri", req.URI, "err", err)
+		return vmID
+	}
 	if err == nil {
 		if ferr := res.Finish(); ferr != nil {
 			log.Info("writing response failed", "err", ferr, "uri", req.URI)
@@ -306,17 +338,22 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 // call is one request's script.Request and script.Response, and the call
 // of its VM (a sandbox.Runner, so that RunTagged allocates nothing).
 type call struct {
-	req script.Request
-	res script.Response
-	vm  script.VM
-	ctx *sandbox.Context
-	err error
+	req   script.Request
+	res   script.Response
+	vm    script.VM
+	ctx   *sandbox.Context
+	err   error
+	watch stuckWatch
 }
 
 // Run serves the request on its VM.
 func (c *call) Run() { c.err = c.vm.Serve(c.ctx, &c.req, &c.res) }
 
-var callPool = sync.Pool{New: func() any { return new(call) }}
+var callPool = sync.Pool{New: func() any {
+	c := new(call)
+	c.watch.init()
+	return c
+}}
 
 func (c *call) release() {
 	c.vm, c.ctx, c.err = nil, nil, nil

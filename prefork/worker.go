@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fcgihost/fcgihost/fcgi"
 )
@@ -218,18 +219,42 @@ func describe(method, uri, script string) string {
 	return s
 }
 
-// testHook runs the test paths: a Go fatal error (as a runtime bug or a
-// stack overflow in an engine is), and a call that never returns and
-// ignores every cancellation (as a stuck native built-in does).
+// testHook runs the test path of a whole process: a Go fatal error (as a
+// runtime bug or a stack overflow in an engine is).
 func testHook(uri string) {
-	switch {
-	case strings.HasPrefix(uri, "/__fcgihost_test/fatal"):
+	if strings.HasPrefix(uri, "/__fcgihost_test/fatal") {
 		debug.SetMaxStack(256 << 10)
 		recurse(0)
-	case strings.HasPrefix(uri, "/__fcgihost_test/stuck"):
-		select {}
 	}
 }
+
+// ScriptHook returns the test hook of a script call (host.Host.TestHook)
+// when the test hooks are on, else nil.
+func (w *Worker) ScriptHook() func(appPath string) {
+	if w == nil || !w.hooks {
+		return nil
+	}
+	return ScriptTestHook
+}
+
+// ScriptTestHook runs the test paths of an app (docs/processes.md, "Test
+// hooks"), called where the app's script would run, with a VM leased and
+// the request's timeout running: APP/__fcgihost_test/stuck never returns
+// and ignores every cancellation, as a native built-in stuck in a wait
+// does; APP/__fcgihost_test/spin does the same on a busy core, as one
+// stuck in a loop does.
+func ScriptTestHook(appPath string) {
+	switch {
+	case strings.HasPrefix(appPath, "/__fcgihost_test/stuck"):
+		select {}
+	case strings.HasPrefix(appPath, "/__fcgihost_test/spin"):
+		for n := uint64(0); ; n++ {
+			spinSink.Store(n)
+		}
+	}
+}
+
+var spinSink atomic.Uint64
 
 //go:noinline
 func recurse(n int) int {

@@ -45,6 +45,9 @@ type Options struct {
 	// StatusAggregate, if set, completes each status report with the
 	// other workers' figures (a master's worker: docs/processes.md).
 	StatusAggregate func(*host.StatusReport)
+	// OnStuck and TestHook are the Host's (see host.Host).
+	OnStuck  func(what string)
+	TestHook func(appPath string)
 }
 
 // Server is a running fcgihost. Its handler is swapped whole on Reload.
@@ -199,6 +202,8 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 		StatusAllow:  cfg.StatusAllow,
 		Frontend:     &s.front,
 		Aggregate:    s.opts.StatusAggregate,
+		OnStuck:      s.opts.OnStuck,
+		TestHook:     s.opts.TestHook,
 	}
 	if prev := s.cur.Load(); prev != nil {
 		h.Inherit(prev.host)

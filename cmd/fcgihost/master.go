@@ -41,6 +41,10 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 	defer logOut.Close()
 	log := server.NewLogger(cfg, logOut)
 	slog.SetDefault(log)
+	if msg, ok := missingConfigMessage(flags); ok {
+		// Said once, by the master (its workers load the same flags).
+		log.Warn(msg, "file", flags.Missing())
+	}
 
 	var listeners []net.Listener
 	var closers []func()
@@ -135,7 +139,11 @@ func (m *Main) master(ctx context.Context, args []string, flags *config.Flags, c
 			base := "http://" + hl.Addr().String()
 			fmt.Fprintf(m.Stdout, "HTTP on %s\n", base)
 			for _, name := range listApps(cfg.Apps) {
-				fmt.Fprintf(m.Stdout, "  %s/%s\n", base, name)
+				slash := "" // a folder app's URL ends with "/", as one process prints it
+				if st, err := os.Stat(filepath.Join(cfg.Apps, name)); err == nil && st.IsDir() {
+					slash = "/"
+				}
+				fmt.Fprintf(m.Stdout, "  %s/%s%s\n", base, name, slash)
 			}
 		}
 		if pc.Limits, err = memoryLimiter(cfg.ProcessMemoryLimit, log); err != nil {
@@ -335,7 +343,13 @@ func listApps(dir string) []string {
 			continue
 		}
 		if ext := filepath.Ext(name); ext == ".js" || ext == ".lua" || ext == ".mjs" || ext == ".ts" {
-			add(strings.TrimSuffix(name, ext))
+			app := strings.TrimSuffix(name, ext)
+			if seen[app] {
+				// NAME.js and NAME.lua: the second is named by its file
+				// name, as the registry does.
+				app = name
+			}
+			add(app)
 		}
 	}
 	sort.Strings(out)

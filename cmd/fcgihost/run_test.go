@@ -148,3 +148,24 @@ print("body")`)
 		t.Errorf("no log line: %s", errb)
 	}
 }
+
+// The master names the apps of an apps dir as the registry does: a folder
+// app by its folder, NAME.js as NAME and a NAME.lua beside it by its file
+// name (the master prints them, and a pool's default workers serve the
+// apps no pool claims by these names).
+func TestListAppsNamesAsTheRegistry(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"hello.js", "hello.lua", "solo.lua", "site/index.js", "empty/readme.txt", ".hidden.js", "notes.txt"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := strings.Join(listApps(dir), " ")
+	if want := "hello hello.lua site solo"; got != want {
+		t.Errorf("listApps = %q, want %q", got, want)
+	}
+}

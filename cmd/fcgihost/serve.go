@@ -242,6 +242,13 @@ func (m *Main) serveOne(ctx context.Context, flags *config.Flags, cfg *config.Co
 	opts := server.Options{Logger: log, DocRootFallback: fd0 && len(cfg.Roots) == 0}
 	if w != nil {
 		opts.StatusAggregate = w.Aggregate
+		// A script call stuck past its deadline was answered (504); the
+		// worker asks to be retired, which ends the call with the process
+		// (docs/processes.md, "Stuck requests").
+		opts.OnStuck = func(what string) { w.Retire("request stuck past its deadline: " + what) }
+		opts.TestHook = w.ScriptHook()
+	} else if os.Getenv(prefork.EnvTestHooks) == "1" {
+		opts.TestHook = prefork.ScriptTestHook
 	}
 	if cfg.AccessLog != "" {
 		if access, err = server.OpenLogFile(cfg.AccessLog); err != nil {
