@@ -22,6 +22,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/fcgihost/fcgihost/script"
+	"github.com/fcgihost/fcgihost/script/builtin"
 )
 
 // fetchTypes is one VM's Headers/Request/Response, built on first use.
@@ -163,7 +164,14 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		return o
 	})
 	_ = t.resCtor.Set("redirect", func(c goja.FunctionCall) goja.Value {
-		loc := c.Argument(0).String()
+		// As the Fetch standard orders it: the URL is parsed first (a
+		// TypeError, relative URLs included: there is no base), then the
+		// status is checked; the Location is the parsed URL serialised.
+		u, err := builtin.ParseWebURL(c.Argument(0).String(), nil)
+		if err != nil {
+			v.typeError("Response.redirect: invalid URL %q", c.Argument(0).String())
+		}
+		loc := u.Href()
 		status := 302
 		if a := c.Argument(1); !goja.IsUndefined(a) {
 			status = int(a.ToInteger())

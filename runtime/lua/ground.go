@@ -62,19 +62,26 @@ func (v *vm) urlDecode(L *glua.LState) int {
 	return 1
 }
 
-// urlParse is url.parse(s) → {scheme, user, host, port, path, query,
-// fragment}; absent parts are nil.
+// urlParse is url.parse(s [, base]) → {href, scheme, user, host, port,
+// path, query, fragment}; absent parts are nil. The WHATWG URL parser
+// shared with JS URL (docs/url.md).
 func (v *vm) urlParse(L *glua.LState) int {
-	u, err := builtin.ParseURL("url.parse", checkText(L, 1))
+	var base *string
+	if L.GetTop() >= 2 && L.Get(2) != glua.LNil {
+		b := checkText(L, 2)
+		base = &b
+	}
+	u, err := builtin.ParseURL("url.parse", checkText(L, 1), base)
 	if err != nil {
 		return v.raise(err)
 	}
-	t := L.CreateTable(0, 7)
+	t := L.CreateTable(0, 8)
 	set := func(k, s string) {
 		if s != "" {
 			t.RawSetString(k, glua.LString(s))
 		}
 	}
+	set("href", u.Href)
 	set("scheme", u.Scheme)
 	set("user", u.User)
 	set("host", u.Host)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -149,40 +148,57 @@ func unhex(c byte) int {
 	return -1
 }
 
-// URL is the result of ParseURL. Port is 0 when the URL names none; Query
-// and Fragment are without their '?' and '#', still encoded.
+// URL is the result of ParseURL. Port is 0 when the URL names none (or
+// its scheme's default port); Query and Fragment are without their '?' and
+// '#', percent-encoded as the URL standard leaves them.
 type URL struct {
-	Scheme, User, Host string
-	Port               int
-	Path, Query        string
-	Fragment           string
+	Href, Scheme, User, Host string
+	Port                     int
+	Path, Query              string
+	Fragment                 string
 }
 
-// ParseURL splits an absolute or relative URL into its parts.
-func ParseURL(what, s string) (URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+// ParseURL parses an absolute URL (against base when base is not nil) with
+// the WHATWG URL parser, as JS `new URL(s, base)` does (docs/url.md). A
+// relative reference without a base ("/a?b", "x/y") is not a URL for the
+// standard; it is split into path, query and fragment as written.
+func ParseURL(what, s string, base *string) (URL, error) {
+	w, err := ParseWebURL(s, base)
+	if err == nil {
+		out := URL{Href: w.Href(), Scheme: w.Scheme(), User: w.Username(), Host: w.Hostname(),
+			Path: w.Pathname(), Query: w.Query(), Fragment: w.Fragment()}
+		if p := w.Port(); p != "" {
+			out.Port, _ = strconv.Atoi(p) // the parser allows 0-65535 only
 		}
+		return out, nil
+	}
+	if base != nil || hasScheme(s) || strings.HasPrefix(s, "//") || strings.HasPrefix(s, `\\`) {
 		return URL{}, fmt.Errorf("%s: %v: %w", what, err, ErrArgument)
 	}
-	out := URL{Scheme: u.Scheme, Host: u.Hostname(), Path: u.EscapedPath(), Query: u.RawQuery, Fragment: u.EscapedFragment()}
-	if u.Opaque != "" {
-		out.Path = u.Opaque
-	}
-	if u.User != nil {
-		out.User = u.User.Username()
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n > 65535 {
-			return URL{}, fmt.Errorf("%s: bad port %q: %w", what, p, ErrArgument)
-		}
-		out.Port = n
+	rest, frag, hasFrag := strings.Cut(s, "#")
+	path, query, _ := strings.Cut(rest, "?")
+	out := URL{Href: s, Path: path, Query: query}
+	if hasFrag {
+		out.Fragment = frag
 	}
 	return out, nil
+}
+
+// hasScheme reports whether s starts with a URL scheme and ':'.
+func hasScheme(s string) bool {
+	s = strings.TrimLeft(s, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // HTMLEscape replaces & < > " ' by entities; the result is at most max

@@ -63,16 +63,30 @@ func TestURL(t *testing.T) {
 			t.Errorf("URLDecode(%q) did not fail", bad)
 		}
 	}
-	u, err := ParseURL("u", "https://bob@example.com:8443/a%20b/c?x=1&y=%20#frag")
+	u, err := ParseURL("u", "HTTPS://bob@Example.COM:8443/a b/./c/../c?x=1&y=%20#frag", nil)
 	if err != nil || u.Scheme != "https" || u.User != "bob" || u.Host != "example.com" || u.Port != 8443 ||
-		u.Path != "/a%20b/c" || u.Query != "x=1&y=%20" || u.Fragment != "frag" {
+		u.Path != "/a%20b/c" || u.Query != "x=1&y=%20" || u.Fragment != "frag" || u.Href != "https://bob@example.com:8443/a%20b/c?x=1&y=%20#frag" {
 		t.Errorf("ParseURL = %+v, %v", u, err)
 	}
-	if _, err := ParseURL("u", "http://h:99999/"); err == nil {
+	if _, err := ParseURL("u", "http://h:99999/", nil); err == nil {
 		t.Error("a port past 65535 parsed")
 	}
-	if _, err := ParseURL("u", "http://[::1"); err == nil {
+	if _, err := ParseURL("u", "http://[::1", nil); err == nil {
 		t.Error("a bad host parsed")
+	}
+	base := "http://h/a/b?q"
+	if u, err := ParseURL("u", "../c?x#y", &base); err != nil || u.Href != "http://h/c?x#y" {
+		t.Errorf("relative to a base: %+v, %v", u, err)
+	}
+	// Without a base, a relative reference is split as written; one with a
+	// scheme or an authority must parse.
+	if u, err := ParseURL("u", "/a b?c#d", nil); err != nil || u.Path != "/a b" || u.Query != "c" || u.Fragment != "d" || u.Host != "" {
+		t.Errorf("relative reference: %+v, %v", u, err)
+	}
+	for _, bad := range []string{"//h/x", "http://", "http://h:1x/"} {
+		if u, err := ParseURL("u", bad, nil); err == nil {
+			t.Errorf("%q parsed: %+v", bad, u)
+		}
 	}
 }
 
