@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/dop251/goja"
 	glua "github.com/yuin/gopher-lua"
@@ -80,6 +81,50 @@ func BenchmarkDirect(b *testing.B) {
 			v, err := fn(exp, rt.ToValue(1), rt.ToValue(2))
 			if err != nil || v.Export() != int64(3) {
 				b.Fatal(v, err)
+			}
+		}
+	})
+	// The same with what an embedder needs for safety: each call bounded
+	// by a timeout that interrupts the script.
+	b.Run("goja-timeout", func(b *testing.B) {
+		rt := goja.New()
+		exp := rt.NewObject()
+		rt.Set("exports", exp)
+		if _, err := rt.RunString(`exports.add = (a, b) => a + b;`); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			t := time.AfterFunc(30*time.Second, func() { rt.Interrupt("timeout") })
+			fn, _ := goja.AssertFunction(exp.Get("add"))
+			v, err := fn(exp, rt.ToValue(1), rt.ToValue(2))
+			t.Stop()
+			if err != nil || v.Export() != int64(3) {
+				b.Fatal(v, err)
+			}
+		}
+	})
+	b.Run("gopher-lua-timeout", func(b *testing.B) {
+		L := glua.NewState()
+		defer L.Close()
+		if err := L.DoString(`M = {add = function (a, b) return a + b end}`); err != nil {
+			b.Fatal(err)
+		}
+		m := L.GetGlobal("M").(*glua.LTable)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			L.SetContext(ctx)
+			err := L.CallByParam(glua.P{Fn: m.RawGetString("add"), NRet: 1, Protect: true}, glua.LNumber(1), glua.LNumber(2))
+			L.RemoveContext()
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := L.Get(-1)
+			L.Pop(1)
+			if v != glua.LNumber(3) {
+				b.Fatal(v)
 			}
 		}
 	})
