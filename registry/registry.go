@@ -74,6 +74,11 @@ type Options struct {
 	// Registry closes it on Close.
 	Backends Backends
 	Logger   *slog.Logger
+	// Modules are the host modules every app may require, and
+	// AllowNoHandler lets an app export functions without a request
+	// handler (script.Options; docs/embedding.md).
+	Modules        []*script.Module
+	AllowNoHandler bool
 }
 
 // Backend serves one app's requests outside this process's pools (process
@@ -905,7 +910,8 @@ func (a *App) checkConfined() error {
 }
 
 func (a *App) compile(code []byte) (script.Bundle, error) {
-	opts := script.Options{Limits: a.settings.Limits.WithDefaults(), Logger: a.log, Debug: a.settings.Debug, Env: a.settings.Env}
+	opts := script.Options{Limits: a.settings.Limits.WithDefaults(), Logger: a.log, Debug: a.settings.Debug, Env: a.settings.Env,
+		Modules: a.reg.opts.Modules, AllowNoHandler: a.reg.opts.AllowNoHandler}
 	if a.reg.opts.Services != nil {
 		opts.KV, opts.Fetch = a.reg.opts.Services(a.Name, a.settings)
 	}

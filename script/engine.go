@@ -69,6 +69,14 @@ type Options struct {
 	Env map[string]string
 	// Now is the clock (nil: time.Now); tests may fix it.
 	Now func() time.Time
+	// Modules are the host modules scripts may require (JS "host:NAME",
+	// Lua "host.NAME"; docs/embedding.md). Validated by the caller.
+	Modules []*Module
+	// AllowNoHandler lets a handler-style app export functions without a
+	// request handler (a plugin called through Caller): NewVM then
+	// succeeds and Serve fails with a script error. Off, such an app
+	// fails to load as before.
+	AllowNoHandler bool
 }
 
 // Engine compiles sources of one language. An Engine is safe for concurrent

@@ -48,6 +48,12 @@ type Options struct {
 	// OnStuck and TestHook are the Host's (see host.Host).
 	OnStuck  func(what string)
 	TestHook func(appPath string)
+	// Modules are Go modules every app may require (docs/embedding.md);
+	// New validates them.
+	Modules []*script.Module
+	// AllowNoHandler lets an app export functions without a request
+	// handler: it can then only be called (Call), not requested.
+	AllowNoHandler bool
 }
 
 // Server is a running fcgihost. Its handler is swapped whole on Reload.
@@ -127,6 +133,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if o.Engines == nil {
 		o.Engines = []script.Engine{js.New(), lua.New()}
 	}
+	if err := script.ValidateModules(o.Modules); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: o, log: o.Logger}
 	s.store = &lazyStore{url: cfg.KV, dir: cfg.DataDir, log: o.Logger}
 	in, err := s.build(cfg)
@@ -186,6 +195,8 @@ func (s *Server) build(cfg *config.Config) (*instance, error) {
 		Services:        services,
 		Backends:        iso,
 		Logger:          s.log,
+		Modules:         s.opts.Modules,
+		AllowNoHandler:  s.opts.AllowNoHandler,
 	})
 	if err != nil {
 		iso.Close(context.Background())
@@ -311,6 +322,15 @@ func (s *Server) Handler() http.Handler {
 		defer in.leave()
 		in.host.ServeHTTP(w, r)
 	})
+}
+
+// Call calls the function fn that app exports with args, on the current
+// generation, under the app's pool, limits and timeout (host.Host.Call;
+// docs/embedding.md). A Reload waits for calls in flight as for requests.
+func (s *Server) Call(ctx context.Context, app, fn string, args []any) (any, error) {
+	in := s.enter()
+	defer in.leave()
+	return in.host.Call(ctx, app, fn, args)
 }
 
 // Serve answers one request on the current host (used by the FastCGI

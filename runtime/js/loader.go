@@ -77,6 +77,10 @@ func confinePlugin(realDir string) api.Plugin {
 						return api.OnResolveResult{}, fmt.Errorf("import %q resolves outside the app folder %s", args.Path, realDir)
 					}
 				}
+				if strings.HasPrefix(args.Path, hostPrefix) {
+					// A host module (docs/embedding.md): left to require at run time.
+					return api.OnResolveResult{Path: args.Path, External: true}, nil
+				}
 				if strings.HasPrefix(args.Path, "node:") {
 					return api.OnResolveResult{}, fmt.Errorf("import %q: node built-in modules are not available (README.md \"Coming from Workers / Node\")", args.Path)
 				}

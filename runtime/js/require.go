@@ -28,6 +28,9 @@ func (v *jsVM) newModuleObject(path string) *goja.Object {
 func (v *jsVM) requireFunc(from string) goja.Value {
 	return v.rt.ToValue(func(c goja.FunctionCall) goja.Value {
 		name := c.Argument(0).String()
+		if strings.HasPrefix(name, hostPrefix) {
+			return v.hostModule(name) // call.go
+		}
 		path, err := v.b.resolve(from, name)
 		if err != nil {
 			where := from

@@ -33,6 +33,10 @@ type jsVM struct {
 
 	handler     goja.Callable
 	handlerThis goja.Value
+	exports     *goja.Object // module.exports after the top level, for Call (call.go)
+
+	hostMods map[string]*goja.Object // host modules required so far (call.go)
+	protos   [2]*goja.Object         // Object.prototype, Function.prototype as first found (call.go)
 
 	modules map[string]*goja.Object // absolute path → module object
 	web     *goja.Object            // web.js's exports, once used (web.go)
@@ -171,6 +175,7 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 		return nil, err
 	}
 	exp := module.Get("exports")
+	v.exports, _ = exp.(*goja.Object)
 	if b.esm != nil {
 		// An ES module's default export (export default function (req,
 		// res) or export default {handle}) is the handler.
@@ -189,6 +194,9 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 		if fn, ok := goja.AssertFunction(o.Get("handle")); ok {
 			v.handler, v.handlerThis = fn, o
 		}
+	}
+	if v.handler == nil && b.opts.AllowNoHandler {
+		v.handler = v.noHandler // a plugin exporting functions only (call.go)
 	}
 	if v.handler == nil {
 		return nil, &script.ScriptError{App: b.src.App, File: b.src.Entry,
@@ -295,6 +303,7 @@ func (v *jsVM) Close() {
 	v.healthy = false
 	v.handler = nil
 	v.modules = nil
+	v.exports, v.hostMods = nil, nil
 }
 
 // cgiVM is a CGI-style VM: each Serve runs the whole program in a fresh

@@ -27,6 +27,9 @@ var errModule = errors.New("require failed")
 
 func (v *vm) require(L *glua.LState) int {
 	name := L.CheckString(1)
+	if strings.HasPrefix(name, hostPrefix) {
+		return v.hostModule(L, name) // call.go
+	}
 	from := v.callerFile(L)
 	path, err := v.b.resolve(name, from)
 	if err != nil {

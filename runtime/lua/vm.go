@@ -34,13 +34,15 @@ type vm struct {
 	L   *glua.LState
 	cgi bool
 
-	lib     *libs
-	env     *glua.LTable    // globals of the current run (handler style: for life)
-	handler *glua.LFunction // handler style: the function called per request
-	arrayMT *glua.LTable    // metatable json.decode gives arrays (per env)
-	null    *glua.LUserData // json.null
-	reqMT   *glua.LTable
-	resMT   *glua.LTable
+	lib      *libs
+	env      *glua.LTable            // globals of the current run (handler style: for life)
+	handler  *glua.LFunction         // handler style: the function called per request
+	exports  *glua.LTable            // handler style: the table the main chunk returned, for Call (call.go)
+	hostMods map[string]*glua.LTable // host modules required so far (call.go)
+	arrayMT  *glua.LTable            // metatable json.decode gives arrays (per env)
+	null     *glua.LUserData         // json.null
+	reqMT    *glua.LTable
+	resMT    *glua.LTable
 
 	mods    map[string]glua.LValue // module results (CGI style: per request)
 	loading map[string]bool        // modules whose top level is running
@@ -147,9 +149,13 @@ func (b *bundle) NewVM(ctx context.Context) (script.VM, error) {
 	case *glua.LFunction:
 		v.handler = h
 	case *glua.LTable:
+		v.exports = h
 		if fn, ok := h.RawGetString("handle").(*glua.LFunction); ok {
 			v.handler = fn
 		}
+	}
+	if v.handler == nil && v.exports != nil && b.opts.AllowNoHandler {
+		v.handler = L.NewFunction(noHandler) // a plugin exporting functions only (call.go)
 	}
 	if v.handler == nil {
 		v.Close()
