@@ -7,7 +7,8 @@
 // while the handler runs (once the body has been read: a read error, or
 // an end of file that is a full close — on a unix socket a peer that only
 // shut down its sending side still gets its answer), and at hard
-// shutdown.
+// shutdown. The connection is watched from 20 ms into the request on, so
+// that quick answers pay nothing for it.
 package oneconn
 
 import (
