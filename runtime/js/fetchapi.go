@@ -72,7 +72,8 @@ func (v *jsVM) ended(s *requestState) {
 type responseState struct {
 	status     int
 	statusText string
-	headers    *goja.Object
+	hl         *headerList  // the headers
+	headers    *goja.Object // the Headers object over hl, made on first read
 	body       bodyState
 	redirected bool
 	url        string
@@ -148,7 +149,7 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"status":     func(s *responseState) goja.Value { return rt.ToValue(s.status) },
 		"statusText": func(s *responseState) goja.Value { return rt.ToValue(s.statusText) },
 		"ok":         func(s *responseState) goja.Value { return rt.ToValue(s.status >= 200 && s.status <= 299) },
-		"headers":    func(s *responseState) goja.Value { return s.headers },
+		"headers":    func(s *responseState) goja.Value { return v.resHeaders(s) },
 		"bodyUsed":   func(s *responseState) goja.Value { return rt.ToValue(s.body.used) },
 		"redirected": func(s *responseState) goja.Value { return rt.ToValue(s.redirected) },
 		"url":        func(s *responseState) goja.Value { return rt.ToValue(s.url) },
@@ -158,8 +159,8 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		s := v.jsonString(c.Argument(0))
 		o, st := v.newResponse(goja.Undefined(), c.Argument(1))
 		st.body = bodyState{data: []byte(s)}
-		if !v.hdrs(st.headers).has("content-type") {
-			v.hdrs(st.headers).add("content-type", "application/json", true)
+		if !st.hl.has("content-type") {
+			st.hl.add("content-type", "application/json", true)
 		}
 		return o
 	})
@@ -183,8 +184,8 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		}
 		o, st := v.newResponse(goja.Null(), goja.Undefined())
 		st.status = status
-		v.hdrs(st.headers).add("location", loc, true)
-		v.hdrs(st.headers).immutable = true
+		st.hl.add("location", loc, true)
+		st.hl.immutable = true
 		return o
 	})
 	_ = t.resCtor.Set("error", func(goja.FunctionCall) goja.Value {
@@ -812,19 +813,35 @@ func (v *jsVM) newResponse(body, init goja.Value) (*goja.Object, *responseState)
 			hinit = h
 		}
 	}
-	s.headers = v.newHeaders(hinit)
+	// The Headers object is made only if the script reads
+	// response.headers: a handler returning new Response(body) pays for
+	// the list alone (docs/benchmarks.md, the Workers hello).
+	s.hl = &headerList{}
+	v.fillHeaders(s.hl, hinit)
 	data, ct, null := v.bodyOf(body)
 	if !null && (s.status == 204 || s.status == 205 || s.status == 304) {
 		v.typeError("Response with null body status %d cannot have a body", s.status)
 	}
 	s.body = bodyState{data: data, null: null}
-	if ct != "" && !v.hdrs(s.headers).has("content-type") {
-		v.hdrs(s.headers).add("content-type", ct, false)
+	if ct != "" && !s.hl.has("content-type") {
+		s.hl.add("content-type", ct, false)
 	}
 	o := v.rt.NewObject()
 	o.SetPrototype(t.resProto)
 	v.attach(o, s)
 	return o, s
+}
+
+// resHeaders is response.headers: the Headers object over the response's
+// list, made on first read.
+func (v *jsVM) resHeaders(s *responseState) *goja.Object {
+	if s.headers == nil {
+		o := v.rt.NewObject()
+		o.SetPrototype(v.fetchTypes().hdrProto)
+		v.attach(o, s.hl)
+		s.headers = o
+	}
+	return s.headers
 }
 
 func (v *jsVM) resClone(c goja.FunctionCall) goja.Value {
@@ -834,9 +851,9 @@ func (v *jsVM) resClone(c goja.FunctionCall) goja.Value {
 	}
 	o, n := v.newResponse(goja.Null(), goja.Undefined())
 	n.status, n.statusText, n.body = s.status, s.statusText, bodyState{data: s.body.data, null: s.body.null}
-	v.hdrs(n.headers).names = append([]string(nil), v.hdrs(s.headers).names...)
-	v.hdrs(n.headers).values = append([]string(nil), v.hdrs(s.headers).values...)
-	v.hdrs(n.headers).size = v.hdrs(s.headers).size
+	n.hl.names = append([]string(nil), s.hl.names...)
+	n.hl.values = append([]string(nil), s.hl.values...)
+	n.hl.size = s.hl.size
 	return o
 }
 
@@ -858,7 +875,7 @@ func (v *jsVM) sendResponse(x *exchange, s *responseState) error {
 	if err := res.SetStatus(s.status); err != nil {
 		return v.writeErr(err)
 	}
-	h := v.hdrs(s.headers)
+	h := s.hl
 	for i, n := range h.names {
 		name := http.CanonicalHeaderKey(n)
 		set := res.SetHeader

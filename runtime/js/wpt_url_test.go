@@ -265,3 +265,23 @@ func TestURLSearchParamsSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestURLHostileJS feeds the URL class the largest inputs a script can
+// make: past 2 MiB a URL is invalid (TypeError, canParse false, a setter
+// ignores it); up to it, a 1 MiB query of 200,000 pairs is parsed and
+// rewritten through searchParams, and 100,000 path segments resolve.
+func TestURLHostileJS(t *testing.T) {
+	tests := []struct{ code, want string }{
+		{`const s = "http://h/" + "a".repeat(3 << 20); let e = ""; try { new URL(s) } catch (x) { e = x.name } return [e, URL.canParse(s), URL.parse(s)].join()`, "TypeError,false,"},
+		{`const u = new URL("http://h/x"); u.pathname = "b".repeat(3 << 20); return u.href`, "http://h/x"},
+		{`const u = new URL("http://h/?" + "a=b&".repeat(200000)); const p = u.searchParams; p.append("z", "1"); return p.size + "|" + u.search.length`, "200001|800004"},
+		{`return new URL("../x", "http://h" + "/a".repeat(100000)).pathname.length`, "199998"},
+		{`return new URLSearchParams("%".repeat(1 << 20)).keys().next().value.length`, "1048576"},
+	}
+	for _, tc := range tests {
+		got, err := evalJS(t, tc.code)
+		if err != nil || got != tc.want {
+			t.Errorf("%.80s\n got %q, %v\nwant %q", tc.code, got, err, tc.want)
+		}
+	}
+}
