@@ -8,8 +8,8 @@ package js
 // a per-VM symbol, as an opaque value (no exported fields).
 //
 // Bodies are held whole in memory (the request body is already, under
-// max_body; a Response body is what the script built). ReadableStream,
-// FormData and Blob bodies are not supported here.
+// max_body; a Response body is what the script built). Blob and FormData
+// bodies and formData()/blob() are in formdata.go.
 
 import (
 	"errors"
@@ -69,6 +69,7 @@ func (v *jsVM) ended(s *requestState) {
 }
 
 type responseState struct {
+	stream     *goja.Object // a ReadableStream body (stream.go)
 	status     int
 	statusText string
 	headers    *goja.Object
@@ -123,6 +124,8 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"text":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "text") },
 		"json":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "json") },
 		"arrayBuffer": func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "arrayBuffer") },
+		"formData":    func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "formData") },
+		"blob":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "blob") },
 		"clone":       v.reqClone,
 	})
 	v.getters(t.reqProto, map[string]func(*requestState) goja.Value{
@@ -141,6 +144,8 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"text":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "text") },
 		"json":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "json") },
 		"arrayBuffer": func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "arrayBuffer") },
+		"formData":    func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "formData") },
+		"blob":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "blob") },
 		"clone":       v.resClone,
 	})
 	v.getters(t.resProto, nil, map[string]func(*responseState) goja.Value{
@@ -151,7 +156,20 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"bodyUsed":   func(s *responseState) goja.Value { return rt.ToValue(s.body.used) },
 		"redirected": func(s *responseState) goja.Value { return rt.ToValue(s.redirected) },
 		"url":        func(s *responseState) goja.Value { return rt.ToValue(s.url) },
-		"type":       func(s *responseState) goja.Value { return rt.ToValue("default") },
+		"body": func(s *responseState) goja.Value {
+			if s.stream == nil {
+				if s.body.null {
+					return goja.Null()
+				}
+				if s.body.used {
+					v.typeError("Response.body: the body was already read")
+				}
+				s.stream = v.webCall("streamOf", v.newUint8Array(s.body.data)).ToObject(rt)
+				s.body.data = nil
+			}
+			return s.stream
+		},
+		"type": func(s *responseState) goja.Value { return rt.ToValue("default") },
 	})
 	_ = t.resCtor.Set("json", func(c goja.FunctionCall) goja.Value {
 		s := v.jsonString(c.Argument(0))
@@ -554,6 +572,9 @@ func (v *jsVM) bodyOf(b goja.Value) (data []byte, ctype string, null bool) {
 		if tag := o.GetSymbol(goja.SymToStringTag); tag != nil && tag.String() == "URLSearchParams" {
 			return []byte(o.String()), "application/x-www-form-urlencoded;charset=UTF-8", false
 		}
+		if data, ct, ok := v.blobOrFormBody(o); ok {
+			return data, ct, false
+		}
 	}
 	return []byte(b.String()), "text/plain;charset=UTF-8", false
 }
@@ -576,6 +597,27 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 		_ = reject(v.errorObject("TypeError", errors.New("body already used")))
 		return v.rt.ToValue(p)
 	}
+	if rs, ok := v.state(c.This).(*responseState); ok && rs.stream != nil {
+		if rs.stream.Get("locked").ToBoolean() {
+			_ = reject(v.errorObject("TypeError", errors.New("body stream is locked")))
+			return v.rt.ToValue(p)
+		}
+		body.used = true
+		var out goja.Value
+		if err := v.catch(func() {
+			out = v.webCall("consume", rs.stream, v.rt.ToValue(kind), v.rt.ToValue(v.bodyType(c.This)), v.fetchTypes().resCtor)
+		}); err != nil {
+			var ex *goja.Exception
+			if errors.As(err, &ex) {
+				_ = reject(ex.Value())
+			} else {
+				_ = reject(v.errorObject("TypeError", err))
+			}
+			return v.rt.ToValue(p)
+		}
+		_ = resolve(out)
+		return v.rt.ToValue(p)
+	}
 	body.used = !body.null
 	var val goja.Value
 	err := v.catch(func() {
@@ -585,6 +627,12 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 		case "json":
 			_, fromClient := v.state(c.This).(*requestState)
 			val = v.parseJSON(kind+"()", "body", body.data, fromClient)
+		case "formData":
+			rs, fromClient := v.state(c.This).(*requestState)
+			fromClient = fromClient && rs.from != nil
+			val = v.formDataOf(v.bodyType(c.This), body.data, fromClient)
+		case "blob":
+			val = v.newBlobOf(body.data, v.bodyType(c.This))
 		default:
 			val = v.rt.ToValue(v.rt.NewArrayBuffer(append([]byte(nil), body.data...)))
 		}
@@ -600,6 +648,19 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 	}
 	_ = resolve(val)
 	return v.rt.ToValue(p)
+}
+
+// bodyType is the content type of a Request or Response, or "".
+func (v *jsVM) bodyType(this goja.Value) string {
+	var h *goja.Object
+	switch s := v.state(this).(type) {
+	case *requestState:
+		h = v.reqHeaders(s)
+	case *responseState:
+		h = s.headers
+	}
+	ct, _ := v.hdrs(h).get("content-type")
+	return ct
 }
 
 // ---- Request
@@ -805,6 +866,19 @@ func (v *jsVM) newResponse(body, init goja.Value) (*goja.Object, *responseState)
 		}
 	}
 	s.headers = v.newHeaders(hinit)
+	if st, ok := v.isStream(body); ok {
+		if st.Get("locked").ToBoolean() {
+			v.typeError("Response: the body stream is locked to a reader")
+		}
+		if s.status == 204 || s.status == 205 || s.status == 304 {
+			v.typeError("Response with null body status %d cannot have a body", s.status)
+		}
+		s.stream = st
+		o := v.rt.NewObject()
+		o.SetPrototype(t.resProto)
+		v.attach(o, s)
+		return o, s
+	}
 	data, ct, null := v.bodyOf(body)
 	if !null && (s.status == 204 || s.status == 205 || s.status == 304) {
 		v.typeError("Response with null body status %d cannot have a body", s.status)
@@ -823,6 +897,9 @@ func (v *jsVM) resClone(c goja.FunctionCall) goja.Value {
 	s := v.resState(c.This)
 	if s.body.used {
 		v.typeError("Response.clone: body already used")
+	}
+	if s.stream != nil {
+		v.typeError("Response.clone: a stream body cannot be cloned (tee is not supported)")
 	}
 	o, n := v.newResponse(goja.Null(), goja.Undefined())
 	n.status, n.statusText, n.body = s.status, s.statusText, bodyState{data: s.body.data, null: s.body.null}
@@ -863,6 +940,13 @@ func (v *jsVM) sendResponse(x *exchange, s *responseState) error {
 		if err := set(name, h.values[i]); err != nil {
 			return v.writeErr(err)
 		}
+	}
+	if s.stream != nil {
+		if s.body.used {
+			return v.b.newError(nil, errors.New("the Response's body stream was already read"))
+		}
+		s.body.used = true
+		return v.sendStream(x, s.stream)
 	}
 	if s.body.null {
 		return nil
