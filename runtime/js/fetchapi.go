@@ -126,6 +126,7 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"arrayBuffer": func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "arrayBuffer") },
 		"formData":    func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "formData") },
 		"blob":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "blob") },
+		"bytes":       func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "bytes") },
 		"clone":       v.reqClone,
 	})
 	v.getters(t.reqProto, map[string]func(*requestState) goja.Value{
@@ -146,6 +147,7 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"arrayBuffer": func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "arrayBuffer") },
 		"formData":    func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "formData") },
 		"blob":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "blob") },
+		"bytes":       func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "bytes") },
 		"clone":       v.resClone,
 	})
 	v.getters(t.resProto, nil, map[string]func(*responseState) goja.Value{
@@ -633,6 +635,8 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 			val = v.formDataOf(v.bodyType(c.This), body.data, fromClient)
 		case "blob":
 			val = v.newBlobOf(body.data, v.bodyType(c.This))
+		case "bytes":
+			val = v.newUint8Array(append([]byte(nil), body.data...))
 		default:
 			val = v.rt.ToValue(v.rt.NewArrayBuffer(append([]byte(nil), body.data...)))
 		}
