@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -49,6 +51,12 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
       ctx.waitUntil(env.KV.put("seen", url.search));
       return json({ count: await env.KV.get("count"), seen: await env.KV.get("seen"), list: (await env.KV.list()).keys.length });
     }
+    case "/worker/form": {
+      const fd = await request.formData();
+      const up = fd.get("up");
+      return json({ names: fd.getAll("name"), file: up.name, type: up.type, text: await up.text() });
+    }
+    case "/worker/blob": return new Response(new Blob(["<p>", "blob"], { type: "text/html" }));
     case "/worker/throw": throw new Error("boom from the router");
     case "/worker/wrong": return 42 as any;
   }
@@ -89,6 +97,20 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
 	if c := r.Header.Values("Set-Cookie"); len(c) != 2 || c[0] != "a=1; Path=/" || c[1] != "b=2; Path=/" {
 		t.Errorf("cookies: %q", c)
 	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("name", "ann")
+	_ = mw.WriteField("name", "bob")
+	fw, _ := mw.CreateFormFile("up", "notes.txt")
+	_, _ = fw.Write([]byte("file body"))
+	_ = mw.Close()
+	r = testutil.Do(t, newReq(t, "POST", n.URL+"/worker/form", form.Bytes(), mw.FormDataContentType()))
+	if m := decode(t, r); r.StatusCode != 200 || fmt.Sprint(m["names"]) != "[ann bob]" || m["file"] != "notes.txt" || m["type"] != "application/octet-stream" || m["text"] != "file body" {
+		t.Errorf("form: %d %v", r.StatusCode, m)
+	}
+	if r = testutil.Get(t, n.URL+"/worker/blob"); r.Body != "<p>blob" || r.Header.Get("Content-Type") != "text/html" {
+		t.Errorf("blob: %d %q %v", r.StatusCode, r.Body, r.Header)
+	}
 	if r = testutil.Get(t, n.URL+"/worker/env"); r.Body != "hi from env" {
 		t.Errorf("env: %d %q", r.StatusCode, r.Body)
 	}
@@ -106,7 +128,7 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
 		t.Errorf("404: %d %q", r.StatusCode, r.Body)
 	}
 	logs := h.Output()
-	for _, want := range []string{"router.ts:20", "returned a number", "outside the app folder"} {
+	for _, want := range []string{"router.ts:26", "returned a number", "outside the app folder"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, testutil.Tail(logs, 3000))
 		}

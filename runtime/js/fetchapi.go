@@ -134,6 +134,19 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"url":      func(s *requestState) goja.Value { return rt.ToValue(s.url) },
 		"headers":  func(s *requestState) goja.Value { return v.reqHeaders(s) },
 		"bodyUsed": func(s *requestState) goja.Value { return rt.ToValue(s.body.used) },
+		"body": func(s *requestState) goja.Value {
+			// A stream of the body, which is read whole already: getting
+			// it uses the body up (README.md "Coming from Workers / Node").
+			v.ended(s)
+			if s.body.null {
+				return goja.Null()
+			}
+			if s.body.used {
+				v.typeError("Request.body: the body was already read")
+			}
+			s.body.used = true
+			return v.webCall("streamOf", v.newUint8Array(append([]byte(nil), s.body.data...)))
+		},
 		"signal": func(s *requestState) goja.Value {
 			if s.signal == nil {
 				s.signal = v.newSignal(s.live)
@@ -697,6 +710,9 @@ func (v *jsVM) newRequestCall(call goja.ConstructorCall) *goja.Object {
 		if b := io.Get("body"); b != nil && !goja.IsUndefined(b) && !goja.IsNull(b) {
 			if s.method == "GET" || s.method == "HEAD" {
 				v.typeError("Request with GET/HEAD method cannot have body")
+			}
+			if _, isStream := v.isStream(b); isStream {
+				v.typeError("Request: a ReadableStream body is not supported (read it into a Uint8Array first)")
 			}
 			data, ct, null := v.bodyOf(b)
 			s.body = bodyState{data: data, null: null}

@@ -115,3 +115,22 @@ func TestReadableStreamBounded(t *testing.T) {
 		}
 	}
 }
+
+// request.body is a stream of the body read whole; getting it uses the
+// body up. A stream cannot be a Request body.
+func TestRequestBodyStream(t *testing.T) {
+	a := newApp(t, map[string]string{"w.mjs": `export default {
+  async fetch(request) {
+    const chunks = [];
+    for await (const c of request.body) chunks.push(new TextDecoder().decode(c));
+    let again = "";
+    try { await request.text(); } catch (e) { again = e.name; }
+    let stream = "";
+    try { new Request("https://x/", { method: "POST", body: new ReadableStream() }); } catch (e) { stream = e.name; }
+    return new Response(chunks.join("") + " " + request.bodyUsed + " " + again + " " + stream);
+  },
+};`})
+	if got := serve(a.mustVM("w.mjs"), post("/", "text/plain", []byte("payload"))); got.err != nil || got.body != "payload true TypeError TypeError" {
+		t.Errorf("got %q %v", got.body, got.err)
+	}
+}
