@@ -34,6 +34,31 @@ var hostileApps = map[string]string{
 	"hello_js.js":   `module.exports = (req, res) => res.write("hello js");`,
 	"hello_lua.lua": `return function(req, res) res:write("hello lua") end`,
 
+	// Row 12: the web built-ins of README.md "Built-ins" at their bounds:
+	// a timer storm, a timer loop that never lets the promise settle, a
+	// huge Blob, a FormData flood; ctx.waitUntil work that never ends.
+	"web_js.js": `module.exports = (req, res) => {
+  switch (req.query.op) {
+    case "timers": for (;;) setTimeout(() => {}, 1e9);
+    case "interval": return new Promise(() => setInterval(() => {}, 0));
+    case "blob": { const b = new Blob([new Uint8Array(8 << 20)]); const parts = []; for (let i = 0; i < 64; i++) parts.push(b); return String(new Blob(parts).size); }
+    case "formdata": { const f = new FormData(); for (;;) f.append("a", "b"); }
+  }
+  return "?";
+};`,
+	"stream_js.mjs": `export default {
+  fetch() {
+    const mb = "x".repeat(1 << 20);
+    return new Response(new ReadableStream({ pull(c) { c.enqueue(mb); } }));
+  },
+};`,
+	"waituntil_js.mjs": `export default {
+  fetch(request, env, ctx) {
+    ctx.waitUntil(new Promise(() => setInterval(() => {}, 1)));
+    return new Response("answered first");
+  },
+};`,
+
 	// Row 1: a prototype chain that reaches itself through a Proxy, and
 	// its relatives. goja's own cycle check stops at a Proxy.
 	"cycle_js.js": `module.exports = (req, res) => {
@@ -179,6 +204,8 @@ log_level = "debug"
 timeout = "5s"
 [app.flood_lua]
 timeout = "5s"
+[app.stream_js]
+max_response = "4MiB"
 [app.victim_js]
 timeout = "10s"
 [app.victim_lua]
@@ -432,6 +459,26 @@ func TestHostile(t *testing.T) {
 				}
 			}})
 	}
+
+	// Row 12: the web built-ins stay inside their bounds; waitUntil work
+	// is stopped at the app's timeout after the client got its answer.
+	for _, r := range []struct{ op, re string }{
+		{"timers", `more than 10000 timers`}, {"interval", `script timed out`},
+		{"blob", `Blob: more than`}, {"formdata", `more than 10000 entries`},
+	} {
+		want := []int{500}
+		if r.op == "interval" {
+			want = []int{504}
+		}
+		add(hostileRow{name: "12 web built-in " + r.op + " (js)", method: "GET", path: "/web_js?op=" + r.op, want: want, logRE: r.re, maxPeakMiB: 400})
+	}
+	add(hostileRow{name: "12 endless ReadableStream body (js)", method: "GET", path: "/stream_js", want: []int{200}, logRE: `response cut`, maxPeakMiB: 400})
+	add(hostileRow{name: "12 endless ctx.waitUntil (js)", method: "GET", path: "/waituntil_js", want: []int{200}, logRE: `script timed out" app=waituntil_js`,
+		check: func(t *testing.T, r hostileResult) {
+			if r.bodies[0] != "answered first" {
+				t.Errorf("body %q", r.bodies[0])
+			}
+		}})
 
 	var figures []hostileFigure
 	for _, row := range rows {

@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +51,12 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
       ctx.waitUntil(env.KV.put("seen", url.search));
       return json({ count: await env.KV.get("count"), seen: await env.KV.get("seen"), list: (await env.KV.list()).keys.length });
     }
+    case "/worker/form": {
+      const fd = await request.formData();
+      const up = fd.get("up");
+      return json({ names: fd.getAll("name"), file: up.name, type: up.type, text: await up.text() });
+    }
+    case "/worker/blob": return new Response(new Blob(["<p>", "blob"], { type: "text/html" }));
     case "/worker/throw": throw new Error("boom from the router");
     case "/worker/wrong": return 42 as any;
   }
@@ -85,6 +97,20 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
 	if c := r.Header.Values("Set-Cookie"); len(c) != 2 || c[0] != "a=1; Path=/" || c[1] != "b=2; Path=/" {
 		t.Errorf("cookies: %q", c)
 	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("name", "ann")
+	_ = mw.WriteField("name", "bob")
+	fw, _ := mw.CreateFormFile("up", "notes.txt")
+	_, _ = fw.Write([]byte("file body"))
+	_ = mw.Close()
+	r = testutil.Do(t, newReq(t, "POST", n.URL+"/worker/form", form.Bytes(), mw.FormDataContentType()))
+	if m := decode(t, r); r.StatusCode != 200 || fmt.Sprint(m["names"]) != "[ann bob]" || m["file"] != "notes.txt" || m["type"] != "application/octet-stream" || m["text"] != "file body" {
+		t.Errorf("form: %d %v", r.StatusCode, m)
+	}
+	if r = testutil.Get(t, n.URL+"/worker/blob"); r.Body != "<p>blob" || r.Header.Get("Content-Type") != "text/html" {
+		t.Errorf("blob: %d %q %v", r.StatusCode, r.Body, r.Header)
+	}
 	if r = testutil.Get(t, n.URL+"/worker/env"); r.Body != "hi from env" {
 		t.Errorf("env: %d %q", r.StatusCode, r.Body)
 	}
@@ -102,7 +128,7 @@ export async function route(request: Request, env: any, ctx: any): Promise<Respo
 		t.Errorf("404: %d %q", r.StatusCode, r.Body)
 	}
 	logs := h.Output()
-	for _, want := range []string{"router.ts:20", "returned a number", "outside the app folder"} {
+	for _, want := range []string{"router.ts:26", "returned a number", "outside the app folder"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, testutil.Tail(logs, 3000))
 		}
@@ -144,4 +170,125 @@ func TestNginx_ModuleAppReloadsOnImportChange(t *testing.T) {
 	testutil.Eventually(t, 15*time.Second, "dir reloaded after its import changed", func() bool {
 		return testutil.Get(t, n.URL+"/dir/").Body == "w2"
 	})
+}
+
+// ctx.waitUntil work runs after the response went out (README.md "Coming
+// from Workers / Node"): the work waits, on a timer, for a KV flag that
+// only a later request sets, so the first client can only get its answer
+// if it is sent before the work is done; the work's own write shows up
+// afterwards.
+func TestNginx_WorkersWaitUntilAfterResponse(t *testing.T) {
+	t.Parallel()
+	apps := t.TempDir()
+	code := `export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    if (url.pathname === "/bg/start") {
+      ctx.waitUntil(new Promise((resolve) => {
+        const iv = setInterval(async () => {
+          if (await env.KV.get("go")) {
+            clearInterval(iv);
+            await env.KV.put("done", "after " + (await env.KV.get("go")));
+            resolve();
+          }
+        }, 20);
+      }));
+      return new Response("started");
+    }
+    if (url.pathname === "/bg/go") { await env.KV.put("go", "go"); return new Response("ok"); }
+    const waited = await new Promise((r) => setTimeout(() => r("slept"), 30));
+    return Response.json({ done: await env.KV.get("done"), waited });
+  },
+};`
+	if err := os.WriteFile(filepath.Join(apps, "bg.mjs"), []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("workers = 2\ntimeout = \"120s\"\ndata_dir = %q\n", t.TempDir())
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: cfg})
+	n := testutil.StartNginx(t, h, nginxRoot)
+
+	// The first client keeps its connection open and sends nothing more
+	// on it: nginx holds a connection whose FastCGI request is still
+	// running (README.md "Coming from Workers / Node").
+	conn, err := net.Dial("tcp", strings.TrimPrefix(n.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := conn.Write([]byte("GET /bg/start HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || string(body) != "started" {
+		t.Fatalf("start: %d %q %v", resp.StatusCode, body, err)
+	}
+	if r := testutil.Get(t, n.URL+"/bg/status"); r.Body != `{"done":null,"waited":"slept"}` {
+		t.Errorf("status before go: %d %q", r.StatusCode, r.Body)
+	}
+	if r := testutil.Get(t, n.URL+"/bg/go"); r.Body != "ok" {
+		t.Fatalf("go: %d %q", r.StatusCode, r.Body)
+	}
+	testutil.Eventually(t, 60*time.Second, "the waitUntil work's KV write", func() bool {
+		return testutil.Get(t, n.URL+"/bg/status").Body == `{"done":"after go","waited":"slept"}`
+	})
+}
+
+// A ReadableStream body is streamed to the client as its chunks come: the
+// second chunk waits for a KV flag that only a later request sets, so the
+// client can only read the first one if it went out on its own.
+func TestNginx_WorkersStreamedBody(t *testing.T) {
+	t.Parallel()
+	apps := t.TempDir()
+	code := `export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/st/go") { await env.KV.put("go", "1"); return new Response("ok"); }
+    const enc = new TextEncoder();
+    let step = 0;
+    return new Response(new ReadableStream({
+      async pull(c) {
+        step++;
+        if (step === 1) { c.enqueue(enc.encode("first;")); return; }
+        if (step === 2) {
+          await new Promise((resolve) => {
+            const iv = setInterval(async () => { if (await env.KV.get("go")) { clearInterval(iv); resolve(); } }, 20);
+          });
+          c.enqueue(enc.encode("second;"));
+          return;
+        }
+        c.close();
+      },
+    }), { headers: { "content-type": "text/plain" } });
+  },
+};`
+	if err := os.WriteFile(filepath.Join(apps, "st.mjs"), []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("workers = 2\ntimeout = \"120s\"\ndata_dir = %q\n", t.TempDir())
+	h := testutil.StartHost(t, testutil.HostOptions{Apps: apps, Unix: true, Config: cfg})
+	n := testutil.StartNginx(t, h, nginxRoot)
+
+	c := &http.Client{Timeout: 90 * time.Second}
+	resp, err := c.Get(n.URL + "/st/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	first := make([]byte, len("first;"))
+	if _, err := io.ReadFull(br, first); err != nil || string(first) != "first;" {
+		t.Fatalf("first chunk: %q %v", first, err)
+	}
+	if r := testutil.Get(t, n.URL+"/st/go"); r.Body != "ok" {
+		t.Fatalf("go: %d %q", r.StatusCode, r.Body)
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil || string(rest) != "second;" || resp.Header.Get("Content-Length") != "" {
+		t.Errorf("rest %q %v, head %v", rest, err, resp.Header)
+	}
 }

@@ -149,6 +149,14 @@ type guardSink struct {
 	g headerGuard
 }
 
+// Flush flushes the wrapped sink when it can.
+func (s *guardSink) Flush() error {
+	if f, ok := s.Sink.(script.Flusher); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
 func (s *guardSink) WriteHeader(status int, h http.Header) error {
 	return s.Sink.WriteHeader(status, s.g.header(h))
 }

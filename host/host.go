@@ -591,6 +591,14 @@ func (s *recordingSink) WriteFields(status int, f []script.Field) error {
 	return s.Sink.WriteHeader(status, script.FieldsHeader(f))
 }
 
+// Flush flushes the wrapped sink when it can (script.Response.End).
+func (s *recordingSink) Flush() error {
+	if f, ok := s.Sink.(script.Flusher); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
 func (s *recordingSink) Write(p []byte) (int, error) {
 	n, err := s.Sink.Write(p)
 	s.bytes += int64(n)

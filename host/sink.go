@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"sort"
@@ -126,6 +127,18 @@ func (s *CGISink) Close() error {
 	return nil
 }
 
+// Flush sends the head, if it is still held, and whatever the writer
+// buffers when it can flush (the FastCGI server's ResponseWriter).
+func (s *CGISink) Flush() error {
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if f, ok := s.w.(script.Flusher); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
 // httpSink adapts an http.ResponseWriter.
 type httpSink struct {
 	w http.ResponseWriter
@@ -141,3 +154,12 @@ func (s *httpSink) WriteHeader(status int, h http.Header) error {
 }
 
 func (s *httpSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+// Flush sends what the ResponseWriter buffers.
+func (s *httpSink) Flush() error {
+	err := http.NewResponseController(s.w).Flush()
+	if errors.Is(err, http.ErrNotSupported) {
+		return nil
+	}
+	return err
+}

@@ -75,6 +75,7 @@ type Response struct {
 	head    bool // HEAD request: body discarded
 	sent    bool // head sent to the sink
 	cut     bool
+	ended   bool // End was called
 }
 
 // NewResponse makes a Response writing to sink. maxBody ≤ 0 means
@@ -262,7 +263,7 @@ func (r *Response) WriteJSONBytes(b []byte) error {
 
 // WriteString appends s to the body.
 func (r *Response) WriteString(s string) (int, error) {
-	if !r.cut && !r.head && !r.sent && len(r.buf)+len(s) <= flushThreshold &&
+	if !r.cut && !r.ended && !r.head && !r.sent && len(r.buf)+len(s) <= flushThreshold &&
 		(r.max <= 0 || r.written+int64(len(s)) <= r.max) {
 		// The common case, buffered, without converting s first.
 		r.buf = append(r.buf, s...)
@@ -275,6 +276,9 @@ func (r *Response) WriteString(s string) (int, error) {
 // Write appends p to the body, streaming once more than flushThreshold
 // bytes are buffered.
 func (r *Response) Write(p []byte) (int, error) {
+	if r.ended {
+		return 0, ErrResponseEnded
+	}
 	if r.cut {
 		return 0, ErrResponseTooLarge
 	}
@@ -342,6 +346,48 @@ func (r *Response) Reset() bool {
 	r.written = 0
 	r.cut = false
 	return true
+}
+
+// Flusher is a Sink that can push what it buffers to the client now (the
+// FastCGI sink sends its pending FCGI_STDOUT record).
+type Flusher interface {
+	Flush() error
+}
+
+// ErrResponseEnded is returned by Write after End.
+var ErrResponseEnded = errors.New("response already sent")
+
+// End sends the response now, complete (with a Content-Length when the
+// body was all buffered), and flushes the sink if it is a Flusher, so that
+// the client has its answer while the script goes on (the Workers form's
+// ctx.waitUntil). Later writes fail with ErrResponseEnded; Finish after End
+// does nothing.
+func (r *Response) End() error {
+	if r.ended {
+		return nil
+	}
+	err := r.commit(true)
+	r.ended = true
+	if f, ok := r.sink.(Flusher); ok && err == nil {
+		err = f.Flush()
+	}
+	return err
+}
+
+// Flush sends the head (without a Content-Length) and the body so far,
+// and flushes the sink if it is a Flusher: a streamed body goes out as it
+// is written (one FastCGI record per flush).
+func (r *Response) Flush() error {
+	if r.ended {
+		return ErrResponseEnded
+	}
+	if err := r.commit(false); err != nil {
+		return err
+	}
+	if f, ok := r.sink.(Flusher); ok {
+		return f.Flush()
+	}
+	return nil
 }
 
 // Finish sends whatever is buffered. The host calls it once after Serve.

@@ -144,3 +144,35 @@ func TestRequestHeadersCollision(t *testing.T) {
 		}
 	}
 }
+
+type flushingSink struct {
+	plainSink
+	flushes int
+}
+
+func (s *flushingSink) Flush() error { s.flushes++; return nil }
+
+// End sends the whole response with its Content-Length and flushes the
+// sink; later writes fail and Finish does nothing more.
+func TestResponseEnd(t *testing.T) {
+	s := &flushingSink{}
+	r := NewResponse(s, 0, false)
+	if _, err := r.WriteString("done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.End(); err != nil {
+		t.Fatal(err)
+	}
+	if s.flushes != 1 || s.h.Get("Content-Length") != "4" || string(s.body) != "done" {
+		t.Errorf("after End: flushes %d, head %v, body %q", s.flushes, s.h, s.body)
+	}
+	if _, err := r.Write([]byte("more")); !errors.Is(err, ErrResponseEnded) {
+		t.Errorf("Write after End: %v", err)
+	}
+	if _, err := r.WriteString("more"); !errors.Is(err, ErrResponseEnded) {
+		t.Errorf("WriteString after End: %v", err)
+	}
+	if err := r.Finish(); err != nil || string(s.body) != "done" {
+		t.Errorf("Finish after End: %v %q", err, s.body)
+	}
+}

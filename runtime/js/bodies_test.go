@@ -258,7 +258,7 @@ func TestFetchJSONBudget(t *testing.T) {
 	};`})
 	a.opts.Fetch = bodyFetcher(eightMiB())
 	r := serve(a.mustVM("app.js"), get("/"))
-	if r.err != nil || !strings.HasPrefix(r.body, "RangeError: response.json: fetch response body has too many JSON values") {
+	if r.err != nil || !strings.HasPrefix(r.body, "RangeError: json(): body has too many JSON values") {
 		t.Errorf("got %q (%v)", r.body, r.err)
 	}
 }

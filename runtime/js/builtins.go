@@ -341,14 +341,23 @@ func (v *jsVM) installKV() {
 }
 
 // fetch performs the request synchronously (the VM's goroutine waits, the
-// request context bounds it) and returns a settled Promise, so `await
-// fetch(…)` works without an event loop.
+// request context bounds it) and returns a settled Promise of a standard
+// Response (fetchapi.go; README.md "Coming from Workers / Node"). The input
+// is a URL string (or URL) or a Request; init takes method, headers (an
+// object, pairs or a Headers), body (the Response body types but a
+// stream) and signal (an aborted one rejects with its reason). The
+// Fetcher applies the app's fetch_allow list and the limits.
 func (v *jsVM) fetch(c goja.FunctionCall) goja.Value {
 	rt := v.rt
 	p, resolve, reject := rt.NewPromise()
 	settle := func(val goja.Value, err error) goja.Value {
 		if err != nil {
-			_ = reject(v.errorObject("TypeError", err))
+			var ex *goja.Exception
+			if errors.As(err, &ex) {
+				_ = reject(ex.Value())
+			} else {
+				_ = reject(v.errorObject("TypeError", err))
+			}
 		} else {
 			_ = resolve(val)
 		}
@@ -357,27 +366,9 @@ func (v *jsVM) fetch(c goja.FunctionCall) goja.Value {
 	if v.b.opts.Fetch == nil {
 		return settle(nil, fmt.Errorf("fetch: %w", errNotConfigured("outbound HTTP (fetch_allow)")))
 	}
-	fr := &script.FetchRequest{URL: c.Argument(0).String(), Method: http.MethodGet, Headers: http.Header{}}
-	if init, ok := c.Argument(1).(*goja.Object); ok {
-		if m := init.Get("method"); m != nil && !goja.IsUndefined(m) {
-			fr.Method = strings.ToUpper(m.String())
-		}
-		if h, ok := init.Get("headers").(*goja.Object); ok {
-			for _, k := range h.Keys() {
-				fr.Headers.Set(k, h.Get(k).String())
-			}
-		}
-		if body := init.Get("body"); body != nil && !goja.IsUndefined(body) && !goja.IsNull(body) {
-			if o, ok := body.(*goja.Object); ok {
-				b, ok := bytesOf(o)
-				if !ok {
-					return settle(nil, errors.New("fetch: body must be a string, a Uint8Array or an ArrayBuffer (use JSON.stringify for objects)"))
-				}
-				fr.Body = append([]byte(nil), b...)
-			} else {
-				fr.Body = []byte(body.String())
-			}
-		}
+	var fr *script.FetchRequest
+	if err := v.catch(func() { fr = v.fetchRequest(c.Argument(0), c.Argument(1)) }); err != nil {
+		return settle(nil, err)
 	}
 	resp, err := v.b.opts.Fetch.Fetch(v.ctx, fr)
 	if err != nil {
@@ -386,67 +377,92 @@ func (v *jsVM) fetch(c goja.FunctionCall) goja.Value {
 		}
 		return settle(nil, err)
 	}
-	return settle(v.fetchResponse(resp), nil)
+	var res goja.Value
+	if err := v.catch(func() { res = v.fetchResponse(fr, resp) }); err != nil {
+		return settle(nil, err)
+	}
+	return settle(res, nil)
 }
 
-func (v *jsVM) fetchResponse(resp *script.FetchResponse) goja.Value {
-	rt := v.rt
-	o := rt.NewObject()
-	_ = o.Set("status", resp.Status)
-	_ = o.Set("ok", resp.Status >= 200 && resp.Status <= 299)
-	_ = o.Set("statusText", http.StatusText(resp.Status))
-	_ = o.Set("url", resp.URL)
-	hm := canonicalHeaders(resp.Headers)
-	headers := rt.NewObject()
-	_ = headers.Set("get", func(c goja.FunctionCall) goja.Value {
-		if val, ok := hm[strings.ToLower(c.Argument(0).String())]; ok {
-			return rt.ToValue(val)
+// fetchRequest reads fetch's input and init into a FetchRequest.
+func (v *jsVM) fetchRequest(input, initv goja.Value) *script.FetchRequest {
+	fr := &script.FetchRequest{Method: http.MethodGet, Headers: http.Header{}}
+	var hinit goja.Value
+	if src, ok := v.state(input).(*requestState); ok {
+		v.ended(src)
+		fr.URL, fr.Method = src.url, src.method
+		hinit = v.reqHeaders(src)
+		if !src.body.null {
+			fr.Body = append([]byte(nil), src.body.data...)
 		}
-		return goja.Null()
-	})
-	_ = headers.Set("has", func(c goja.FunctionCall) goja.Value {
-		_, ok := hm[strings.ToLower(c.Argument(0).String())]
-		return rt.ToValue(ok)
-	})
-	_ = headers.Set("entries", func(goja.FunctionCall) goja.Value {
-		return v.goToJS(pairs(hm))
-	})
-	_ = o.Set("headers", headers)
-	body := resp.Body
-	promised := func(fn func() goja.Value) func(goja.FunctionCall) goja.Value {
-		return func(goja.FunctionCall) goja.Value {
-			p, resolve, reject := rt.NewPromise()
-			var val goja.Value
-			if ex := rt.Try(func() { val = fn() }); ex != nil {
-				_ = reject(ex.Value())
-			} else {
-				_ = resolve(val)
+	} else {
+		fr.URL = input.String()
+	}
+	if init, ok := initv.(*goja.Object); ok {
+		if m := init.Get("method"); m != nil && !goja.IsUndefined(m) {
+			fr.Method = strings.ToUpper(m.String())
+		}
+		if h := init.Get("headers"); h != nil && !goja.IsUndefined(h) && !goja.IsNull(h) {
+			hinit = h
+		}
+		if sig, ok := init.Get("signal").(*goja.Object); ok {
+			if sig.Get("aborted").ToBoolean() {
+				reason := sig.Get("reason")
+				if reason == nil || goja.IsUndefined(reason) {
+					reason = v.errorObject("AbortError", errors.New("fetch: the signal is aborted"))
+				}
+				panic(reason)
 			}
-			return rt.ToValue(p)
+		}
+		if body := init.Get("body"); body != nil && !goja.IsUndefined(body) && !goja.IsNull(body) {
+			if _, isStream := v.isStream(body); isStream {
+				v.typeError("fetch: a ReadableStream request body is not supported (read it into a Uint8Array first)")
+			}
+			data, ct, _ := v.bodyOf(body)
+			fr.Body = data
+			if ct != "" {
+				fr.Headers.Set("Content-Type", ct)
+			}
 		}
 	}
-	_ = o.Set("text", promised(func() goja.Value { return v.utf8(body) }))
-	_ = o.Set("json", promised(func() goja.Value {
-		return v.parseJSON("response.json", "fetch response body", body, false)
-	}))
-	_ = o.Set("arrayBuffer", promised(func() goja.Value {
-		return rt.ToValue(rt.NewArrayBuffer(append([]byte(nil), body...)))
-	}))
-	_ = o.Set("bytes", promised(func() goja.Value { return v.newUint8Array(append([]byte(nil), body...)) }))
-	return o
+	if hinit != nil {
+		if v.ftypes == nil {
+			v.fetchTypes()
+		}
+		h := &headerList{}
+		v.fillHeaders(h, hinit)
+		for i, n := range h.names {
+			fr.Headers.Add(n, h.values[i])
+		}
+	}
+	return fr
 }
 
-func pairs(m map[string]string) []any {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// fetchResponse makes the standard Response of an outbound call: its
+// headers are immutable, its body is read in full (bounded by the
+// Fetcher).
+func (v *jsVM) fetchResponse(fr *script.FetchRequest, resp *script.FetchResponse) goja.Value {
+	o, s := v.newResponse(goja.Null(), goja.Undefined())
+	s.status = resp.Status
+	s.statusText = http.StatusText(resp.Status)
+	s.url = resp.URL
+	s.redirected = resp.URL != "" && resp.URL != fr.URL
+	s.body = bodyState{data: resp.Body}
+	h := s.hl
+	names := make([]string, 0, len(resp.Headers))
+	for k := range resp.Headers {
+		names = append(names, k)
 	}
-	sort.Strings(keys)
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		out[i] = []any{k, m[k]}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, val := range resp.Headers[k] {
+			n, val := strings.ToLower(k), strings.Trim(val, " \t")
+			v.room(h, n, val)
+			h.add(n, val, false)
+		}
 	}
-	return out
+	h.immutable = true
+	return o
 }
 
 // installCGI sets the CGI-style globals: env, stdin, write, print.

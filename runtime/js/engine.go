@@ -39,9 +39,11 @@
 //   - a handler's return value: a string is the body, a plain object or
 //     array is JSON, a Uint8Array/ArrayBuffer is raw bytes, res/req or other
 //     values are ignored; a Promise is awaited (a rejection is an uncaught
-//     error; one that never settles is an error, there are no timers).
+//     error; the request's timers run until it settles (loop.go), and one
+//     that never settles is an error).
 //   - fetch runs synchronously under the request context and returns a
-//     settled Promise; errors (not allowed, not configured) reject with a
+//     settled Promise of a standard Response (fetchapi.go); errors (not
+//     allowed, not configured) reject with a
 //     TypeError. kv calls are synchronous too. kv.batch([{op: "set", key,
 //     value, ttl}, {op: "delete", key}, …]) applies the list all or nothing
 //     (through kv.Batcher; a store without it throws "not configured").

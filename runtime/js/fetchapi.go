@@ -8,8 +8,8 @@ package js
 // a per-VM symbol, as an opaque value (no exported fields).
 //
 // Bodies are held whole in memory (the request body is already, under
-// max_body; a Response body is what the script built). ReadableStream,
-// FormData and Blob bodies are not supported here.
+// max_body; a Response body is what the script built). Blob and FormData
+// bodies and formData()/blob() are in formdata.go.
 
 import (
 	"errors"
@@ -70,6 +70,7 @@ func (v *jsVM) ended(s *requestState) {
 }
 
 type responseState struct {
+	stream     *goja.Object // a ReadableStream body (stream.go)
 	status     int
 	statusText string
 	hl         *headerList  // the headers
@@ -125,6 +126,9 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"text":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "text") },
 		"json":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "json") },
 		"arrayBuffer": func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "arrayBuffer") },
+		"formData":    func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "formData") },
+		"blob":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "blob") },
+		"bytes":       func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "bytes") },
 		"clone":       v.reqClone,
 	})
 	v.getters(t.reqProto, map[string]func(*requestState) goja.Value{
@@ -132,6 +136,19 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"url":      func(s *requestState) goja.Value { return rt.ToValue(s.url) },
 		"headers":  func(s *requestState) goja.Value { return v.reqHeaders(s) },
 		"bodyUsed": func(s *requestState) goja.Value { return rt.ToValue(s.body.used) },
+		"body": func(s *requestState) goja.Value {
+			// A stream of the body, which is read whole already: getting
+			// it uses the body up (README.md "Coming from Workers / Node").
+			v.ended(s)
+			if s.body.null {
+				return goja.Null()
+			}
+			if s.body.used {
+				v.typeError("Request.body: the body was already read")
+			}
+			s.body.used = true
+			return v.webCall("streamOf", v.newUint8Array(append([]byte(nil), s.body.data...)))
+		},
 		"signal": func(s *requestState) goja.Value {
 			if s.signal == nil {
 				s.signal = v.newSignal(s.live)
@@ -143,6 +160,9 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"text":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "text") },
 		"json":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "json") },
 		"arrayBuffer": func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "arrayBuffer") },
+		"formData":    func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "formData") },
+		"blob":        func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "blob") },
+		"bytes":       func(c goja.FunctionCall) goja.Value { return v.bodyMethod(c, "bytes") },
 		"clone":       v.resClone,
 	})
 	v.getters(t.resProto, nil, map[string]func(*responseState) goja.Value{
@@ -153,7 +173,20 @@ func (v *jsVM) fetchTypes() *fetchTypes {
 		"bodyUsed":   func(s *responseState) goja.Value { return rt.ToValue(s.body.used) },
 		"redirected": func(s *responseState) goja.Value { return rt.ToValue(s.redirected) },
 		"url":        func(s *responseState) goja.Value { return rt.ToValue(s.url) },
-		"type":       func(s *responseState) goja.Value { return rt.ToValue("default") },
+		"body": func(s *responseState) goja.Value {
+			if s.stream == nil {
+				if s.body.null {
+					return goja.Null()
+				}
+				if s.body.used {
+					v.typeError("Response.body: the body was already read")
+				}
+				s.stream = v.webCall("streamOf", v.newUint8Array(s.body.data)).ToObject(rt)
+				s.body.data = nil
+			}
+			return s.stream
+		},
+		"type": func(s *responseState) goja.Value { return rt.ToValue("default") },
 	})
 	_ = t.resCtor.Set("json", func(c goja.FunctionCall) goja.Value {
 		s := v.jsonString(c.Argument(0))
@@ -563,6 +596,9 @@ func (v *jsVM) bodyOf(b goja.Value) (data []byte, ctype string, null bool) {
 		if tag := o.GetSymbol(goja.SymToStringTag); tag != nil && tag.String() == "URLSearchParams" {
 			return []byte(o.String()), "application/x-www-form-urlencoded;charset=UTF-8", false
 		}
+		if data, ct, ok := v.blobOrFormBody(o); ok {
+			return data, ct, false
+		}
 	}
 	return []byte(b.String()), "text/plain;charset=UTF-8", false
 }
@@ -585,6 +621,27 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 		_ = reject(v.errorObject("TypeError", errors.New("body already used")))
 		return v.rt.ToValue(p)
 	}
+	if rs, ok := v.state(c.This).(*responseState); ok && rs.stream != nil {
+		if rs.stream.Get("locked").ToBoolean() {
+			_ = reject(v.errorObject("TypeError", errors.New("body stream is locked")))
+			return v.rt.ToValue(p)
+		}
+		body.used = true
+		var out goja.Value
+		if err := v.catch(func() {
+			out = v.webCall("consume", rs.stream, v.rt.ToValue(kind), v.rt.ToValue(v.bodyType(c.This)), v.fetchTypes().resCtor)
+		}); err != nil {
+			var ex *goja.Exception
+			if errors.As(err, &ex) {
+				_ = reject(ex.Value())
+			} else {
+				_ = reject(v.errorObject("TypeError", err))
+			}
+			return v.rt.ToValue(p)
+		}
+		_ = resolve(out)
+		return v.rt.ToValue(p)
+	}
 	body.used = !body.null
 	var val goja.Value
 	err := v.catch(func() {
@@ -594,6 +651,14 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 		case "json":
 			_, fromClient := v.state(c.This).(*requestState)
 			val = v.parseJSON(kind+"()", "body", body.data, fromClient)
+		case "formData":
+			rs, fromClient := v.state(c.This).(*requestState)
+			fromClient = fromClient && rs.from != nil
+			val = v.formDataOf(v.bodyType(c.This), body.data, fromClient)
+		case "blob":
+			val = v.newBlobOf(body.data, v.bodyType(c.This))
+		case "bytes":
+			val = v.newUint8Array(append([]byte(nil), body.data...))
 		default:
 			val = v.rt.ToValue(v.rt.NewArrayBuffer(append([]byte(nil), body.data...)))
 		}
@@ -609,6 +674,22 @@ func (v *jsVM) bodyMethod(c goja.FunctionCall, kind string) goja.Value {
 	}
 	_ = resolve(val)
 	return v.rt.ToValue(p)
+}
+
+// bodyType is the content type of a Request or Response, or "".
+func (v *jsVM) bodyType(this goja.Value) string {
+	var h *headerList
+	switch s := v.state(this).(type) {
+	case *requestState:
+		h = v.hdrs(v.reqHeaders(s))
+	case *responseState:
+		h = s.hl
+	}
+	if h == nil {
+		return ""
+	}
+	ct, _ := h.get("content-type")
+	return ct
 }
 
 // ---- Request
@@ -641,6 +722,9 @@ func (v *jsVM) newRequestCall(call goja.ConstructorCall) *goja.Object {
 		if b := io.Get("body"); b != nil && !goja.IsUndefined(b) && !goja.IsNull(b) {
 			if s.method == "GET" || s.method == "HEAD" {
 				v.typeError("Request with GET/HEAD method cannot have body")
+			}
+			if _, isStream := v.isStream(b); isStream {
+				v.typeError("Request: a ReadableStream body is not supported (read it into a Uint8Array first)")
 			}
 			data, ct, null := v.bodyOf(b)
 			s.body = bodyState{data: data, null: null}
@@ -818,6 +902,19 @@ func (v *jsVM) newResponse(body, init goja.Value) (*goja.Object, *responseState)
 	// the list alone (docs/benchmarks.md, the Workers hello).
 	s.hl = &headerList{}
 	v.fillHeaders(s.hl, hinit)
+	if st, ok := v.isStream(body); ok {
+		if st.Get("locked").ToBoolean() {
+			v.typeError("Response: the body stream is locked to a reader")
+		}
+		if s.status == 204 || s.status == 205 || s.status == 304 {
+			v.typeError("Response with null body status %d cannot have a body", s.status)
+		}
+		s.stream = st
+		o := v.rt.NewObject()
+		o.SetPrototype(t.resProto)
+		v.attach(o, s)
+		return o, s
+	}
 	data, ct, null := v.bodyOf(body)
 	if !null && (s.status == 204 || s.status == 205 || s.status == 304) {
 		v.typeError("Response with null body status %d cannot have a body", s.status)
@@ -848,6 +945,9 @@ func (v *jsVM) resClone(c goja.FunctionCall) goja.Value {
 	s := v.resState(c.This)
 	if s.body.used {
 		v.typeError("Response.clone: body already used")
+	}
+	if s.stream != nil {
+		v.typeError("Response.clone: a stream body cannot be cloned (tee is not supported)")
 	}
 	o, n := v.newResponse(goja.Null(), goja.Undefined())
 	n.status, n.statusText, n.body = s.status, s.statusText, bodyState{data: s.body.data, null: s.body.null}
@@ -888,6 +988,13 @@ func (v *jsVM) sendResponse(x *exchange, s *responseState) error {
 		if err := set(name, h.values[i]); err != nil {
 			return v.writeErr(err)
 		}
+	}
+	if s.stream != nil {
+		if s.body.used {
+			return v.b.newError(nil, errors.New("the Response's body stream was already read"))
+		}
+		s.body.used = true
+		return v.sendStream(x, s.stream)
 	}
 	if s.body.null {
 		return nil

@@ -37,3 +37,35 @@ func TestKVListAfter(t *testing.T) {
 		t.Fatalf("got %q (%v), want %q", r.body, r.err, want)
 	}
 }
+
+// TestWorkersKVListPages pages through a prefix with env.KV.list's cursor
+// on the embedded store (a kv.Pager): every key once, in order, the last
+// page complete.
+func TestWorkersKVListPages(t *testing.T) {
+	st, err := kvstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "kv.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := newApp(t, map[string]string{"w.mjs": `export default {
+  async fetch(request, env) {
+    for (let i = 0; i < 7; i++) await env.KV.put("p:" + i, "v");
+    await env.KV.put("q", "v");
+    const pages = [];
+    let cursor;
+    for (;;) {
+      const r = await env.KV.list({prefix: "p:", limit: 3, cursor});
+      pages.push(r.keys.map((k) => k.name).join(",") + (r.list_complete ? "." : ""));
+      if (r.list_complete) break;
+      cursor = r.cursor;
+    }
+    const exact = await env.KV.list({prefix: "p:", limit: 7});
+    return new Response(pages.join("|") + " " + exact.list_complete + " " + (exact.cursor === undefined));
+  },
+};`})
+	a.opts.KV = st.Namespace("test", kvstore.Quota{})
+	r := serve(a.mustVM("w.mjs"), get("/"))
+	if want := "p:0,p:1,p:2|p:3,p:4,p:5|p:6. true true"; r.err != nil || r.body != want {
+		t.Fatalf("got %q (%v), want %q", r.body, r.err, want)
+	}
+}

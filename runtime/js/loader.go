@@ -116,11 +116,14 @@ func bundleModules(app, entry, realDir string, code []byte) (*esmBundle, *script
 	}
 	out := filepath.Join(realDir, ".fcgihost-bundle.js")
 	opts := api.BuildOptions{
-		Bundle:         true,
-		Write:          false,
-		Format:         api.FormatCommonJS,
-		Platform:       api.PlatformNeutral,
-		Target:         api.ES2020,
+		Bundle:   true,
+		Write:    false,
+		Format:   api.FormatCommonJS,
+		Platform: api.PlatformNeutral,
+		Target:   api.ES2020,
+		// goja has neither: esbuild lowers them (for await over a
+		// ReadableStream, README.md "Coming from Workers / Node").
+		Supported:      map[string]bool{"async-generator": false, "for-await": false},
 		MainFields:     []string{"module", "main"},
 		Conditions:     []string{"worker", "workerd", "browser"},
 		Sourcemap:      api.SourceMapExternal,

@@ -40,6 +40,7 @@ type jsVM struct {
 
 	modules map[string]*goja.Object // absolute path → module object
 	web     *goja.Object            // web.js's exports, once used (web.go)
+	loop    *timerLoop              // the request's timers, once one is set (loop.go)
 
 	// interruptDone receives once the AfterFunc that interrupts the
 	// runtime has run; onCancel is that func (allocated once).
@@ -216,6 +217,7 @@ func (v *handlerVM) Serve(ctx context.Context, req *script.Request, res *script.
 	defer func() {
 		x.done = true
 		v.cur = nil
+		v.dropTimers()
 	}()
 	return v.run(ctx, v.serveFn)
 }
@@ -245,7 +247,15 @@ func (v *jsVM) finish(x *exchange, ret goja.Value) error {
 			case goja.PromiseStateRejected:
 				return v.rejection(p.Result())
 			case goja.PromiseStatePending:
-				return v.b.newError(nil, errors.New("the handler's promise never settled (nothing is left that could resolve it)"))
+				if err := v.settle(p); err != nil {
+					return err
+				}
+				switch p.State() {
+				case goja.PromiseStateRejected:
+					return v.rejection(p.Result())
+				case goja.PromiseStatePending:
+					return v.b.newError(nil, errors.New("the handler's promise never settled (no timer is left that could resolve it)"))
+				}
 			}
 			ret = p.Result()
 			o, isObj = ret.(*goja.Object)
@@ -331,10 +341,14 @@ func (c *cgiVM) Serve(ctx context.Context, req *script.Request, res *script.Resp
 	_ = g.Set("module", module)
 	_ = g.Set("require", v.requireFunc(c.b.src.Entry))
 	err := v.run(ctx, func() error {
-		_, err := v.rt.RunProgram(c.b.prog)
-		return err
+		if _, err := v.rt.RunProgram(c.b.prog); err != nil {
+			return err
+		}
+		// A CGI script ends when its last timer has run (loop.go).
+		return v.drive(func() bool { return false })
 	})
 	x.done = true
+	v.dropTimers()
 	if !v.healthy {
 		c.healthy = false
 	}

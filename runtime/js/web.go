@@ -2,7 +2,8 @@ package js
 
 // This file installs the web-platform globals of README.md "Built-ins"
 // (TextEncoder, TextDecoder, atob, btoa, structuredClone, AbortController,
-// AbortSignal, DOMException, crypto.getRandomValues, crypto.randomUUID).
+// AbortSignal, DOMException, crypto.getRandomValues, crypto.randomUUID,
+// the timers of loop.go, Blob, File, FormData and ReadableStream).
 // They are lazy: each global is an accessor until first read; the first
 // read of any of them runs web.js (compiled once per process) and turns
 // them all into plain data properties, so a VM that never uses them pays
@@ -36,7 +37,18 @@ var webProgram = sync.OnceValues(func() (*goja.Program, error) {
 // webGlobals are the lazy globals; crypto gets getRandomValues the same
 // way.
 var webGlobals = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa",
-	"structuredClone", "AbortController", "AbortSignal", "queueMicrotask"}
+	"structuredClone", "AbortController", "AbortSignal", "queueMicrotask",
+	"setTimeout", "clearTimeout", "setInterval", "clearInterval",
+	"Blob", "File", "FormData", "ReadableStream", "ReadableStreamDefaultReader",
+	"ReadableStreamDefaultController"}
+
+// maxFormEntries bounds the entries of one FormData (and the fields and
+// parts formData() parses from one body).
+const maxFormEntries = 10000
+
+// maxStreamQueue bounds the chunks (and pending reads) queued in one
+// ReadableStream.
+const maxStreamQueue = 10000
 
 // maxAbortListeners bounds the listeners (and AbortSignal.any dependents)
 // of one signal.
@@ -103,6 +115,9 @@ func (v *jsVM) webHost() *goja.Object {
 	_ = h.Set("maxNodes", v.lim.maxElems)
 	_ = h.Set("maxBytes", lim.MaxStringSize)
 	_ = h.Set("maxListeners", maxAbortListeners)
+	_ = h.Set("maxFormEntries", maxFormEntries)
+	_ = h.Set("maxQueue", maxStreamQueue)
+	v.timerFuncs(h)
 	_ = h.Set("utf8Encode", func(c goja.FunctionCall) goja.Value {
 		s := c.Argument(0).String() // lone surrogates come out as U+FFFD
 		v.checkSize("TextEncoder.encode", int64(len(s)))

@@ -35,6 +35,11 @@ func TestWebGlobals(t *testing.T) {
 		{`return new TextDecoder().decode(new TextEncoder().encode("héllo").buffer)`, "héllo"},
 		{`return new TextDecoder().decode(new DataView(new Uint8Array([0,104,105]).buffer, 1))`, "hi"},
 		{`return new TextDecoder().decode()`, ""},
+		// The stream option: a sequence split across calls, a BOM only
+		// at the start, an incomplete end flushed as U+FFFD.
+		{`const d = new TextDecoder(); const b = new TextEncoder().encode("a€😀"); let s = ""; for (const x of b) s += d.decode(new Uint8Array([x]), {stream: true}) + "|"; return s + d.decode()`, "a|||€||||😀|"},
+		{`const d = new TextDecoder(); return [d.decode(new Uint8Array([0xEF, 0xBB]), {stream: true}), d.decode(new Uint8Array([0xBF, 104, 0xEF, 0xBB, 0xBF]), {stream: true}).length, d.decode(new Uint8Array([0xE2, 0x82]), {stream: true}), d.decode()].join(",")`, ",2,,�"},
+		{`const d = new TextDecoder("utf-8", {fatal: true}); d.decode(new Uint8Array([0xE2]), {stream: true}); try { d.decode(); } catch (e) { return e.name + " " + d.decode(new Uint8Array([104])); }`, "TypeError h"},
 		// atob / btoa (RFC 4648 §10 and forgiving-base64).
 		{`return ["", "f", "fo", "foo", "foob", "fooba", "foobar"].map(btoa).join(",")`, ",Zg==,Zm8=,Zm9v,Zm9vYg==,Zm9vYmE=,Zm9vYmFy"},
 		{`return [atob("Zm9vYmFy"), atob(" Zm9v\nYg "), atob("Zg"), atob("YR==")].join(",")`, "foobar,foob,f,a"},
@@ -92,7 +97,8 @@ func TestWebGlobals_Hostile(t *testing.T) {
 		{`if (atob("A".repeat(1 << 20)).length === 786432) throw new Error("ok")`, "ok"},
 		{`const b = new ArrayBuffer(800000); structuredClone([b, b.slice(0)])`, "DataCloneError"},
 		{`const c = new AbortController(); for (let i = 0; i < 20000; i++) c.signal.addEventListener("abort", () => i)`, "listeners"},
-		{`AbortSignal.timeout(10)`, "timers are not available"},
+		{`for (;;) setTimeout(() => {}, 1e9)`, "more than 10000 timers"},
+		{`for (;;) setInterval(() => {}, 0)`, "more than 10000 timers"},
 	}
 	for _, tt := range tests {
 		_, err := evalJS(t, tt.code, limits)

@@ -8,8 +8,9 @@ package js
 //     interface (Promises, settled before they are returned: the store is
 //     called synchronously under the request's context).
 //   - ctx.waitUntil(promise) takes promises that run on after the handler
-//     returned; the host waits for them (within the request's timeout) after
-//     the response is written, and logs a rejection.
+//     returned: the response is sent to the client first (script.Response
+//     End), then the host drives the request's timers (loop.go) until they
+//     settle, within the request's timeout, and logs a rejection.
 //     ctx.passThroughOnException() exists and does nothing (there is no
 //     origin to pass through to).
 
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	kvstore "github.com/fcgihost/fcgihost/kv"
 )
 
 type workersHandler struct {
@@ -78,11 +81,15 @@ func (v *jsVM) callFetch() error {
 	}
 	if o, ok := ret.(*goja.Object); ok && o.ExportType() == typePromise {
 		if p, ok := o.Export().(*goja.Promise); ok {
+			// The timers run until the handler's promise settles (loop.go).
+			if err := v.settle(p); err != nil {
+				return err
+			}
 			switch p.State() {
 			case goja.PromiseStateRejected:
 				return v.rejection(p.Result())
 			case goja.PromiseStatePending:
-				return v.b.newError(nil, errors.New("the fetch handler's promise never settled (nothing is left that could resolve it)"))
+				return v.b.newError(nil, errors.New("the fetch handler's promise never settled (no timer is left that could resolve it)"))
 			}
 			ret = p.Result()
 		}
@@ -94,16 +101,44 @@ func (v *jsVM) callFetch() error {
 	if err := v.sendResponse(x, s); err != nil {
 		return err
 	}
-	// The handler's promises have run already (the job queue is drained
-	// when the call returns); a waitUntil promise still pending can never
-	// settle (there are no timers), and a rejected one is logged.
+	if len(w.pending) == 0 {
+		return nil
+	}
+	return v.afterResponse(x, w)
+}
+
+// afterResponse sends the response to the client now, then runs the
+// timers until every waitUntil promise has settled, within the request's
+// time limit. A rejected promise or a throwing timer callback is logged
+// (the client has its answer); the request's end (time limit, client gone)
+// stops the work and is returned, as for any request that runs too long.
+func (v *jsVM) afterResponse(x *exchange, w *workersHandler) error {
+	if err := x.res.End(); err != nil {
+		v.log.Info("ctx.waitUntil: sending the response first failed", "err", err)
+	}
+	settled := func() bool {
+		for _, p := range w.pending {
+			if p.State() == goja.PromiseStatePending {
+				return false
+			}
+		}
+		return true
+	}
+	err := v.drive(settled)
+	if err != nil && v.ctx.Err() != nil {
+		return err
+	}
+	if err != nil {
+		se, _ := v.scriptError(err)
+		v.log.Error("ctx.waitUntil: uncaught error in a timer", "err", se)
+	}
 	for _, p := range w.pending {
 		switch p.State() {
 		case goja.PromiseStateRejected:
 			se := v.rejection(p.Result())
 			v.log.Error("ctx.waitUntil promise rejected", "err", se)
 		case goja.PromiseStatePending:
-			v.log.Warn("ctx.waitUntil promise never settled")
+			v.log.Warn("ctx.waitUntil promise never settled (no timer is left that could resolve it)")
 		}
 	}
 	return nil
@@ -274,18 +309,29 @@ func (v *jsVM) workersKV() *goja.Object {
 					}
 				}
 			}
-			// The store lists sorted keys from the start of the prefix;
-			// a cursor is the last key of the previous page.
-			keys, err := store.List(v.ctx, prefix, 0)
-			if err != nil {
-				fail("list", err)
-			}
-			if cursor != "" {
-				i := sort.SearchStrings(keys, cursor)
-				if i < len(keys) && keys[i] == cursor {
-					i++
+			// A cursor is the last key of the previous page. Every
+			// namespace of the host's stores is a kv.Pager: one seek per
+			// page, limit+1 keys read to know whether more follow; any
+			// other store lists the prefix and the page is cut from it.
+			var keys []string
+			var err error
+			if p, ok := store.(kvstore.Pager); ok {
+				keys, err = p.ListAfter(v.ctx, prefix, cursor, limit+1)
+				if err != nil {
+					fail("list", err)
 				}
-				keys = keys[i:]
+			} else {
+				keys, err = store.List(v.ctx, prefix, 0)
+				if err != nil {
+					fail("list", err)
+				}
+				if cursor != "" {
+					i := sort.SearchStrings(keys, cursor)
+					if i < len(keys) && keys[i] == cursor {
+						i++
+					}
+					keys = keys[i:]
+				}
 			}
 			complete := len(keys) <= limit
 			if !complete {
