@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/plugin"
 )
 
@@ -70,5 +71,24 @@ func TestHandler_NoHandler(t *testing.T) {
 	}
 	if v, err := h.Call(context.Background(), "web", "f"); err != nil || v != int64(2) {
 		t.Errorf("web.f: %v, %v", v, err)
+	}
+}
+
+// TestModule_CGIFresh: a CGI-style script gets a fresh module table per
+// request, so a change one request makes is not seen by the next.
+func TestModule_CGIFresh(t *testing.T) {
+	mod := &plugin.Module{Name: "kit", Values: map[string]any{"v": 1}}
+	h, _ := newHost(t, map[string]string{
+		"c.lua": "local k = require('host.kit')\nk.seen = (k.seen or 0) + 1\nprint('Content-Type: text/plain\\n')\nprint(k.seen)\n",
+		"c2.js": "const k = require('host:kit');\nk.seen = (k.seen || 0) + 1;\nprint('Content-Type: text/plain\\n');\nprint(String(k.seen));\n",
+	}, []*plugin.Module{mod}, func(c *config.Config) { c.Defaults.Workers = 1 })
+	for _, path := range []string{"/c", "/c2"} {
+		for i := 0; i < 2; i++ {
+			rec := httptest.NewRecorder()
+			h.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != "1" {
+				t.Errorf("GET %s #%d: %d %q, want 200 \"1\"", path, i+1, rec.Code, rec.Body.String())
+			}
+		}
 	}
 }
