@@ -80,6 +80,7 @@ const (
 
 var typeNames = [...]string{"any", "boolean", "integer", "number", "string", "bytes", "list", "map"}
 
+// String is the type's name in argument errors ("integer", "bytes"…).
 func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]

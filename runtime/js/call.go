@@ -110,17 +110,25 @@ func (v *jsVM) exported(name string) (goja.Callable, goja.Value, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: %w", name, script.ErrNoFunction)
 	}
-	if v.protos[0] == nil {
+	if v.protoKey == nil {
+		v.protoKey = map[string]bool{}
 		for i, ctor := range [...]string{"Object", "Function"} {
 			if c, ok := v.rt.GlobalObject().Get(ctor).(*goja.Object); ok {
-				v.protos[i], _ = c.Get("prototype").(*goja.Object)
+				if p, ok := c.Get("prototype").(*goja.Object); ok {
+					v.protos[i] = p
+					for _, k := range p.GetOwnPropertyNames() {
+						v.protoKey[k] = true
+					}
+				}
 			}
 		}
 	}
-	for _, p := range v.protos {
-		if p != nil {
-			if pv := p.Get(name); pv != nil && pv.SameAs(val) {
-				return nil, nil, fmt.Errorf("%s: %w", name, script.ErrNoFunction)
+	if v.protoKey[name] {
+		for _, p := range v.protos {
+			if p != nil {
+				if pv := p.Get(name); pv != nil && pv.SameAs(val) {
+					return nil, nil, fmt.Errorf("%s: %w", name, script.ErrNoFunction)
+				}
 			}
 		}
 	}

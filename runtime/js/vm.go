@@ -37,6 +37,7 @@ type jsVM struct {
 
 	hostMods map[string]*goja.Object // host modules required so far (call.go)
 	protos   [2]*goja.Object         // Object.prototype, Function.prototype as first found (call.go)
+	protoKey map[string]bool         // the names of their properties (call.go)
 
 	modules map[string]*goja.Object // absolute path → module object
 	web     *goja.Object            // web.js's exports, once used (web.go)

@@ -263,7 +263,7 @@ func (v *vm) Serve(ctx context.Context, req *script.Request, res *script.Respons
 func (v *vm) serveCGI(ctx context.Context, rs *reqState) error {
 	L := v.L
 	rs.cgiw = script.NewCGIWriter(rs.res)
-	v.mods, v.loading = nil, nil
+	v.mods, v.loading, v.hostMods = nil, nil, nil // a request sees no module table an earlier one changed
 	v.env = v.newEnv(rs)
 	fn := L.NewFunctionFromProto(v.b.proto)
 	fn.Env = v.env
