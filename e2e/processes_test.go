@@ -774,3 +774,76 @@ func TestProcesses_MasterKilledTakesWorkers(t *testing.T) {
 		return true
 	})
 }
+
+// A SIGTERM sent to the whole process group (as Ctrl-C in a terminal or
+// kill -TERM -PGID does) reaches the workers as well as the master, and
+// then the master's own SIGTERM: the workers still drain — a request in
+// flight is answered — rather than take the master's signal for a second
+// one (docs/processes.md, "Signals").
+func TestProcesses_GroupSignalDrains(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 1\nstatus_path = \"/status\"\ngrace_period = \"30s\"\n")
+	master := h.Cmd.Process.Pid
+	workers := waitWorkers(t, h, 2)
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		c := &http.Client{Timeout: 60 * time.Second}
+		resp, err := c.Get(n.URL + "/app/slow?ms=2000")
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- answer{code: resp.StatusCode, body: string(b)}
+	}()
+	// The slow request is running once the workers report two requests in
+	// flight: it and the status request asking.
+	testutil.Eventually(t, 30*time.Second, "the slow request in flight", func() bool {
+		r := testutil.Get(t, n.URL+"/status")
+		var st struct {
+			Processes struct {
+				Workers []struct {
+					InFlight int `json:"in_flight"`
+				} `json:"workers"`
+			} `json:"processes"`
+		}
+		if json.Unmarshal([]byte(r.Body), &st) != nil {
+			return false
+		}
+		sum := 0
+		for _, w := range st.Processes.Workers {
+			sum += w.InFlight
+		}
+		return sum >= 2
+	})
+	// The group's signal reaches the workers; the master's own SIGTERM to
+	// them comes after it, apart (sent at once, the kernel may merge the
+	// two into one).
+	for _, w := range workers {
+		if err := syscall.Kill(w, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 30*time.Second, "both workers draining", func() bool {
+		return strings.Count(h.Output(), "msg=\"shutting down\"") >= 2
+	})
+	if err := syscall.Kill(master, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a := <-got
+	if a.err != nil || a.code != 200 || a.body != "ok /slow" {
+		t.Errorf("request in flight during the group's SIGTERM: %d %q %v, want 200 \"ok /slow\"", a.code, a.body, a.err)
+	}
+	if code := h.Wait(60 * time.Second); code != 0 {
+		t.Errorf("the master exited with %d, want 0", code)
+	}
+	if out := h.Output(); strings.Contains(out, "second signal: exiting now") {
+		t.Errorf("a worker took the master's SIGTERM for a second signal:\n%s", grepLines(out, "signal"))
+	}
+}
