@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -593,6 +594,9 @@ processes = 2
 [pool.b]
 apps = ["b"]
 listen = "unix:%s"
+socket_mode = "0600"
+socket_owner = "www-data"
+socket_group = "www-data"
 user = "daemon"
 processes = 1
 `, sock("a"), sock("b"))
@@ -610,6 +614,26 @@ processes = 1
 	for path, want := range map[string]string{"/a/x": "a /x", "/b/y": "b /y", "/shared/z": "shared /z"} {
 		if r := testutil.Get(t, n.URL+path); r.StatusCode != 200 || r.Body != want {
 			t.Errorf("GET %s: %d %q, want %q", path, r.StatusCode, r.Body, want)
+		}
+	}
+	// Each pool's socket file has its pool's socket_mode and owner (pool
+	// a: the top-level default 0660, the master's root).
+	wwwData, err := user.Lookup("www-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pool     string
+		mode     os.FileMode
+		uid, gid string
+	}{{"a", 0o660, "0", "0"}, {"b", 0o600, wwwData.Uid, wwwData.Gid}} {
+		fi, err := os.Stat(sock(c.pool))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != c.mode || strconv.Itoa(int(st.Uid)) != c.uid || strconv.Itoa(int(st.Gid)) != c.gid {
+			t.Errorf("pool %s's socket: mode %o owner %d:%d, want %o %s:%s", c.pool, fi.Mode().Perm(), st.Uid, st.Gid, c.mode, c.uid, c.gid)
 		}
 	}
 	// An app of another pool is not served on a pool's socket, nor a
