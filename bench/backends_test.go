@@ -153,8 +153,10 @@ func startBackends(t *testing.T, workers, conns int) []*backend {
 	goPID := p.Cmd.Process.Pid
 
 	hostSock := filepath.Join(dir, "fcgihost.sock")
+	// One process with workers VMs per app, as php-fpm has workers
+	// children; the process model is compared in procs_test.go.
 	p = testutil.Start(t, dir, append([]string{"FCGIHOST_CONFIG="}, goEnv...), bin, "serve",
-		"--apps", apps, "--listen", "unix:"+hostSock, "--workers", fmt.Sprint(workers), "--watch=false")
+		"--apps", apps, "--listen", "unix:"+hostSock, "--workers", fmt.Sprint(workers), "--processes", "0", "--watch=false")
 	testutil.WaitDial(t, "unix:"+hostSock, 30*time.Second, p)
 	stopOnCleanup(t, p)
 	hostPID := p.Cmd.Process.Pid

@@ -10,7 +10,7 @@ package bench
 // (default 3), BENCH_WORKERS (fcgihost workers = php-fpm children =
 // fcgiwrap children, default 4), BENCH_CONNS (default 64),
 // BENCH_NGINX_WORKERS (default 1), BENCH_PARTS (comma list of load, vm,
-// startup; default all), BENCH_OUT (markdown file).
+// startup, procs; default all), BENCH_OUT (markdown file).
 
 import (
 	"context"
@@ -39,7 +39,7 @@ type settings struct {
 func loadSettings(t *testing.T) settings {
 	t.Helper()
 	s := settings{dur: 5 * time.Second, rounds: 3, workers: 4, conns: 64, nginxWorkers: 1,
-		parts: map[string]bool{"load": true, "vm": true, "startup": true}}
+		parts: map[string]bool{"load": true, "vm": true, "startup": true, "procs": true}}
 	if v := os.Getenv("BENCH_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second {
@@ -111,6 +111,9 @@ func TestFigures(t *testing.T) {
 	if s.parts["load"] {
 		groups := measureLoad(t, s)
 		writeLoad(&md, groups, s)
+	}
+	if s.parts["procs"] {
+		writeProcs(&md, measureProcs(t, s), s)
 	}
 	fmt.Fprintf(&md, "Load average at end: %s.\n", loadavg())
 	t.Log("\n" + md.String())

@@ -4,14 +4,16 @@
 # binary next to a plain Go handler on package fcgi (the ceiling), php-fpm
 # and CGI through fcgiwrap; driven by `fcgihost bench` straight at each
 # FastCGI socket and by wrk through a private nginx; plus one VM's cost and
-# the start-up time with 4 apps x 4 workers; then hello JS and Lua over each
-# gateway (FastCGI with and without kept connections, SCGI, uwsgi) straight
-# and through nginx against CGI (TestGatewayFigures).
+# the start-up time with 4 apps x 4 workers; the process model (one
+# process, master + workers, a pool's own socket, isolation = "process")
+# at the same VM count; then hello JS and Lua over each gateway (FastCGI
+# with and without kept connections, SCGI, uwsgi) straight and through
+# nginx against CGI (TestGatewayFigures).
 #
 # Needs (Debian): nginx-light php-fpm fcgiwrap wrk. Takes about 15 minutes
 # with the defaults. Knobs (environment): BENCH_DURATION (5s per run),
 # BENCH_ROUNDS (5), BENCH_WORKERS (4), BENCH_CONNS (64),
-# BENCH_NGINX_WORKERS (1), BENCH_PARTS (load,vm,startup).
+# BENCH_NGINX_WORKERS (1), BENCH_PARTS (load,vm,startup,procs).
 #
 # Usage: bench/run.sh [OUT.md]     (default: $TMPDIR/fcgihost-bench.md)
 set -eu

@@ -158,8 +158,9 @@ func measureRSS(t *testing.T, costs []*vmCost) {
 		rss := func(workers int) int64 {
 			dir := t.TempDir()
 			sock := filepath.Join(dir, "s.sock")
+			// One process: its own RSS is the measure.
 			p := testutil.Start(t, dir, append([]string{"FCGIHOST_CONFIG="}, goEnv...), bin, "serve",
-				"--apps", apps, "--listen", "unix:"+sock, "--workers", strconv.Itoa(workers), "--watch=false")
+				"--apps", apps, "--listen", "unix:"+sock, "--workers", strconv.Itoa(workers), "--processes", "0", "--watch=false")
 			defer func() { p.Signal(syscall.SIGTERM); p.Wait(10 * time.Second) }()
 			testutil.WaitDial(t, "unix:"+sock, 60*time.Second, p)
 			// Let the runtime's background scavenger and GC settle: take the
@@ -224,7 +225,9 @@ func measureStartup(t *testing.T, runs int) startup {
 	for range runs {
 		dir := t.TempDir()
 		sock := filepath.Join(dir, "s.sock")
-		cmd := exec.Command(bin, "serve", "--apps", apps, "--listen", "unix:"+sock, "--workers", "4")
+		// One process: it listens once its VMs are up (a master listens
+		// at once, before its workers start).
+		cmd := exec.Command(bin, "serve", "--apps", apps, "--listen", "unix:"+sock, "--workers", "4", "--processes", "0")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), append([]string{"FCGIHOST_CONFIG="}, goEnv...)...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

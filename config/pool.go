@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,6 +23,11 @@ type Pool struct {
 	Roots []string
 	// Listen are the pool's own FastCGI sockets.
 	Listen []string
+	// SocketMode is the permission of the pool's unix socket files (0 =
+	// the top-level socket_mode); SocketOwner and SocketGroup, if set,
+	// own them (PHP-FPM's listen.mode, listen.owner, listen.group).
+	SocketMode               os.FileMode
+	SocketOwner, SocketGroup string
 	// User and Group run the pool's workers when the master runs as root.
 	User, Group string
 	// Processes is the number of the pool's workers (default 2).
@@ -43,6 +49,9 @@ var poolKeys = []keyDef{
 	{name: "apps", kind: kList, field: "Apps", check: eachString(checkAppName), doc: "apps of the apps dir this pool serves (by name)"},
 	{name: "roots", kind: kList, field: "Roots", path: true, check: eachString(checkGlob), doc: "document-root globs whose scripts this pool serves"},
 	{name: "listen", kind: kList, field: "Listen", path: true, check: eachString(checkPoolAddr), doc: "the pool's own FastCGI sockets"},
+	{name: "socket_mode", kind: kMode, field: "SocketMode", doc: "permissions of the pool's unix socket files; default: the top-level socket_mode"},
+	{name: "socket_owner", kind: kString, field: "SocketOwner", doc: "user (name or id) that owns the pool's unix socket files; empty = the master's"},
+	{name: "socket_group", kind: kString, field: "SocketGroup", doc: "group (name or id) of the pool's unix socket files; empty = the master's"},
 	{name: "user", kind: kString, field: "User", doc: "user of the pool's workers when the master runs as root"},
 	{name: "group", kind: kString, field: "Group", doc: "group of the pool's workers; empty = the user's group"},
 	{name: "processes", kind: kInt, field: "Processes", min: 1, doc: "the pool's worker processes"},

@@ -35,6 +35,9 @@ roots = ["/srv/bob/*"]
 listen = ["127.0.0.1:9101"]
 processes = 3
 max_requests = 500
+socket_mode = "0600"
+socket_owner = "www-data"
+socket_group = "33"
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +52,7 @@ max_requests = 500
 	if !strings.HasPrefix(a.Listen[0], "unix:/") || !strings.HasSuffix(a.Listen[0], "/alice.sock") {
 		t.Errorf("alice's relative socket not resolved against the config's dir: %q", a.Listen[0])
 	}
-	if b.Processes != 3 || b.MaxRequests != 500 || b.Roots[0] != "/srv/bob/*" {
+	if b.Processes != 3 || b.MaxRequests != 500 || b.Roots[0] != "/srv/bob/*" || b.SocketMode != 0o600 || b.SocketOwner != "www-data" || b.SocketGroup != "33" || a.SocketMode != 0 {
 		t.Errorf("bob = %+v", b)
 	}
 	pc, err := c.ForPool("alice")

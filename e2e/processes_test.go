@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -593,6 +594,9 @@ processes = 2
 [pool.b]
 apps = ["b"]
 listen = "unix:%s"
+socket_mode = "0600"
+socket_owner = "www-data"
+socket_group = "www-data"
 user = "daemon"
 processes = 1
 `, sock("a"), sock("b"))
@@ -610,6 +614,26 @@ processes = 1
 	for path, want := range map[string]string{"/a/x": "a /x", "/b/y": "b /y", "/shared/z": "shared /z"} {
 		if r := testutil.Get(t, n.URL+path); r.StatusCode != 200 || r.Body != want {
 			t.Errorf("GET %s: %d %q, want %q", path, r.StatusCode, r.Body, want)
+		}
+	}
+	// Each pool's socket file has its pool's socket_mode and owner (pool
+	// a: the top-level default 0660, the master's root).
+	wwwData, err := user.Lookup("www-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pool     string
+		mode     os.FileMode
+		uid, gid string
+	}{{"a", 0o660, "0", "0"}, {"b", 0o600, wwwData.Uid, wwwData.Gid}} {
+		fi, err := os.Stat(sock(c.pool))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != c.mode || strconv.Itoa(int(st.Uid)) != c.uid || strconv.Itoa(int(st.Gid)) != c.gid {
+			t.Errorf("pool %s's socket: mode %o owner %d:%d, want %o %s:%s", c.pool, fi.Mode().Perm(), st.Uid, st.Gid, c.mode, c.uid, c.gid)
 		}
 	}
 	// An app of another pool is not served on a pool's socket, nor a
@@ -773,4 +797,77 @@ func TestProcesses_MasterKilledTakesWorkers(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A SIGTERM sent to the whole process group (as Ctrl-C in a terminal or
+// kill -TERM -PGID does) reaches the workers as well as the master, and
+// then the master's own SIGTERM: the workers still drain — a request in
+// flight is answered — rather than take the master's signal for a second
+// one (docs/processes.md, "Signals").
+func TestProcesses_GroupSignalDrains(t *testing.T) {
+	t.Parallel()
+	h, n := startProcStack(t, "processes = 2\nworkers = 1\nstatus_path = \"/status\"\ngrace_period = \"30s\"\n")
+	master := h.Cmd.Process.Pid
+	workers := waitWorkers(t, h, 2)
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		c := &http.Client{Timeout: 60 * time.Second}
+		resp, err := c.Get(n.URL + "/app/slow?ms=2000")
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- answer{code: resp.StatusCode, body: string(b)}
+	}()
+	// The slow request is running once the workers report two requests in
+	// flight: it and the status request asking.
+	testutil.Eventually(t, 30*time.Second, "the slow request in flight", func() bool {
+		r := testutil.Get(t, n.URL+"/status")
+		var st struct {
+			Processes struct {
+				Workers []struct {
+					InFlight int `json:"in_flight"`
+				} `json:"workers"`
+			} `json:"processes"`
+		}
+		if json.Unmarshal([]byte(r.Body), &st) != nil {
+			return false
+		}
+		sum := 0
+		for _, w := range st.Processes.Workers {
+			sum += w.InFlight
+		}
+		return sum >= 2
+	})
+	// The group's signal reaches the workers; the master's own SIGTERM to
+	// them comes after it, apart (sent at once, the kernel may merge the
+	// two into one).
+	for _, w := range workers {
+		if err := syscall.Kill(w, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 30*time.Second, "both workers draining", func() bool {
+		return strings.Count(h.Output(), "msg=\"shutting down\"") >= 2
+	})
+	if err := syscall.Kill(master, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a := <-got
+	if a.err != nil || a.code != 200 || a.body != "ok /slow" {
+		t.Errorf("request in flight during the group's SIGTERM: %d %q %v, want 200 \"ok /slow\"", a.code, a.body, a.err)
+	}
+	if code := h.Wait(60 * time.Second); code != 0 {
+		t.Errorf("the master exited with %d, want 0", code)
+	}
+	if out := h.Output(); strings.Contains(out, "second signal: exiting now") {
+		t.Errorf("a worker took the master's SIGTERM for a second signal:\n%s", grepLines(out, "signal"))
+	}
 }

@@ -65,12 +65,27 @@ func (m *Main) startPool(cfg *config.Config, name, exe string, log *slog.Logger,
 	if err := pr.writeConfig(cfg, name); err != nil {
 		return nil, err
 	}
+	mode := pl.SocketMode
+	if mode == 0 {
+		mode = cfg.SocketMode
+	}
+	uid, gid, err := socketOwner(pl.SocketOwner, pl.SocketGroup)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", name, err)
+	}
 	for _, a := range pl.Listen {
-		l, err := fcgi.Listen(a, cfg.SocketMode)
+		l, err := fcgi.Listen(a, mode)
 		if err != nil {
 			return nil, fmt.Errorf("listen %s: %w", a, err)
 		}
 		pr.listeners = append(pr.listeners, l)
+		if ul, ok := l.(*net.UnixListener); ok && (uid >= 0 || gid >= 0) {
+			if p := ul.Addr().String(); p != "" && p[0] != '@' {
+				if err := os.Chown(p, uid, gid); err != nil {
+					return nil, fmt.Errorf("pool %s: socket %s: %w", name, p, err)
+				}
+			}
+		}
 		f, err := l.(interface{ File() (*os.File, error) }).File()
 		if err != nil {
 			return nil, fmt.Errorf("listener %s: %w", a, err)
@@ -168,8 +183,9 @@ func (pr *poolRun) reload(ncfg *config.Config, name string, log *slog.Logger) {
 		log.Error("SIGHUP: pool config", "pool", name, "err", err)
 		return
 	}
-	if !slices.Equal(npl.Listen, pr.pool.Listen) || npl.User != pr.pool.User || npl.Group != pr.pool.Group || npl.Processes != pr.pool.Processes {
-		log.Warn("SIGHUP: a change of a pool's listen, user, group or processes takes a restart", "pool", name)
+	if !slices.Equal(npl.Listen, pr.pool.Listen) || npl.User != pr.pool.User || npl.Group != pr.pool.Group || npl.Processes != pr.pool.Processes ||
+		npl.SocketMode != pr.pool.SocketMode || npl.SocketOwner != pr.pool.SocketOwner || npl.SocketGroup != pr.pool.SocketGroup {
+		log.Warn("SIGHUP: a change of a pool's listen, socket_mode, socket_owner, socket_group, user, group or processes takes a restart", "pool", name)
 	}
 	same := npl.MemoryLimit == pr.pool.MemoryLimit && npl.MaxRSS == pr.pool.MaxRSS && npl.MaxRequests == pr.pool.MaxRequests &&
 		reflect.DeepEqual(npl.Env, pr.pool.Env)
@@ -227,6 +243,31 @@ func lookupCredential(userName, groupName string) (*syscall.Credential, error) {
 		return nil, fmt.Errorf("user %q is root: a pool never runs as root", userName)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
+}
+
+// socketOwner resolves a pool's socket_owner and socket_group (names or
+// ids) to the ids os.Chown takes; -1 leaves one unchanged.
+func socketOwner(owner, group string) (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if owner != "" {
+		u, err := user.Lookup(owner)
+		if err != nil {
+			if u, err = user.LookupId(owner); err != nil {
+				return 0, 0, fmt.Errorf("socket_owner %q: %w", owner, err)
+			}
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			if g, err = user.LookupGroupId(group); err != nil {
+				return 0, 0, fmt.Errorf("socket_group %q: %w", group, err)
+			}
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return uid, gid, nil
 }
 
 // poolEnv is a pool's environment from its env key: "NAME" passes the

@@ -436,6 +436,14 @@ loop:
 					skip = false
 					continue
 				}
+				if w != nil {
+					// A worker drains until its master kills it: a signal
+					// sent to the whole process group (Ctrl-C in a
+					// terminal, kill -TERM -PGID) reaches it as well as the
+					// master's own SIGTERM, and only the master's second
+					// signal ends the drain (docs/processes.md, "Signals").
+					continue
+				}
 				log.Warn("second signal: exiting now", "signal", sig.String())
 				os.Exit(1)
 			}
