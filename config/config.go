@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fcgihost/fcgihost/sandbox"
@@ -172,6 +173,9 @@ type App struct {
 	// passes the host's value, "NAME=VALUE" sets one ("env", default none:
 	// the environment is cleared).
 	Env []string
+	// Vars are "NAME=VALUE" entries from the [app.NAME.vars] table, sorted
+	// ("vars", default none). AppConfig appends them to Env.
+	Vars []string
 	// Namespaces are the Linux namespaces a process-isolated app's child
 	// gets when the host runs as root: mount, pid, net, ipc, uts
 	// ("namespaces", default none).
@@ -254,6 +258,21 @@ func (c *Config) AppConfig(name string) App {
 	}
 	a.FetchAllow = slices.Clone(a.FetchAllow)
 	a.Env = slices.Clone(a.Env)
+	if len(a.Vars) > 0 {
+		// A name both in env and in vars takes the vars value: drop it
+		// from env first.
+		set := make(map[string]bool, len(a.Vars))
+		for _, e := range a.Vars {
+			name, _, _ := strings.Cut(e, "=")
+			set[name] = true
+		}
+		a.Env = slices.DeleteFunc(a.Env, func(e string) bool {
+			name, _, _ := strings.Cut(e, "=")
+			return set[name]
+		})
+		a.Env = append(a.Env, a.Vars...)
+		a.Vars = nil
+	}
 	a.Namespaces = slices.Clone(a.Namespaces)
 	return a
 }

@@ -89,6 +89,7 @@
 //	user, group       string    ""             identity of a process-isolated child; "" = owner of the app dir
 //	max_rss           size      0              recycle a process-isolated child past this RSS; 0 = off
 //	env               [string]  []             environment of a process-isolated child (NAME or NAME=VALUE)
+//	vars              {string}  {}             environment variables as a table ([app.NAME.vars]), added to env
 //	namespaces        [string]  []             namespaces of a process-isolated child: mount pid net ipc uts
 //	idle_timeout      duration  "1m0s"         close an idle root script's pool; 0 = never
 //

@@ -25,6 +25,7 @@ const (
 	kDuration             // a Go duration string ("30s")
 	kMode                 // a file mode: an integer (0o660) or an octal string ("0660")
 	kList                 // an array of strings (a single string is a list of one)
+	kVars                 // a table of strings, held as sorted "NAME=VALUE" entries
 )
 
 // keyDef describes one config key: its TOML name, how it is read, the Go
@@ -94,6 +95,7 @@ var appKeys = []keyDef{
 	{name: "group", kind: kString, field: "Group", doc: "group of a process-isolated app's child; empty = the user's group"},
 	{name: "max_rss", kind: kSize, field: "MaxRSS", doc: "replace a process-isolated app's child whose resident memory passes this; 0 = off"},
 	{name: "env", kind: kList, field: "Env", check: eachString(checkEnv), doc: "the app's environment, what its scripts read as JS `env` / Lua `os.getenv` (and a process-isolated app's child gets as its process environment, every other variable cleared): `NAME=VALUE` sets one, a bare `NAME` passes fcgihost's own value (keep secrets there, not in this file)"},
+	{name: "vars", kind: kVars, field: "Vars", check: eachString(checkVar), doc: "variables of the app's environment as a table (`[app.NAME.vars]`, `API_BASE = \"https://api.example.com\"`): added to `env` (JS `env.API_BASE`, Lua `os.getenv`), a name set in both taking this value. Values are in this file: keep secrets in `env` as a bare `NAME`"},
 	{name: "namespaces", kind: kList, field: "Namespaces", check: eachString(checkNamespace), doc: "Linux namespaces of a process-isolated app's child when the host runs as root: `mount`, `pid`, `net` (no network: fetch and a Redis kv fail), `ipc`, `uts`; empty = none"},
 	{name: "idle_timeout", kind: kDuration, field: "IdleTimeout", doc: "close the pool of a root script unused this long; 0 = never"},
 }
@@ -222,6 +224,21 @@ func (k keyDef) convert(raw any) (any, error) {
 		default:
 			return nil, fmt.Errorf("want an array of strings, got %s", tomlType(raw))
 		}
+	case kVars:
+		t, ok := raw.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("want a table of strings (NAME = \"value\"), got %s", tomlType(raw))
+		}
+		list := make([]string, 0, len(t))
+		for name, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: want a string, got %s", name, tomlType(e))
+			}
+			list = append(list, name+"="+s)
+		}
+		slices.Sort(list)
+		v = list
 	}
 	return v, k.validate(v)
 }
@@ -325,6 +342,16 @@ func (k keyDef) format(v any) string {
 		return fmt.Sprintf("%q", fmt.Sprintf("%04o", v.(int64)))
 	case kList:
 		return "[" + strings.Join(quoteAll(v.([]string)), ", ") + "]"
+	case kVars:
+		var parts []string
+		for _, e := range v.([]string) {
+			name, val, _ := strings.Cut(e, "=")
+			parts = append(parts, strconv.Quote(name)+" = "+strconv.Quote(val))
+		}
+		if len(parts) == 0 {
+			return "{}"
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
 	}
 	return fmt.Sprint(v)
 }
@@ -387,6 +414,14 @@ func checkEnv(s string) error {
 	name, _, _ := strings.Cut(s, "=")
 	if name == "" || strings.ContainsAny(name, " \t\x00") || strings.ContainsRune(s, 0) {
 		return fmt.Errorf("bad environment entry %q: want NAME or NAME=VALUE", s)
+	}
+	return nil
+}
+
+func checkVar(s string) error {
+	name, _, _ := strings.Cut(s, "=")
+	if name == "" || strings.ContainsAny(name, "= \t\x00") || strings.ContainsRune(s, 0) {
+		return fmt.Errorf("bad variable name %q", name)
 	}
 	return nil
 }

@@ -541,7 +541,17 @@ func TestAppEnv(t *testing.T) {
 	writeFile(t, filepath.Join(apps, "ecgi.js"), "print('Content-Type: text/plain');\nprint('');\nwrite(env.GREETING + ' ' + env.TOKEN + ' ' + env.REQUEST_METHOD);\n")
 	writeFile(t, filepath.Join(apps, "eiso.lua"), "return function() return (os.getenv('GREETING') or '-') .. ' ' .. (os.getenv('TOKEN') or '-') end\n")
 	writeFile(t, filepath.Join(apps, "other.js"), "module.exports = () => (env.GREETING || '-') + ' ' + (env.TOKEN || '-');\n")
+	// [app.NAME.vars]: a table beside env; a name in both takes the vars value.
+	writeFile(t, filepath.Join(apps, "ev.mjs"), "export default { fetch(request, env) { return new Response(env.API_BASE + ' ' + env.GREETING + ' ' + env.TOKEN); } };\n")
+	writeFile(t, filepath.Join(apps, "evl.lua"), "return function() return os.getenv('API_BASE') .. ' ' .. os.getenv('GREETING') .. ' ' .. os.getenv('TOKEN') end\n")
 	conf := "workers = 1\n"
+	for _, a := range []string{"ev", "evl"} {
+		conf += fmt.Sprintf("[app.%s]\nenv = [\"GREETING=from env\", \"TOKEN\"]\n", a)
+		if a == "evl" {
+			conf += "isolation = \"process\"\n"
+		}
+		conf += fmt.Sprintf("[app.%s.vars]\nAPI_BASE = \"https://api.example.com/%s\"\nGREETING = \"from vars\"\n", a, a)
+	}
 	for _, a := range []string{"ej", "el", "ecgi", "eiso"} {
 		conf += fmt.Sprintf("[app.%s]\nenv = [\"GREETING=hi %s\", \"TOKEN\"]\n", a, a)
 		if a == "eiso" {
@@ -553,6 +563,7 @@ func TestAppEnv(t *testing.T) {
 	defer c.Close()
 	for path, want := range map[string]string{
 		"/ej": "hi ej s3cret true", "/el": "hi el s3cret", "/ecgi": "hi ecgi s3cret GET", "/eiso": "hi eiso s3cret", "/other": "- -",
+		"/ev": "https://api.example.com/ev from vars s3cret", "/evl": "https://api.example.com/evl from vars s3cret",
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		resp, err := c.Do(ctx, &fcgi.ClientRequest{Params: map[string]string{
