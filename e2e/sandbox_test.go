@@ -395,7 +395,7 @@ func TestSandbox_Attacks(t *testing.T) {
 			if a.logRE != "" {
 				re := regexp.MustCompile(a.logRE)
 				var line string
-				testutil.Eventually(t, 5*time.Second, "log line "+a.logRE, func() bool {
+				testutil.Eventually(t, 30*time.Second, "log line "+a.logRE, func() bool {
 					line = re.FindString(h.Output()[mark:])
 					return line != ""
 				})
