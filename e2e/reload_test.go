@@ -797,8 +797,11 @@ func TestProcess_SIGHUPConfig(t *testing.T) {
 	t.Parallel()
 	apps := appsDir(t)
 	writeFile(t, filepath.Join(apps, "app.lua"), fmt.Sprintf(versionApp[".lua"], "v1"))
+	// One process (processes = 0): the test counts one process's VMs per
+	// app before and after SIGHUP; a master's SIGHUP is tested in
+	// processes_test.go, where the status page sums the workers.
 	conf := func(pong string, workers int, extra string) string {
-		return fmt.Sprintf("status_path = \"/status\"\nping_path = \"/ping\"\nping_response = %q\nworkers = 1\n%s\n[app.app]\nworkers = %d\n", pong, extra, workers)
+		return fmt.Sprintf("processes = 0\nstatus_path = \"/status\"\nping_path = \"/ping\"\nping_response = %q\nworkers = 1\n%s\n[app.app]\nworkers = %d\n", pong, extra, workers)
 	}
 	h, c := startHost(t, apps, conf("pong-1", 1, ""))
 	cfgFile := filepath.Join(h.Dir, "fcgihost.toml")

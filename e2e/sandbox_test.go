@@ -62,7 +62,9 @@ var attackApps = map[string]string{
 	// body lists the ones that exist ("none" when all are absent).
 	"probe_js.js": `module.exports = (req, res) => {
   const found = [];
-  for (const n of ["process", "Deno", "Bun", "global", "Buffer", "setTimeout", "setInterval", "WebAssembly",
+  // setTimeout and setInterval are globals now, bounded by the request
+  // (README "Built-ins"); they are probed for in the timer rows instead.
+  for (const n of ["process", "Deno", "Bun", "global", "Buffer", "WebAssembly",
                    "XMLHttpRequest", "importScripts", "GoError", "BigInt", "os", "fs", "child_process"]) {
     if (typeof globalThis[n] !== "undefined") found.push(n);
   }
