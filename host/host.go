@@ -322,7 +322,7 @@ func (h *Host) runApp(ctx context.Context, x *Exchange, app *registry.App, appPa
 		return c.err
 	})
 	if x.detached {
-		log.Info("a stuck script call returned at last; its request was answered when it got stuck", "uri", req.URI, "err", err)
+		log.Info("a stuck script call returned at last; its request was answered when it got stuck", "uri", req.URI, "where", location(err), "err", err, "stack", stackOf(err))
 		return vmID
 	}
 	if err == nil {
