@@ -67,6 +67,7 @@ import (
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/isolation"
 	"github.com/fcgihost/fcgihost/script"
 	"github.com/fcgihost/fcgihost/server"
 )
@@ -117,6 +118,9 @@ var (
 	// ErrArgument: a script called a Go function with arguments that do
 	// not match its declaration.
 	ErrArgument = script.ErrArgument
+	// ErrProcess: the child process of an app with isolation = "process"
+	// failed under the call (it died, or no process could be started).
+	ErrProcess = isolation.ErrProcess
 )
 
 // Options configure a Host.
