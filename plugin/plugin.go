@@ -7,6 +7,11 @@
 // served over HTTP at the same time (Handler). docs/embedding.md tells the
 // whole story; this comment is the summary.
 //
+// Apps configured with isolation = "process" run in child processes and
+// are called through them with the same values and errors; the program
+// calls ServeChild first thing in main (docs/embedding.md, "The process
+// model").
+//
 // # Exporting functions
 //
 // JavaScript: module.exports.NAME = function (...) {…}, exports.NAME = …,
