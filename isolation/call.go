@@ -30,9 +30,6 @@ var ErrProcess = errors.New("the isolated app's process failed")
 // child's *script.ScriptError rather than as a cut connection.
 const callGrace = 5 * time.Second
 
-// maxAnswer bounds a call's answer.
-const maxAnswer = 256 << 20
-
 // Call calls fn of the app through its unit's child.
 func (h *Handle) Call(ctx context.Context, app, fn string, args []any) (any, error) {
 	return h.sup.Call(ctx, app, fn, args)
@@ -90,11 +87,17 @@ func (s *Supervisor) Call(ctx context.Context, app, fn string, args []any) (any,
 		return nil, s.callFailed(ctx, fctx, c, err)
 	}
 	defer resp.Body.Close()
+	// The child may run hostile code: its answer is bounded like a
+	// response (max_response).
+	maxAnswer := s.spec.set.Limits().WithDefaults().MaxResponse
 	ans, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, s.callFailed(ctx, fctx, c, err)
 	}
-	if resp.Status != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), callwire.ContentType) || len(ans) > maxAnswer {
+	if int64(len(ans)) > maxAnswer {
+		return nil, fmt.Errorf("isolated app %s (pid %d): the result is larger than max_response (%d bytes): %w", s.spec.name, c.pid, maxAnswer, script.ErrValue)
+	}
+	if resp.Status != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), callwire.ContentType) {
 		return nil, fmt.Errorf("isolated app %s (pid %d): %w: an answer that is not a call's (status %d)", s.spec.name, c.pid, ErrProcess, resp.Status)
 	}
 	return callwire.DecodeResult(ans)

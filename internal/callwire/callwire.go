@@ -23,20 +23,24 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fcgihost/fcgihost/script"
 )
 
-// ErrEncoding: a value of a type the plugin API does not know, or input
-// that is not this encoding.
-var ErrEncoding = errors.New("callwire: bad value")
+// ErrEncoding: a value of a type the plugin API does not know, nesting
+// past MaxDepth, or input that is not this encoding. It wraps
+// script.ErrValue.
+var ErrEncoding = fmt.Errorf("callwire: bad value: %w", script.ErrValue)
 
-// MaxDepth bounds nesting on both sides (script.MaxValueDepth is lower).
-const MaxDepth = 1000
+// MaxDepth bounds nesting on both sides: script.MaxValueDepth, plus the
+// list of a call's arguments (an answer from a child, which may run
+// hostile code, is bounded like a value of the script).
+const MaxDepth = script.MaxValueDepth + 1
 
 // Append appends the encoding of v (a normalized value: nil, bool, int64,
 // float64, string, []byte, []any, map[string]any) to b.

@@ -16,7 +16,7 @@ import (
 // and value.
 func TestRoundTrip(t *testing.T) {
 	deep := any("leaf")
-	for range 300 {
+	for range script.MaxValueDepth {
 		deep = []any{deep}
 	}
 	for _, v := range []any{
@@ -53,8 +53,9 @@ func TestRefused(t *testing.T) {
 			t.Errorf("Append(%#v): %v, want ErrEncoding", v, err)
 		}
 	}
-	for _, s := range []string{``, `{`, `{"$b": 1}`, `{"$f": "x"}`, `{"$x": 1}`, `1e999`, `99999999999999999999`, `{"$b":"!!"}`} {
-		if _, err := Decode([]byte(s)); !errors.Is(err, ErrEncoding) {
+	deep := strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2)
+	for _, s := range []string{deep, ``, `{`, `{"$b": 1}`, `{"$f": "x"}`, `{"$x": 1}`, `1e999`, `99999999999999999999`, `{"$b":"!!"}`} {
+		if _, err := Decode([]byte(s)); !errors.Is(err, ErrEncoding) || !errors.Is(err, script.ErrValue) {
 			t.Errorf("Decode(%s): %v, want ErrEncoding", s, err)
 		}
 	}
