@@ -215,3 +215,31 @@ func TestIsolated_Modules(t *testing.T) {
 		}
 	}
 }
+
+// TestIsolated_CallerDeadline: the caller's ctx deadline, shorter than the
+// app's timeout, reaches the child: the call ends with a timeout
+// *ScriptError, in-process and isolated alike.
+func TestIsolated_CallerDeadline(t *testing.T) {
+	for _, mode := range []string{"vm", "process"} {
+		h, _ := newHost(t, map[string]string{
+			"sj.js":  "exports.spin = () => { for (;;) {} }; exports.ok = () => 1;",
+			"sl.lua": "return {spin = function () while true do end end, ok = function () return 1 end}",
+		}, nil, func(c *config.Config) {
+			c.Defaults.Isolation = mode
+			c.Defaults.Timeout = 120 * time.Second
+		})
+		for _, app := range []string{"sj", "sl"} {
+			// Start the child first: its start is not part of the call.
+			if _, err := h.Call(context.Background(), app, "ok"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			_, err := h.Call(ctx, app, "spin")
+			cancel()
+			var se *plugin.ScriptError
+			if !errors.As(err, &se) || !se.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s %s: %v, want a timeout *ScriptError", mode, app, err)
+			}
+		}
+	}
+}
