@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcgihost/fcgihost/internal/callwire"
 	"github.com/fcgihost/fcgihost/pool"
 	"github.com/fcgihost/fcgihost/registry"
 	"github.com/fcgihost/fcgihost/sandbox"
@@ -23,12 +24,12 @@ import (
 // pool's and *script.ScriptError).
 var (
 	// ErrNoApp: no app of that name.
-	ErrNoApp = errors.New("no such app")
+	ErrNoApp = callwire.ErrNoApp
 	// ErrNotCallable: the app cannot be called (a CGI-style script, which
 	// exports nothing).
-	ErrNotCallable = errors.New("app exports no functions")
+	ErrNotCallable = callwire.ErrNotCallable
 	// ErrIsolatedCall: the app runs in a child process (isolation =
-	// "process"), which calls do not reach yet.
+	// "process") whose backend cannot take calls.
 	ErrIsolatedCall = errors.New(`calls to apps with isolation = "process" are not supported`)
 )
 
@@ -80,7 +81,17 @@ func (h *Host) call(ctx context.Context, app *registry.App, fn string, args []an
 	set := app.Settings()
 	lim := set.Limits.WithDefaults()
 	if set.Isolation == "process" {
-		return nil, fmt.Errorf("call %s.%s: %w", app.Name, fn, ErrIsolatedCall)
+		// The app's child process runs the call (docs/embedding.md, "The
+		// process model").
+		b, err := app.Backend()
+		if err != nil {
+			return nil, fmt.Errorf("call %s.%s: %w", app.Name, fn, err)
+		}
+		bc, ok := b.(backendCaller)
+		if !ok {
+			return nil, fmt.Errorf("call %s.%s: %w", app.Name, fn, ErrIsolatedCall)
+		}
+		return bc.Call(ctx, app.Name, fn, args)
 	}
 	p, err := app.Pool()
 	if err != nil {
@@ -110,6 +121,12 @@ func (h *Host) call(ctx context.Context, app *registry.App, fn string, args []an
 		return nil, err
 	}
 	return c.out, nil
+}
+
+// backendCaller is a registry.Backend that takes calls
+// (isolation.Handle).
+type backendCaller interface {
+	Call(ctx context.Context, app, fn string, args []any) (any, error)
 }
 
 // callRun is one call on its VM (a sandbox.Runner, so that RunTagged

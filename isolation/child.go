@@ -6,6 +6,8 @@ package isolation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/fcgi"
+	"github.com/fcgihost/fcgihost/internal/callwire"
 )
 
 // child is one fcgihost process serving a unit.
@@ -38,6 +41,7 @@ type child struct {
 	oomBase int64       // the cgroup's oom_kill count before the start
 	memory  int64       // the memory budget
 	out     *relay
+	token   string // the secret a call carries (callwire.ParamToken)
 
 	exited chan struct{}    // closed once the process is reaped
 	state  *os.ProcessState // set before exited is closed
@@ -105,6 +109,8 @@ func (s *Supervisor) startChild(ctx context.Context, gen int) (*child, error) {
 	}
 
 	env := append([]string{}, sp.env...)
+	c.token = newToken()
+	env = append(env, callwire.EnvToken+"="+c.token)
 	if c.memory > 0 {
 		env = append(env, "GOMEMLIMIT="+strconv.FormatInt(c.memory*9/10, 10))
 	}
@@ -344,4 +350,11 @@ func (c *child) rss() int64 { return rssOf(c.pid) }
 func (c *child) cleanup() {
 	c.client.Close()
 	os.RemoveAll(c.dir)
+}
+
+// newToken returns a fresh random secret for a child's calls.
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

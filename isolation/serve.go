@@ -55,6 +55,7 @@ func (s *Supervisor) Serve(ctx context.Context, params map[string]string, body i
 	if params["FCGI_ROLE"] == "AUTHORIZER" {
 		role = fcgi.RoleAuthorizer
 	}
+	params = withoutCallParams(params)
 	if noBody(params) {
 		body = nil // lets the client retry a request on a stale kept connection
 	}

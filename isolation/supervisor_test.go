@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -347,7 +348,8 @@ func TestRootUnit(t *testing.T) {
 }
 
 // TestEnvAndDir: the child's environment holds only what the env key
-// names (plus GOMEMLIMIT), and it runs in the app's directory.
+// names (plus GOMEMLIMIT and the secret of its calls, a fresh random
+// token), and it runs in the app's directory.
 func TestEnvAndDir(t *testing.T) {
 	t.Setenv("FCGIHOST_TEST_PASS", "yes")
 	t.Setenv("FCGIHOST_TEST_SECRET", "no")
@@ -356,6 +358,10 @@ func TestEnvAndDir(t *testing.T) {
 	e := newTestManager(t, cfg, nil)
 	b := e.backend(t, fileApp(t, cfg, "hello"))
 	env := strings.Split(get(t, b, "/env").body.String(), "\n")
+	if len(env) == 0 || !regexp.MustCompile(`^FCGIHOST_CALL_TOKEN=[0-9a-f]{64}$`).MatchString(env[0]) {
+		t.Fatalf("child env %q; want FCGIHOST_CALL_TOKEN first", env)
+	}
+	env = env[1:]
 	want := []string{"FCGIHOST_TEST_PASS=yes", fmt.Sprintf("GOMEMLIMIT=%d", (256<<20)*9/10), "X=1"}
 	if len(env) != len(want) {
 		t.Fatalf("child env %q; want %q", env, want)

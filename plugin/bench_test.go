@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 // called by hand (docs/embedding.md; figures in docs/benchmarks.md):
 //
 //	go test -run '^$' -bench 'Call|Direct|ModuleCall' -benchtime 2s ./plugin
+//
+// isolated-js and isolated-lua are the same call to an app with
+// isolation = "process" (a FastCGI round trip to its child).
 func BenchmarkCall(b *testing.B) {
 	nop := &plugin.Module{Name: "bench", Funcs: []plugin.Func{{Name: "nop",
 		Args: []plugin.Arg{{Name: "n", Type: plugin.Int}},
@@ -28,15 +32,39 @@ exports.jsloop = (n) => { let s = 0; const f = (i) => i; for (let i = 0; i < n; 
 return {add = function (a, b) return a + b end,
 loop = function (n) local s = 0 for i = 1, n do s = s + m.nop(i) end return s end,
 lualoop = function (n) local s = 0 local f = function (i) return i end for i = 1, n do s = s + f(i) end return s end}`,
-	}, []*plugin.Module{nop}, func(c *config.Config) { c.Defaults.Workers = 1 })
+		// The same function in a child process (isolation = "process").
+		"ij.js":  `exports.add = (a, b) => a + b; exports.echo = (x) => x;`,
+		"il.lua": `return {add = function (a, b) return a + b end, echo = function (x) return x end}`,
+		"ej.js":  `exports.echo = (x) => x;`,
+	}, []*plugin.Module{nop}, func(c *config.Config) {
+		c.Defaults.Workers = 1
+		c.AppOverrides = map[string]config.App{"ij": {Isolation: "process"}, "il": {Isolation: "process"}}
+	})
 	ctx := context.Background()
-	for _, app := range []string{"bj", "bl"} {
-		b.Run(map[string]string{"bj": "js", "bl": "lua"}[app], func(b *testing.B) {
+	names := map[string]string{"bj": "js", "bl": "lua", "ij": "isolated-js", "il": "isolated-lua"}
+	for _, app := range []string{"bj", "bl", "ij", "il"} {
+		b.Run(names[app], func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				v, err := h.Call(ctx, app, "add", 1, 2)
 				if err != nil || v != int64(3) {
 					b.Fatal(v, err)
+				}
+			}
+		})
+	}
+	// A larger value both ways: a map of 100 entries (strings, numbers,
+	// a list), in-process and through the child.
+	big := map[string]any{}
+	for i := range 100 {
+		big[fmt.Sprint("key", i)] = []any{int64(i), float64(i) + 0.5, "value"}
+	}
+	for _, c := range []struct{ name, app string }{{"echo100-js", "ej"}, {"echo100-isolated-js", "ij"}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := h.Call(ctx, c.app, "echo", big); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

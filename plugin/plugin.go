@@ -7,6 +7,11 @@
 // served over HTTP at the same time (Handler). docs/embedding.md tells the
 // whole story; this comment is the summary.
 //
+// Apps configured with isolation = "process" run in child processes and
+// are called through them with the same values and errors; the program
+// calls ServeChild first thing in main (docs/embedding.md, "The process
+// model").
+//
 // # Exporting functions
 //
 // JavaScript: module.exports.NAME = function (...) {…}, exports.NAME = …,
@@ -67,6 +72,7 @@ import (
 
 	"github.com/fcgihost/fcgihost/config"
 	"github.com/fcgihost/fcgihost/host"
+	"github.com/fcgihost/fcgihost/isolation"
 	"github.com/fcgihost/fcgihost/script"
 	"github.com/fcgihost/fcgihost/server"
 )
@@ -117,6 +123,9 @@ var (
 	// ErrArgument: a script called a Go function with arguments that do
 	// not match its declaration.
 	ErrArgument = script.ErrArgument
+	// ErrProcess: the child process of an app with isolation = "process"
+	// failed under the call (it died, or no process could be started).
+	ErrProcess = isolation.ErrProcess
 )
 
 // Options configure a Host.

@@ -42,6 +42,10 @@ func newHost(t testing.TB, files map[string]string, mods []*plugin.Module, cfg f
 	c := config.Default()
 	c.Defaults.Workers = 2
 	c.DataDir = t.TempDir()
+	// An isolated app's child may run as another user (as root: nobody).
+	for _, d := range []string{dir, filepath.Dir(dir), c.DataDir, filepath.Dir(c.DataDir)} {
+		os.Chmod(d, 0o755)
+	}
 	if cfg != nil {
 		cfg(c)
 	}
@@ -81,8 +85,10 @@ end
 return M
 `
 
-func TestValues(t *testing.T) {
-	h, _ := newHost(t, map[string]string{"ejs.js": echoJS, "elua.lua": echoLua}, nil, nil)
+func TestValues(t *testing.T) { testValues(t, nil) }
+
+func testValues(t *testing.T, cfg func(*config.Config)) {
+	h, _ := newHost(t, map[string]string{"ejs.js": echoJS, "elua.lua": echoLua}, nil, cfg)
 	ctx := context.Background()
 	round := []any{
 		nil, true, false, int64(0), int64(-5), int64(1 << 53), int64(-(1 << 53)), 1.5, -0.25, math.Inf(1),
@@ -195,12 +201,14 @@ udata = function () return {k = io and io.stdout or newproxy and newproxy() or p
 	}
 }
 
-func TestErrors_FileLine(t *testing.T) {
+func TestErrors_FileLine(t *testing.T) { testErrorsFileLine(t, nil) }
+
+func testErrorsFileLine(t *testing.T, cfg func(*config.Config)) {
 	h, dir := newHost(t, map[string]string{
 		"tj.js":  "exports.ok = () => 1;\nexports.boom = function () {\n  throw new Error(\"boom\");\n};\nexports.rej = async () => { await null;\n throw new TypeError(\"late\"); };\n",
 		"tl.lua": "local M = {}\nfunction M.boom()\n  error(\"boom\")\nend\nfunction M.tbl() error({code = 1}) end\nreturn M\n",
 		"cgi.js": "print('hi')\n",
-	}, nil, nil)
+	}, nil, cfg)
 	ctx := context.Background()
 	var se *plugin.ScriptError
 	_, err := h.Call(ctx, "tj", "boom")
@@ -235,11 +243,18 @@ func TestErrors_FileLine(t *testing.T) {
 	}
 }
 
-func TestTimeout(t *testing.T) {
+func TestTimeout(t *testing.T) { testTimeout(t, nil) }
+
+func testTimeout(t *testing.T, cfg func(*config.Config)) {
 	h, _ := newHost(t, map[string]string{
 		"sj.js":  "exports.spin = () => { for (;;) {} }; exports.ok = () => 'ok';",
 		"sl.lua": "return {spin = function () while true do end end, ok = function () return 'ok' end}",
-	}, nil, func(c *config.Config) { c.Defaults.Timeout = 300 * time.Millisecond })
+	}, nil, func(c *config.Config) {
+		c.Defaults.Timeout = 300 * time.Millisecond
+		if cfg != nil {
+			cfg(c)
+		}
+	})
 	for _, app := range []string{"sj", "sl"} {
 		_, err := h.Call(context.Background(), app, "spin")
 		var se *plugin.ScriptError

@@ -433,6 +433,10 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) ServeFCGI(w fcgi.ResponseWriter, r *fcgi.Request) {
 	in := s.enter()
 	defer in.leave()
+	if isCall(r) {
+		in.serveCall(w, r)
+		return
+	}
 	host.Serve(in.host, w, r)
 }
 
