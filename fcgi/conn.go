@@ -100,6 +100,10 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	return c
 }
 
+// errShutdownClose ends the read loop of a kept connection that brought a
+// request while the server shuts down (see beginRequest).
+var errShutdownClose = errors.New("fcgi: server shutting down; connection closed unanswered")
+
 // serve is the read loop. It is the only reader of the connection.
 func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
@@ -201,6 +205,21 @@ func (c *conn) beginRequest(h header) error {
 	if _, dup := c.reqs[h.ID]; dup {
 		c.mu.Unlock()
 		return protoErrorf("FCGI_BEGIN_REQUEST for request id %d, which is in progress", h.ID)
+	}
+	if c.s.shutdown.Load() && len(c.reqs) == 0 {
+		// Shutting down, and nothing else runs on this connection: close
+		// it without an answer. The web server sent this request on a
+		// connection it kept, and takes the close as a kept connection
+		// gone stale: it retries on a new connection, which another
+		// process accepts (nginx adds a try for an error on a cached
+		// connection). An FCGI_OVERLOADED answer would reach the client as
+		// a 502.
+		c.closing = true
+		c.mu.Unlock()
+		c.s.refused.Add(1)
+		c.s.logger.Debug("fcgi: request on a kept connection while shutting down; closing it unanswered",
+			"remote", addrString(c.remote), "request_id", h.ID)
+		return errShutdownClose
 	}
 	refuse, reason := StatusRequestComplete, ""
 	switch {

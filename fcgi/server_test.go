@@ -1084,3 +1084,26 @@ func TestServer_WorkersReusedAndStopped(t *testing.T) {
 		t.Errorf("%d worker goroutines left after Shutdown", n)
 	}
 }
+
+// TestServer_ShutdownClosesKeptConnUnanswered: a request that comes on a
+// connection with nothing else in progress while the server shuts down
+// (a web server reusing a kept connection in the moment the server
+// drains) gets the connection closed without a record, which nginx
+// retries on a new connection, not an FCGI_OVERLOADED answer, which it
+// turns into a 502 (seen in e2e TestProcesses_MaxRequestsRecyclesGracefully).
+func TestServer_ShutdownClosesKeptConnUnanswered(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestServer(t, HandlerFunc(func(w ResponseWriter, r *Request) {
+		io.WriteString(w, "\r\nok")
+	}))
+	c := dial(t, startServer(t, s, "unix"))
+	c.send(simpleRequest(1, true))
+	if res := c.readResponse(1); string(res.stdout) != "\r\nok" {
+		t.Fatalf("before shutdown: %q", res.stdout)
+	}
+	// The moment between Shutdown's flag and its closing of idle
+	// connections, held open.
+	s.shutdown.Store(true)
+	c.send(simpleRequest(1, true))
+	c.expectEOF()
+}
