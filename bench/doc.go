@@ -1,8 +1,10 @@
 // Package bench owns fcgihost's end-to-end speed figures: requests/s and
 // p99 of hello JS and hello Lua served by the built fcgihost binary through
 // the whole path (FastCGI socket → pool → VM → response), next to a plain
-// Go handler on the same FastCGI server (cmd/hellofcgi, the ceiling),
-// Debian's php-fpm, and CGI through fcgiwrap; plus the cost of one VM
+// Go handler on the same FastCGI server (cmd/hellofcgi, the ceiling), a
+// hand-written C responder on libfcgi (testdata/hellofcgi.c, the
+// reference every ratio is taken against), Debian's php-fpm, and CGI
+// through fcgiwrap; plus the cost of one VM
 // (instantiation time, idle memory) and the start-up time of a host; and
 // the same hello over each gateway — FastCGI with and without kept
 // connections, SCGI, uwsgi — straight and through nginx against CGI

@@ -10,7 +10,7 @@
 # with and without kept connections, SCGI, uwsgi) straight and through
 # nginx against CGI (TestGatewayFigures).
 #
-# Needs (Debian): nginx-light php-fpm fcgiwrap wrk. Takes about 15 minutes
+# Needs (Debian): nginx-light php-fpm fcgiwrap wrk libfcgi-dev (and cc). Takes about 15 minutes
 # with the defaults. Knobs (environment): BENCH_DURATION (5s per run),
 # BENCH_ROUNDS (5), BENCH_WORKERS (4), BENCH_CONNS (64),
 # BENCH_NGINX_WORKERS (1), BENCH_PARTS (load,vm,startup,procs).
