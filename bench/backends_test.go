@@ -44,64 +44,60 @@ type backend struct {
 // goEnv pins the Go processes to the brief's GOMAXPROCS.
 var goEnv = []string{"GOMAXPROCS=2", "GOGC=100"}
 
+// built is a program the bench builds once per run (sync.OnceValues).
+type built func() (string, error)
+
+// buildOnce returns a built that runs the command made by cmd once, in the
+// repository, writing the program to a fresh temp dir under name.
+func buildOnce(name string, cmd func(out string) *exec.Cmd) built {
+	return sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", name+"-bin-")
+		if err != nil {
+			return "", err
+		}
+		out := filepath.Join(dir, name)
+		c := cmd(out)
+		c.Dir = testutil.RepoRoot()
+		if b, err := c.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %v\n%s", name, err, b)
+		}
+		return out, nil
+	})
+}
+
 var (
-	helloOnce sync.Once
-	helloBin  string
-	helloErr  error
+	helloBuild = buildOnce("hellofcgi", func(out string) *exec.Cmd {
+		return exec.Command("go", "build", "-o", out, "./bench/cmd/hellofcgi")
+	})
+	// The C libfcgi responder, with the system's cc and Debian's
+	// libfcgi-dev.
+	cBuild = buildOnce("hellofcgi-c", func(out string) *exec.Cmd {
+		return exec.Command("cc", "-O2", "-o", out, filepath.Join("bench", "testdata", "hellofcgi.c"), "-lfcgi")
+	})
 )
 
 // helloBinary builds cmd/hellofcgi once.
 func helloBinary(t testing.TB) string {
 	t.Helper()
-	helloOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hellofcgi-bin-")
-		if err != nil {
-			helloErr = err
-			return
-		}
-		helloBin = filepath.Join(dir, "hellofcgi")
-		cmd := exec.Command("go", "build", "-o", helloBin, "./bench/cmd/hellofcgi")
-		cmd.Dir = testutil.RepoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			helloErr = fmt.Errorf("go build hellofcgi: %v\n%s", err, out)
-		}
-	})
-	if helloErr != nil {
-		t.Fatal(helloErr)
+	bin, err := helloBuild()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return helloBin
+	return bin
 }
 
-var (
-	cOnce sync.Once
-	cBin  string
-	cErr  error
-)
-
-// cBinary builds the C libfcgi responder (bench/testdata/hellofcgi.c) once
-// with the system's cc and Debian's libfcgi-dev.
+// cBinary builds the C libfcgi responder (bench/testdata/hellofcgi.c) once.
 func cBinary(t testing.TB) string {
 	t.Helper()
-	cc := testutil.Need(t, "cc")
+	testutil.Need(t, "cc")
 	if _, err := os.Stat("/usr/include/fcgiapp.h"); err != nil {
 		t.Fatalf("the C reference needs libfcgi-dev (apt-get install libfcgi-dev): %v", err)
 	}
-	cOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hellofcgi-c-")
-		if err != nil {
-			cErr = err
-			return
-		}
-		cBin = filepath.Join(dir, "hellofcgi-c")
-		src := filepath.Join(testutil.RepoRoot(), "bench", "testdata", "hellofcgi.c")
-		if out, err := exec.Command(cc, "-O2", "-o", cBin, src, "-lfcgi").CombinedOutput(); err != nil {
-			cErr = fmt.Errorf("cc hellofcgi.c: %v\n%s", err, out)
-		}
-	})
-	if cErr != nil {
-		t.Fatal(cErr)
+	bin, err := cBuild()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return cBin
+	return bin
 }
 
 // copyFile copies src to dst with mode.
