@@ -916,6 +916,11 @@ func TestProcess_SIGUSR1ReopensLog(t *testing.T) {
 	testutil.Eventually(t, 15*time.Second, "first line in the log file", func() bool {
 		return strings.Contains(read(logFile), "line from one")
 	})
+	// Under a master (the default processes = 2) every worker is up
+	// before the rotation, so that "reopened" speaks for all of them.
+	testutil.Eventually(t, 30*time.Second, "both workers ready", func() bool {
+		return strings.Count(read(logFile), "worker ready") >= config.DefaultProcesses
+	})
 	// logrotate: move the file away, then SIGUSR1.
 	if err := os.Rename(logFile, logFile+".1"); err != nil {
 		t.Fatal(err)

@@ -193,11 +193,15 @@ func (m *Master) ReopenLogs(timeout time.Duration) int {
 	var chans []chan struct{}
 	for _, pp := range m.sup.Procs() {
 		p := pp.(*proc)
-		if !p.ready.Load() {
-			continue
-		}
 		ch := make(chan struct{}, 1)
 		p.mu.Lock()
+		if !p.ready.Load() {
+			// A worker still starting may have opened the old file and
+			// cannot take the signal yet: it gets it when it is ready.
+			p.reopenPending = true
+			p.mu.Unlock()
+			continue
+		}
 		p.reopened = append(p.reopened, ch)
 		p.mu.Unlock()
 		chans = append(chans, ch)
@@ -313,7 +317,10 @@ type proc struct {
 
 	mu       sync.Mutex
 	reopened []chan struct{} // ReopenLogs waiting for "reopened"
-	exited   chan struct{}
+	// reopenPending: ReopenLogs came while the worker was starting; it
+	// gets SIGUSR1 once ready (ready is set under mu for this).
+	reopenPending bool
+	exited        chan struct{}
 }
 
 func (p *proc) PID() int { return p.pid }
@@ -475,7 +482,14 @@ func (p *proc) control(r *os.File) {
 		cmd, arg, _ := strings.Cut(sc.Text(), " ")
 		switch cmd {
 		case "ready":
+			p.mu.Lock()
 			p.ready.Store(true)
+			reopen := p.reopenPending
+			p.reopenPending = false
+			p.mu.Unlock()
+			if reopen {
+				p.signal(syscall.SIGUSR1)
+			}
 			p.m.log.Info("worker ready", "pool", p.m.c.Name, "pid", p.pid, "slot", p.slot, "took", time.Since(p.started).Round(time.Millisecond))
 			p.m.sup.Ready(p)
 			p.m.writeState()
