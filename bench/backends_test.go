@@ -368,6 +368,21 @@ func startNginx(t *testing.T, backends []*backend, conns, workers int) *nginx {
 			n.urls[b.name+"/"+mode] = fmt.Sprintf("http://127.0.0.1:%d%s", port, b.path)
 		}
 	}
+	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	n.proc = runNginx(t, bin, dir, workers, servers.String(), ports)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nginx error.log:\n%s", testutil.Tail(n.errorLog(), 4000))
+		}
+	})
+	return n
+}
+
+// runNginx writes dir/nginx.conf around the server blocks (its temp
+// paths and logs in dir), starts nginx there, waits for every port and
+// stops it at cleanup.
+func runNginx(t *testing.T, bin, dir string, workers int, servers string, ports []int) *testutil.Proc {
+	t.Helper()
 	conf := fmt.Sprintf(`daemon off;
 master_process on;
 worker_processes %[2]d;
@@ -384,22 +399,16 @@ http {
   uwsgi_temp_path %[1]s/uwsgi;
   scgi_temp_path %[1]s/scgi;
 %[3]s}
-`, dir, workers, servers.String())
-	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+`, dir, workers, servers)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n.proc = testutil.Start(t, dir, nil, bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
+	p := testutil.Start(t, dir, nil, bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
 	for _, port := range ports {
-		testutil.WaitDial(t, fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second, n.proc)
+		testutil.WaitDial(t, fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second, p)
 	}
-	stopOnCleanup(t, n.proc)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("nginx error.log:\n%s", testutil.Tail(n.errorLog(), 4000))
-		}
-	})
-	return n
+	stopOnCleanup(t, p)
+	return p
 }
 
 func (n *nginx) errorLog() string {

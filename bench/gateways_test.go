@@ -111,29 +111,11 @@ func TestGatewayFigures(t *testing.T) {
 	server(gwSCGI, fmt.Sprintf("      include /etc/nginx/scgi_params;\n      scgi_pass unix:%s;\n", scgiSock))
 	server(gwUWSGI, fmt.Sprintf("      include /etc/nginx/uwsgi_params;\n      uwsgi_pass unix:%s;\n", uwsgiSock))
 	server(gwCGI, fmt.Sprintf("      include /etc/nginx/fastcgi_params;\n      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n      fastcgi_pass unix:%s;\n", wrapSock))
-	conf := fmt.Sprintf(`daemon off;
-master_process on;
-worker_processes %[2]d;
-user root;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-worker_rlimit_nofile 8192;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  fastcgi_temp_path %[1]s/fastcgi;
-  proxy_temp_path %[1]s/proxy;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-%[3]s}
-`, ngDir, s.nginxWorkers, servers.String())
-	testutil.WriteFile(t, filepath.Join(ngDir, "nginx.conf"), conf, 0o644)
-	ng := testutil.Start(t, ngDir, nil, ngBin, "-p", ngDir, "-c", filepath.Join(ngDir, "nginx.conf"), "-e", filepath.Join(ngDir, "error.log"))
+	portList := make([]int, 0, len(ports))
 	for _, port := range ports {
-		testutil.WaitDial(t, fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second, ng)
+		portList = append(portList, port)
 	}
-	stopOnCleanup(t, ng)
+	runNginx(t, ngBin, ngDir, s.nginxWorkers, servers.String(), portList)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(ngDir, "error.log"))

@@ -300,28 +300,24 @@ func (v *jsVM) attach(o *goja.Object, s any) {
 	_ = o.DefineDataPropertySymbol(v.ftypes.key, v.rt.ToValue(s), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
 }
 
-func (v *jsVM) hdrs(this goja.Value) *headerList {
-	h, ok := v.state(this).(*headerList)
+// stateAs is the Go state attached to this (a Headers, Request, Response,
+// URL or URLSearchParams object), or a TypeError naming what was expected.
+func stateAs[T any](v *jsVM, this goja.Value, what string) *T {
+	s, ok := v.state(this).(*T)
 	if !ok {
-		v.typeError("Illegal invocation: not a Headers object")
-	}
-	return h
-}
-
-func (v *jsVM) reqState(this goja.Value) *requestState {
-	s, ok := v.state(this).(*requestState)
-	if !ok {
-		v.typeError("Illegal invocation: not a Request object")
+		v.typeError("Illegal invocation: not a %s object", what)
 	}
 	return s
+}
+
+func (v *jsVM) hdrs(this goja.Value) *headerList { return stateAs[headerList](v, this, "Headers") }
+
+func (v *jsVM) reqState(this goja.Value) *requestState {
+	return stateAs[requestState](v, this, "Request")
 }
 
 func (v *jsVM) resState(this goja.Value) *responseState {
-	s, ok := v.state(this).(*responseState)
-	if !ok {
-		v.typeError("Illegal invocation: not a Response object")
-	}
-	return s
+	return stateAs[responseState](v, this, "Response")
 }
 
 // ---- Headers

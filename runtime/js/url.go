@@ -38,20 +38,10 @@ func parseURLArgs(c goja.FunctionCall) (*builtin.WebURL, error) {
 	return builtin.ParseWebURL(c.Argument(0).String(), base)
 }
 
-func (v *jsVM) urlState(this goja.Value) *urlState {
-	s, ok := v.state(this).(*urlState)
-	if !ok {
-		v.typeError("Illegal invocation: not a URL object")
-	}
-	return s
-}
+func (v *jsVM) urlState(this goja.Value) *urlState { return stateAs[urlState](v, this, "URL") }
 
 func (v *jsVM) paramsState(this goja.Value) *searchParams {
-	s, ok := v.state(this).(*searchParams)
-	if !ok {
-		v.typeError("Illegal invocation: not a URLSearchParams object")
-	}
-	return s
+	return stateAs[searchParams](v, this, "URLSearchParams")
 }
 
 // installURL adds URL and URLSearchParams to t.
